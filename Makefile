@@ -1,0 +1,67 @@
+# cronq — build, test and run targets. `make help` lists them.
+SHELL := /bin/bash
+SWIFT ?= swift
+RUN_DIR ?= $(CURDIR)/run
+export CRONQ_RUN_DIR := $(RUN_DIR)
+export CRONQ_RMQ_PORT ?= 5682
+export CRONQ_RMQ_MGMT_PORT ?= 15682
+export CRONQ_RMQ_DIST_PORT ?= 25682
+export CRONQ_RMQ_NODE ?= cronq-test@localhost
+DEB_PACKAGES := librabbitmq-dev libcurl4-openssl-dev rabbitmq-server tzdata ca-certificates python3
+SWIFT_BUILD_FLAGS ?= -Xswiftc -warnings-as-errors
+
+.PHONY: help deps build release test test-unit rabbitmq-up rabbitmq-down clean bench
+
+help:
+	@echo "make build        debug build of cronq, cronq-ticker, cronq-worker"
+	@echo "make release      release build"
+	@echo "make test         install missing packages, start a private RabbitMQ, run swift test, stop it"
+	@echo "make test-unit    the tests that need no broker"
+	@echo "make rabbitmq-up  start the private RabbitMQ node (127.0.0.1:$(CRONQ_RMQ_PORT))"
+	@echo "make rabbitmq-down stop it"
+	@echo "make bench        benchmarks (release mode)"
+	@echo "make clean        remove build output and the run folder"
+
+# Installs what is missing, as root; otherwise says what to install.
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (run 'make deps' as root)" >&2; exit 1; fi; \
+	fi
+
+build: deps
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
+
+release: deps
+	$(SWIFT) build -c release
+
+rabbitmq-up: deps
+	@scripts/rabbitmq.sh up
+
+rabbitmq-down:
+	@scripts/rabbitmq.sh down
+
+# The node is stopped whatever the tests do; the test exit code is kept.
+test: deps
+	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
+	@scripts/rabbitmq.sh up
+	@set +e; \
+	CRONQ_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" \
+	CRONQ_TEST_RABBITMQ_NODE="$(CRONQ_RMQ_NODE)" \
+	CRONQ_TEST_MANAGEMENT_URL="http://guest:guest@127.0.0.1:$(CRONQ_RMQ_MGMT_PORT)" \
+	$(SWIFT) test --skip-build; rc=$$?; \
+	scripts/rabbitmq.sh down; exit $$rc
+
+test-unit: deps
+	$(SWIFT) test --filter 'CronqCoreTests|CronqAMQPTests|CronqHTTPTests'
+
+bench: deps
+	$(SWIFT) build -c release --product cronq-bench
+	.build/release/cronq-bench
+
+clean:
+	-@scripts/rabbitmq.sh down >/dev/null 2>&1
+	rm -rf .build $(RUN_DIR)

@@ -1,0 +1,80 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies are declared once, pinned with `from:` to versions the local mirror carries.
+let argumentParser: Package.Dependency = .package(
+    url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0")
+let swiftLog: Package.Dependency = .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0")
+let tomlKit: Package.Dependency = .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0")
+
+let upcoming: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "cronq",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "cronq", targets: ["cronq"]),
+        .executable(name: "cronq-ticker", targets: ["cronq-ticker"]),
+        .executable(name: "cronq-worker", targets: ["cronq-worker"]),
+    ],
+    dependencies: [argumentParser, swiftLog, tomlKit],
+    targets: [
+        // C libraries: one system-library target each, imported only by its wrapper module.
+        .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        // Pure core: cron, config, job message, outcome rules, topology model. No C, no sockets.
+        .target(
+            name: "CronqCore",
+            dependencies: [.product(name: "TOMLKit", package: "TOMLKit")],
+            swiftSettings: upcoming),
+        // The one Swift layer over rabbitmq-c.
+        .target(name: "CronqAMQP", dependencies: ["CRabbitMQ"], swiftSettings: upcoming),
+        // The one Swift layer over libcurl.
+        .target(name: "CronqHTTP", dependencies: ["CCurl"], swiftSettings: upcoming),
+        // Services and operations that join the core to the I/O layers.
+        .target(
+            name: "CronqRuntime",
+            dependencies: [
+                "CronqCore", "CronqAMQP", "CronqHTTP",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming),
+
+        .executableTarget(
+            name: "cronq",
+            dependencies: [
+                "CronqCore", "CronqRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: upcoming),
+        .executableTarget(
+            name: "cronq-ticker",
+            dependencies: [
+                "CronqCore", "CronqRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: upcoming),
+        .executableTarget(
+            name: "cronq-worker",
+            dependencies: [
+                "CronqCore", "CronqRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: upcoming),
+
+        // Helpers the test targets share: child processes (test backend, proxy), threads, the test broker.
+        .target(name: "CronqTestSupport", path: "Tests/CronqTestSupport", swiftSettings: upcoming),
+        .testTarget(name: "CronqCoreTests", dependencies: ["CronqCore"], swiftSettings: upcoming),
+        .testTarget(name: "CronqAMQPTests", dependencies: ["CronqAMQP", "CronqTestSupport"], swiftSettings: upcoming),
+        .testTarget(name: "CronqHTTPTests", dependencies: ["CronqHTTP", "CronqTestSupport"], swiftSettings: upcoming),
+        .testTarget(
+            name: "CronqIntegrationTests",
+            dependencies: ["CronqCore", "CronqAMQP", "CronqHTTP", "CronqRuntime", "CronqTestSupport"],
+            swiftSettings: upcoming),
+    ]
+)

@@ -1,0 +1,47 @@
+#ifndef CRONQ_CRABBITMQ_SHIM_H
+#define CRONQ_CRABBITMQ_SHIM_H
+
+/* rabbitmq-c 0.11 (Debian 12). Only CronqAMQP imports this module. */
+#include <amqp.h>
+#include <amqp_framing.h>
+#include <amqp_tcp_socket.h>
+#include <amqp_ssl_socket.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <poll.h>
+#include <linux/sockios.h>
+
+/* amqp_login_with_properties is variadic (SASL arguments); Swift cannot call it. */
+static inline amqp_rpc_reply_t cronq_amqp_login_plain(amqp_connection_state_t conn, const char *vhost,
+                                                      int frame_max, int heartbeat,
+                                                      const amqp_table_t *properties, const char *user,
+                                                      const char *password) {
+    return amqp_login_with_properties(conn, vhost, 0, frame_max, heartbeat, properties,
+                                      AMQP_SASL_METHOD_PLAIN, user, password);
+}
+
+/* Bytes written to the socket that the peer has not acknowledged yet (Linux SIOCOUTQ).
+   Used to refuse a publish that would block on a full send buffer: amqp_basic_publish has no timeout. */
+static inline int cronq_socket_unsent_bytes(int fd) {
+    int value = 0;
+    if (ioctl(fd, SIOCOUTQ, &value) != 0) return -1;
+    return value;
+}
+
+static inline int cronq_socket_send_buffer_size(int fd) {
+    int value = 0;
+    socklen_t len = sizeof(value);
+    if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &value, &len) != 0) return -1;
+    return value;
+}
+
+/* Waits up to timeout_ms for the socket to be readable; 1 readable, 0 timeout, -1 error. */
+static inline int cronq_socket_wait_readable(int fd, int timeout_ms) {
+    struct pollfd p = { .fd = fd, .events = POLLIN, .revents = 0 };
+    int r = poll(&p, 1, timeout_ms);
+    if (r < 0) return -1;
+    return r > 0 ? 1 : 0;
+}
+
+#endif

@@ -1,0 +1,143 @@
+internal import CCurl
+
+/// The Swift side of one easy handle: its header list, its response buffer, and the retained box
+/// that `CURLOPT_PRIVATE`, `CURLOPT_WRITEDATA` and `CURLOPT_HEADERDATA` point at.
+final class Transfer {
+    let id: UInt64
+    let handle: UnsafeMutableRawPointer
+    private var headerList: UnsafeMutablePointer<curl_slist>?
+    private var retained: Unmanaged<Transfer>?
+    var excerpt: [UInt8] = []
+    var bodyBytes = 0
+    var retryAfter: String?
+    var location: String?
+
+    init(id: UInt64, handle: UnsafeMutableRawPointer) {
+        self.id = id
+        self.handle = handle
+    }
+
+    /// Frees the header list and drops the self-retain that kept the box alive while curl held it.
+    func release() {
+        if let headerList { curl_slist_free_all(headerList) }
+        headerList = nil
+        retained?.release()
+        retained = nil
+    }
+
+    private func check(_ rc: CURLcode, _ what: String) throws {
+        guard rc == CURLE_OK else {
+            throw HTTPError(.invalidRequest, curlCode: Int(rc.rawValue), detail: "\(what): \(String(cString: curl_easy_strerror(rc)))")
+        }
+    }
+
+    func configure(_ request: HTTPRequest) throws {
+        let box = Unmanaged.passRetained(self)
+        retained = box
+        let me = box.toOpaque()
+        try check(cronq_curl_easy_setopt_string(handle, CURLOPT_URL, request.url), "url")
+        try check(cronq_curl_easy_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https"), "protocols")
+        try check(cronq_curl_easy_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0), "redirects")
+        try check(cronq_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1), "verify peer")
+        try check(cronq_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 2), "verify host")
+        if let ca = request.caFile { try check(cronq_curl_easy_setopt_string(handle, CURLOPT_CAINFO, ca), "cainfo") }
+        try check(cronq_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1), "nosignal")
+        try check(cronq_curl_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, request.timeout.milliseconds), "timeout")
+        try check(
+            cronq_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeout.milliseconds),
+            "connect timeout")
+        try check(cronq_curl_easy_setopt_pointer(handle, CURLOPT_PRIVATE, me), "private")
+        try check(cronq_curl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, me), "writedata")
+        try check(cronq_curl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, me), "headerdata")
+        try check(cronq_curl_easy_setopt_write_callback(handle, transferWriteCallback), "write callback")
+        try check(cronq_curl_easy_setopt_header_callback(handle, transferHeaderCallback), "header callback")
+
+        let method = request.method.uppercased()
+        if method == "HEAD" {
+            try check(cronq_curl_easy_setopt_long(handle, CURLOPT_NOBODY, 1), "head")
+        } else if method == "GET" && request.body == nil {
+            try check(cronq_curl_easy_setopt_long(handle, CURLOPT_HTTPGET, 1), "get")
+        } else {
+            let body = request.body ?? []
+            try check(cronq_curl_easy_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count), "body size")
+            if body.isEmpty {
+                try check(cronq_curl_easy_setopt_string(handle, CURLOPT_COPYPOSTFIELDS, ""), "body")
+            } else {
+                try body.withUnsafeBufferPointer { b in
+                    // COPYPOSTFIELDS copies, so the buffer need not outlive this scope.
+                    let p = UnsafeMutableRawPointer(mutating: b.baseAddress!)
+                    try check(cronq_curl_easy_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, p), "body")
+                }
+            }
+            if method != "POST" {
+                try check(cronq_curl_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, method), "method")
+            }
+        }
+        var list: UnsafeMutablePointer<curl_slist>? = nil
+        for (name, value) in request.headers {
+            guard !name.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == UInt8(ascii: ":") }),
+                !value.utf8.contains(where: { $0 == 13 || $0 == 10 })
+            else {
+                if let list { curl_slist_free_all(list) }
+                throw HTTPError(.invalidRequest, detail: "header '\(name)' contains a line break or colon")
+            }
+            list = curl_slist_append(list, "\(name): \(value)")
+        }
+        // No "Expect: 100-continue" round trip for small bodies.
+        list = curl_slist_append(list, "Expect:")
+        headerList = list
+        try check(cronq_curl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, list), "headers")
+    }
+
+    func response(status: Int) -> HTTPResponse {
+        HTTPResponse(status: status, retryAfter: retryAfter, location: location, bodyExcerpt: excerpt, bodyBytes: bodyBytes)
+    }
+
+    func appendBody(_ data: UnsafeRawBufferPointer) {
+        bodyBytes += data.count
+        let room = HTTPClient.bodyExcerptLimit - excerpt.count
+        if room > 0 { excerpt.append(contentsOf: data.prefix(room)) }
+    }
+
+    func headerLine(_ data: UnsafeRawBufferPointer) {
+        let line = String(decoding: data, as: UTF8.self)
+        if line.hasPrefix("HTTP/") {
+            // A new response (after 100 Continue): forget the previous one's headers.
+            retryAfter = nil
+            location = nil
+            return
+        }
+        guard let colon = line.firstIndex(of: ":") else { return }
+        let name = line[..<colon].lowercased()
+        let value = line[line.index(after: colon)...].trimmedHeaderValue()
+        if name == "retry-after" { retryAfter = value }
+        if name == "location" { location = value }
+    }
+}
+
+private let transferWriteCallback: cronq_curl_data_callback = { data, size, count, user in
+    let n = size * count
+    guard let user else { return 0 }
+    let t = Unmanaged<Transfer>.fromOpaque(user).takeUnretainedValue()
+    t.appendBody(UnsafeRawBufferPointer(start: data, count: n))
+    return n
+}
+
+private let transferHeaderCallback: cronq_curl_data_callback = { data, size, count, user in
+    let n = size * count
+    guard let user else { return 0 }
+    let t = Unmanaged<Transfer>.fromOpaque(user).takeUnretainedValue()
+    t.headerLine(UnsafeRawBufferPointer(start: data, count: n))
+    return n
+}
+
+extension Substring {
+    /// Without surrounding spaces, tabs and line ends (header lines end in CRLF).
+    fileprivate func trimmedHeaderValue() -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r\n" || $0 == "\r" || $0 == "\n" }
+        var s = self
+        while let f = s.first, isSpace(f) { s = s.dropFirst() }
+        while let l = s.last, isSpace(l) { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,146 @@
+import CronqHTTP
+import CronqTestSupport
+import Foundation
+import Testing
+
+/// The libcurl layer against a real HTTP server on loopback (`scripts/backend.py`).
+@Suite("HTTP client", .serialized)
+struct HTTPClientTests {
+    let backend: ChildProcess
+
+    init() throws {
+        backend = try startBackend()
+    }
+
+    var base: String { "http://127.0.0.1:\(backend.port)" }
+
+    func perform(_ requests: [HTTPRequest]) async throws -> [Result<HTTPResponse, HTTPError>] {
+        try await onThread { HTTPClient().perform(requests) }
+    }
+
+    func one(_ r: HTTPRequest) async throws -> Result<HTTPResponse, HTTPError> {
+        try await perform([r])[0]
+    }
+
+    @Test("2xx, 4xx and 5xx statuses come back as responses", arguments: [200, 204, 401, 404, 422, 500, 503])
+    func statuses(code: Int) async throws {
+        let r = try await one(HTTPRequest(method: "POST", url: "\(base)/status/\(code)"))
+        let response = try r.get()
+        #expect(response.status == code)
+    }
+
+    @Test("method, headers and body reach the server")
+    func echo() async throws {
+        let body = Array(#"{"a":1}"#.utf8)
+        let r = try await one(
+            HTTPRequest(
+                method: "PUT", url: "\(base)/echo", headers: [("X-Cronq-Job", "every5min"), ("Idempotency-Key", "k1")],
+                body: body))
+        let response = try r.get()
+        #expect(response.status == 200)
+        let echo = try JSONSerialization.jsonObject(with: Data(response.bodyExcerpt)) as! [String: Any]
+        #expect(echo["method"] as? String == "PUT")
+        #expect(echo["body"] as? String == #"{"a":1}"#)
+        let headers = echo["headers"] as! [String: String]
+        #expect(headers["X-Cronq-Job"] == "every5min")
+        #expect(headers["Idempotency-Key"] == "k1")
+        #expect(headers["Expect"] == nil)
+    }
+
+    @Test("a POST without body sends Content-Length 0")
+    func emptyPost() async throws {
+        let response = try await one(HTTPRequest(method: "POST", url: "\(base)/echo")).get()
+        let echo = try JSONSerialization.jsonObject(with: Data(response.bodyExcerpt)) as! [String: Any]
+        #expect(echo["method"] as? String == "POST")
+        #expect((echo["headers"] as! [String: String])["Content-Length"] == "0")
+    }
+
+    @Test("Retry-After is surfaced, in seconds and as an HTTP-date")
+    func retryAfter() async throws {
+        let a = try await one(HTTPRequest(method: "POST", url: "\(base)/retry-after/120")).get()
+        #expect(a.status == 503)
+        #expect(a.retryAfter == "120")
+        let date = "Wed, 21 Oct 2026 07:28:00 GMT"
+        let escaped = date.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        let b = try await one(HTTPRequest(method: "POST", url: "\(base)/retry-after/\(escaped)")).get()
+        #expect(b.retryAfter == date)
+    }
+
+    @Test("a redirect is not followed")
+    func redirect() async throws {
+        let r = try await one(HTTPRequest(method: "POST", url: "\(base)/redirect")).get()
+        #expect(r.status == 302)
+        #expect(r.location == "/status/200")
+    }
+
+    @Test("a slow server times out with a typed error")
+    func timeout() async throws {
+        let start = ContinuousClock.now
+        let r = try await one(HTTPRequest(method: "POST", url: "\(base)/slow/3000", timeout: .milliseconds(300)))
+        guard case .failure(let e) = r else { Issue.record("expected a timeout, got \(r)"); return }
+        #expect(e.code == .timeout)
+        #expect(ContinuousClock.now - start < .seconds(2))
+    }
+
+    @Test("connection refused is a typed error")
+    func refused() async throws {
+        // Bind a port and close it, so nothing listens there.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, 16) } }
+        var len = socklen_t(16)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        close(fd)
+        let r = try await one(HTTPRequest(method: "POST", url: "http://127.0.0.1:\(port)/x"))
+        guard case .failure(let e) = r else { Issue.record("expected refused, got \(r)"); return }
+        #expect(e.code == .connectRefused)
+    }
+
+    @Test("a non-HTTP scheme is refused before anything is sent")
+    func badScheme() async throws {
+        let r = try await one(HTTPRequest(method: "GET", url: "file:///etc/passwd"))
+        guard case .failure(let e) = r else { Issue.record("expected invalid request"); return }
+        #expect(e.code == .invalidRequest)
+    }
+
+    @Test("a header value with a line break is refused (no header injection)")
+    func headerInjection() async throws {
+        let r = try await one(HTTPRequest(method: "GET", url: "\(base)/echo", headers: [("X-A", "1\r\nX-B: 2")]))
+        guard case .failure(let e) = r else { Issue.record("expected invalid request"); return }
+        #expect(e.code == .invalidRequest)
+    }
+
+    @Test("100 concurrent requests all complete on one multi handle")
+    func concurrent() async throws {
+        let requests = (0..<100).map { i in
+            HTTPRequest(method: "POST", url: "\(base)/slow/\(50 + i % 5)")
+        }
+        let start = ContinuousClock.now
+        let results = try await perform(requests)
+        let elapsed = ContinuousClock.now - start
+        #expect(results.count == 100)
+        #expect(results.allSatisfy { (try? $0.get().status) == 200 })
+        // Serially this would take at least 5 s; concurrency makes it far shorter.
+        #expect(elapsed < .seconds(4))
+    }
+
+    @Test("the body excerpt is capped, the size is counted")
+    func excerptCap() async throws {
+        let big = [UInt8](repeating: UInt8(ascii: "a"), count: 10_000)
+        let r = try await one(HTTPRequest(method: "POST", url: "\(base)/echo", body: big)).get()
+        #expect(r.bodyExcerpt.count == HTTPClient.bodyExcerptLimit)
+        #expect(r.bodyBytes > 10_000)
+    }
+
+    @Test("TLS verification is on: a plain-HTTP server behind https fails with a TLS error")
+    func tlsAgainstPlainServer() async throws {
+        let r = try await one(HTTPRequest(method: "GET", url: "https://127.0.0.1:\(backend.port)/status/200", timeout: .seconds(5)))
+        guard case .failure(let e) = r else { Issue.record("expected a TLS failure"); return }
+        #expect(e.code == .tls || e.code == .reset)
+    }
+}

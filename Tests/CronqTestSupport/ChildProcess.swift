@@ -1,0 +1,100 @@
+public import Foundation
+
+/// A helper program (the test backend, the TCP proxy, a cronq executable) started by a test and
+/// stopped by it. Every one listens on 127.0.0.1 only.
+public final class ChildProcess: @unchecked Sendable {
+    public let process: Process
+    private let stdoutPipe = Pipe()
+    /// The port from the program's first line, `listening 127.0.0.1:<port>`, when it prints one.
+    public private(set) var port: Int = 0
+
+    /// Starts `executable` with `arguments`; when `waitForListening`, reads the first stdout line for the port.
+    public init(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+        waitForListening: Bool = true, stderr: FileHandle? = nil
+    ) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        process.standardOutput = stdoutPipe
+        process.standardError = stderr ?? FileHandle.standardError
+        try process.run()
+        if waitForListening {
+            let line = readLine()
+            guard let r = line.range(of: "listening 127.0.0.1:"), let p = Int(line[r.upperBound...]) else {
+                process.terminate()
+                throw TestSupportError("\(executable) did not report its port (got '\(line)')")
+            }
+            port = p
+        }
+    }
+
+    /// Reads one line of the child's stdout (blocking).
+    public func readLine() -> String {
+        var bytes: [UInt8] = []
+        let h = stdoutPipe.fileHandleForReading
+        while true {
+            let d = h.readData(ofLength: 1)
+            if d.isEmpty || d.first == UInt8(ascii: "\n") { break }
+            bytes.append(d.first!)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Everything the child wrote to stdout until it exits (call after it has been stopped or has exited).
+    public func readRemainingOutput() -> String {
+        String(decoding: stdoutPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+
+    public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+
+    /// Stops the child (SIGTERM, then SIGKILL after 5 s) and waits for it.
+    public func stop() {
+        guard process.isRunning else { return }
+        let pid = process.processIdentifier
+        kill(pid, SIGCONT)
+        process.terminate()
+        let exited = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async { [process] in
+            process.waitUntilExit()
+            exited.signal()
+        }
+        if exited.wait(timeout: .now() + 5) == .timedOut {
+            kill(pid, SIGKILL)
+            exited.wait()
+        }
+    }
+
+    deinit { stop() }
+}
+
+public struct TestSupportError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Paths of the repository, found from this source file's location.
+public enum Repo {
+    public static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+    public static func script(_ name: String) -> String { root + "/scripts/" + name }
+}
+
+/// Starts the test backend (`scripts/backend.py`) on a free loopback port.
+public func startBackend(token: String = "", log: String? = nil) throws -> ChildProcess {
+    var args = [Repo.script("backend.py")]
+    if !token.isEmpty { args += ["--token", token] }
+    if let log { args += ["--log", log] }
+    return try ChildProcess("/usr/bin/env", ["python3"] + args)
+}
+
+/// Starts a loopback TCP proxy to `target` (`scripts/tcp_proxy.py`).
+public func startProxy(to target: String) throws -> ChildProcess {
+    try ChildProcess("/usr/bin/env", ["python3", Repo.script("tcp_proxy.py"), target])
+}

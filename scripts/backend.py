@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""A small HTTP backend for cronq's tests and `make demo` (loopback only).
+
+It stands in for the web app whose cron endpoints cronq calls:
+  /cron/ee-recent /cron/parties-import /cron/check-current /cron/mop-recent   the template's jobs (200)
+  /demo/flaky           503 twice per Idempotency-Key, then 200
+  /demo/unauthorized    always 401
+and offers test behaviours:
+  /status/<code>        answers <code>
+  /slow/<ms>            waits <ms> then 200
+  /retry-after/<value>  503 with Retry-After: <value> (URL-decoded)
+  /redirect             302 to /status/200
+  /echo                 200 with a JSON echo of method, path, headers and body
+  /flaky/<key>/<n>      503 for the first <n> calls with <key>, then 200
+
+/cron/* and /demo/* require `Authorization: Bearer <token>` when --token (or BACKEND_TOKEN) is set,
+compared in constant time (hmac.compare_digest). Every request is logged as one JSON line to --log
+(without the Authorization header). The first line on stdout is `listening 127.0.0.1:<port>`.
+"""
+import argparse
+import hmac
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+counters = {}
+lock = threading.Lock()
+
+
+def bump(key):
+    with lock:
+        counters[key] = counters.get(key, 0) + 1
+        return counters[key]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "cronq-test-backend"
+
+    def log_message(self, fmt, *args):  # silence the default stderr access log
+        pass
+
+    def _reply(self, status, body=b"", headers=None):
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self._log(status)
+
+    def _log(self, status):
+        if not self.server.log_file:
+            return
+        entry = {
+            "t": time.time(),
+            "method": self.command,
+            "path": self.path,
+            "status": status,
+            "idempotency_key": self.headers.get("Idempotency-Key"),
+            "job": self.headers.get("X-Cronq-Job"),
+            "attempt": self.headers.get("X-Cronq-Attempt"),
+        }
+        with lock:
+            with open(self.server.log_file, "a") as f:
+                f.write(json.dumps(entry) + "\n")
+
+    def _authorized(self):
+        token = self.server.token
+        if not token:
+            return True
+        got = self.headers.get("Authorization", "")
+        return hmac.compare_digest(got.encode(), ("Bearer " + token).encode())
+
+    def _handle(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        path = urllib.parse.urlsplit(self.path).path
+        parts = [p for p in path.split("/") if p]
+        if parts[:1] in (["cron"], ["demo"]) and not self._authorized():
+            return self._reply(401, b'{"error":"unauthorized"}')
+        if parts[:1] == ["cron"]:
+            return self._reply(200, b'{"ok":true}', {"Content-Type": "application/json"})
+        if parts == ["demo", "flaky"]:
+            n = bump("demo-flaky:" + (self.headers.get("Idempotency-Key") or ""))
+            return self._reply(503 if n <= 2 else 200, b"flaky")
+        if parts == ["demo", "unauthorized"]:
+            return self._reply(401, b'{"error":"unauthorized"}')
+        if len(parts) == 2 and parts[0] == "status":
+            return self._reply(int(parts[1]), ("status %s" % parts[1]).encode())
+        if len(parts) == 2 and parts[0] == "slow":
+            time.sleep(int(parts[1]) / 1000.0)
+            return self._reply(200, b"slow")
+        if len(parts) == 2 and parts[0] == "retry-after":
+            return self._reply(503, b"busy", {"Retry-After": urllib.parse.unquote(parts[1])})
+        if parts == ["redirect"]:
+            return self._reply(302, b"", {"Location": "/status/200"})
+        if parts == ["echo"]:
+            echo = {
+                "method": self.command,
+                "path": self.path,
+                "headers": {k: v for k, v in self.headers.items()},
+                "body": body.decode("utf-8", "replace"),
+            }
+            return self._reply(200, json.dumps(echo).encode(), {"Content-Type": "application/json"})
+        if len(parts) == 3 and parts[0] == "flaky":
+            n = bump("flaky:" + parts[1])
+            return self._reply(503 if n <= int(parts[2]) else 200, b"flaky")
+        return self._reply(404, b"not found")
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # the default backlog of 5 drops connections under a burst
+
+    def handle_error(self, request, client_address):
+        # A client that timed out and hung up is part of the tests, not an error worth a traceback.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+
+def main():
+    # A parent (a test runner) may have SIGTERM ignored or blocked; we must still stop on it.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--token", default=os.environ.get("BACKEND_TOKEN", ""))
+    ap.add_argument("--log", default="")
+    args = ap.parse_args()
+    server = Server(("127.0.0.1", args.port), Handler)
+    server.token = args.token
+    server.log_file = args.log
+    print("listening 127.0.0.1:%d" % server.server_address[1], flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

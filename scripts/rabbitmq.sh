@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# A private RabbitMQ node for tests and the demo: its own data/log dir, a non-default port,
+# loopback only, management plugin on. Debian's rabbitmq-server drops to the `rabbitmq` user,
+# so the node's folder must be owned by that user.
+#
+#   scripts/rabbitmq.sh up|down|status|env
+#
+# Environment: CRONQ_RMQ_PORT (5682), CRONQ_RMQ_MGMT_PORT (15682), CRONQ_RMQ_DIST_PORT (25682),
+# CRONQ_RMQ_NODE (cronq-test@localhost), CRONQ_RUN_DIR (<repo>/run).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+port=${CRONQ_RMQ_PORT:-5682}
+mgmt_port=${CRONQ_RMQ_MGMT_PORT:-15682}
+dist_port=${CRONQ_RMQ_DIST_PORT:-25682}
+node=${CRONQ_RMQ_NODE:-cronq-test@localhost}
+run_dir=${CRONQ_RUN_DIR:-$here/run}
+name=${node%@*}
+
+# The node's folder must be reachable by the rabbitmq user. A checkout under a private home
+# (e.g. /root) is not, so fall back to a folder under /tmp and link it from the run folder.
+node_dir() {
+    local wanted="$run_dir/rabbitmq-$name"
+    mkdir -p "$run_dir"
+    if [ -L "$wanted" ]; then readlink -f "$wanted"; return; fi
+    if id rabbitmq >/dev/null 2>&1 && ! runuser -u rabbitmq -- test -x "$run_dir" 2>/dev/null; then
+        local alt="/tmp/cronq-rabbitmq-$name-$(echo "$here" | md5sum | cut -c1-8)"
+        mkdir -p "$alt"
+        ln -sfn "$alt" "$wanted"
+        echo "$alt"
+        return
+    fi
+    echo "$wanted"
+}
+
+export_env() {
+    local dir=$1
+    export RABBITMQ_BASE="$dir"
+    export RABBITMQ_MNESIA_BASE="$dir/mnesia"
+    export RABBITMQ_LOG_BASE="$dir/log"
+    export RABBITMQ_NODENAME="$node"
+    export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+    export RABBITMQ_NODE_PORT="$port"
+    export RABBITMQ_DIST_PORT="$dist_port"
+    export RABBITMQ_PID_FILE="$dir/rabbitmq.pid"
+    export RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins"
+    export RABBITMQ_CONFIG_FILE="$dir/rabbitmq"
+    export RABBITMQ_ADVANCED_CONFIG_FILE="$dir/advanced.config"
+    export RABBITMQ_CONF_ENV_FILE="$dir/rabbitmq-env.conf"
+    export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+    export ERL_EPMD_ADDRESS=127.0.0.1
+}
+
+ctl() { rabbitmqctl -n "$node" "$@"; }
+
+case "${1:-}" in
+up)
+    command -v rabbitmq-server >/dev/null || { echo "rabbitmq-server is not installed (apt-get install rabbitmq-server)" >&2; exit 1; }
+    dir=$(node_dir)
+    export_env "$dir"
+    if ctl status >/dev/null 2>&1; then echo "rabbitmq: $node already running on 127.0.0.1:$port"; exit 0; fi
+    mkdir -p "$dir/mnesia" "$dir/log"
+    cat > "$dir/rabbitmq.conf" <<CONF
+listeners.tcp.default = 127.0.0.1:$port
+loopback_users = none
+management.tcp.ip = 127.0.0.1
+management.tcp.port = $mgmt_port
+log.file.level = warning
+log.console = false
+CONF
+    echo "[rabbitmq_management]." > "$dir/enabled_plugins"
+    echo "[]." > "$dir/advanced.config"
+    : > "$dir/rabbitmq-env.conf"
+    pgrep -x epmd >/dev/null || touch "$dir/started-epmd"
+    chown -R rabbitmq:rabbitmq "$dir" 2>/dev/null || true
+    nohup rabbitmq-server > "$dir/log/stdout.log" 2>&1 &
+    # await_startup fails at once while the node has not registered with epmd yet: retry it.
+    started=no
+    for _ in $(seq 1 45); do
+        if ctl await_startup --timeout 10 >/dev/null 2>&1; then started=yes; break; fi
+        sleep 2
+    done
+    if [ "$started" != yes ]; then
+        echo "rabbitmq: $node did not start; last log lines:" >&2
+        tail -n 30 "$dir/log/stdout.log" >&2 || true
+        exit 1
+    fi
+    echo "rabbitmq: $node up on amqp://127.0.0.1:$port (management http://127.0.0.1:$mgmt_port), data in $dir"
+    ;;
+down)
+    dir=$(node_dir)
+    export_env "$dir"
+    if ctl status >/dev/null 2>&1; then
+        ctl stop >/dev/null 2>&1 || true
+    fi
+    if [ -f "$dir/rabbitmq.pid" ]; then
+        pid=$(cat "$dir/rabbitmq.pid" 2>/dev/null || true)
+        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
+        rm -f "$dir/rabbitmq.pid"
+    fi
+    if [ -f "$dir/started-epmd" ]; then
+        epmd -kill >/dev/null 2>&1 || true
+        rm -f "$dir/started-epmd"
+    fi
+    echo "rabbitmq: $node stopped"
+    ;;
+status)
+    dir=$(node_dir); export_env "$dir"; ctl status
+    ;;
+pid)
+    dir=$(node_dir); cat "$dir/rabbitmq.pid"
+    ;;
+*)
+    echo "usage: $0 up|down|status|pid" >&2
+    exit 64
+    ;;
+esac
