@@ -42,8 +42,11 @@ public final class AMQPConnection {
     /// Connects, logs in and advertises the `connection.blocked`, `publisher_confirms` and
     /// `consumer_cancel_notify` capabilities.
     ///
+    /// `name` is shown by the management UI and `rabbitmqctl list_connections` (client property
+    /// `connection_name`), so operators can tell a ticker from a worker.
+    ///
     /// - Throws: ``AMQPError`` `.connectFailed`, `.tls`, `.loginRefused` or `.timeout`.
-    public init(url: AMQPURL) throws {
+    public init(url: AMQPURL, name: String = "cronq") throws {
         self.url = url
         guard let state = amqp_new_connection() else { preconditionFailure("amqp_new_connection returned NULL") }
         self.state = state
@@ -93,6 +96,7 @@ public final class AMQPConnection {
         capabilities["authentication_failure_close"] = .bool(true)
         var clientProperties = AMQPTable()
         clientProperties["product"] = .string("cronq")
+        clientProperties["connection_name"] = .string(name)
         clientProperties["capabilities"] = .table(capabilities)
         var props = arena.table(clientProperties)
         let reply = cronq_amqp_login_plain(

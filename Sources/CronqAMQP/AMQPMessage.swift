@@ -68,6 +68,19 @@ public struct AMQPDelivery: Sendable {
     public var routingKey: String
     public var consumerTag: String?
     public var message: AMQPMessage
+
+    public init(
+        channel: UInt16, deliveryTag: UInt64, redelivered: Bool, exchange: String, routingKey: String,
+        consumerTag: String?, message: AMQPMessage
+    ) {
+        self.channel = channel
+        self.deliveryTag = deliveryTag
+        self.redelivered = redelivered
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.consumerTag = consumerTag
+        self.message = message
+    }
 }
 
 /// A message the broker could not route and handed back (`basic.return`, mandatory publish).
@@ -78,4 +91,16 @@ public struct AMQPReturn: Sendable {
     public var exchange: String
     public var routingKey: String
     public var message: AMQPMessage
+
+    public init(
+        channel: UInt16, replyCode: UInt16, replyText: String, exchange: String, routingKey: String,
+        message: AMQPMessage
+    ) {
+        self.channel = channel
+        self.replyCode = replyCode
+        self.replyText = replyText
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.message = message
+    }
 }

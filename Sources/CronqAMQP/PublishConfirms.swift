@@ -4,7 +4,7 @@
 /// read, and it tells you which publishes are settled and how. A `basic.return` carries no sequence
 /// number, so returns are matched by `message_id` and reported as failures when their ack arrives
 /// (with `mandatory`, RabbitMQ sends the return before the ack).
-public struct PublishConfirms<Token>: ~Copyable {
+public struct PublishConfirms<Token> {
     /// How one publish ended.
     public enum Outcome: Sendable, Equatable {
         /// The broker has the message (persisted, for persistent messages to durable queues).

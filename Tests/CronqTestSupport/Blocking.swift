@@ -44,6 +44,25 @@ public enum TestBroker {
     }
 }
 
+extension TestBroker {
+    /// Makes the broker close the connection whose `connection_name` is `name` (320 CONNECTION_FORCED),
+    /// leaving every other test's connections alone.
+    public static func closeConnection(named name: String) throws {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let out = try ctl(["list_connections", "pid", "client_properties"])
+            if let line = out.split(separator: "\n").first(where: { $0.contains(name) }),
+                let pid = line.split(separator: "\t").first
+            {
+                try ctl(["close_connection", String(pid), "closed by a cronq test"])
+                return
+            }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        throw TestSupportError("no connection named \(name)")
+    }
+}
+
 /// A name no other test uses, for queues and exchanges.
 public func uniqueName(_ prefix: String) -> String {
     "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
