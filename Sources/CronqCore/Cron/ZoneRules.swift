@@ -1,0 +1,81 @@
+public import Foundation
+import Synchronization
+
+/// UTC offsets and transitions of one IANA time zone, from the system's database through Foundation's
+/// `TimeZone`, cached by interval: cron computations ask about the same few months over and over.
+///
+/// Thread-safe (a `Mutex` around a tiny cache), so one instance can serve a whole ticker.
+public final class ZoneRules: Sendable {
+    public let timeZone: TimeZone
+    /// True for UTC and fixed-offset zones: no transitions, no cache needed.
+    let isFixed: Bool
+    let fixedOffset: Int
+
+    private struct Segment {
+        var from: Int64
+        var until: Int64  // next transition, exclusive
+        var offset: Int
+    }
+
+    private let cache = Mutex<[Segment]>([])
+
+    public static let utc = ZoneRules(TimeZone(identifier: "UTC")!)
+
+    public init(_ timeZone: TimeZone) {
+        self.timeZone = timeZone
+        let probe = Date(timeIntervalSince1970: 1_700_000_000)
+        let fixed = timeZone.nextDaylightSavingTimeTransition(after: Date(timeIntervalSince1970: 0)) == nil
+            && timeZone.nextDaylightSavingTimeTransition(after: probe) == nil
+            && timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: 0)) == timeZone.secondsFromGMT(for: probe)
+        self.isFixed = fixed
+        self.fixedOffset = timeZone.secondsFromGMT(for: probe)
+    }
+
+    /// A zone by IANA name (`Europe/London`), or nil when the system does not know it.
+    public convenience init?(identifier: String) {
+        guard let tz = TimeZone(identifier: identifier) else { return nil }
+        // Foundation maps unknown names to GMT in some versions; insist on a real match.
+        guard tz.identifier == identifier || identifier == "UTC" || identifier == "GMT" || tz.identifier.caseInsensitiveCompare(identifier) == .orderedSame else {
+            return nil
+        }
+        self.init(tz)
+    }
+
+    /// Seconds to add to UTC to get local time at `instant` (Unix seconds).
+    @inline(__always)
+    func offset(at instant: Int64) -> Int {
+        if isFixed { return fixedOffset }
+        return segment(at: instant).offset
+    }
+
+    /// The first instant after `instant` at which the offset changes, if any.
+    func nextTransition(after instant: Int64) -> Int64? {
+        if isFixed { return nil }
+        let s = segment(at: instant)
+        return s.until == Int64.max ? nil : s.until
+    }
+
+    private func segment(at instant: Int64) -> Segment {
+        if let hit = cache.withLock({ segs in segs.first { $0.from <= instant && instant < $0.until } }) {
+            return hit
+        }
+        let date = Date(timeIntervalSince1970: TimeInterval(instant))
+        let offset = timeZone.secondsFromGMT(for: date)
+        var until = Int64.max
+        if let next = timeZone.nextDaylightSavingTimeTransition(after: date) {
+            until = Int64(next.timeIntervalSince1970.rounded(.down))
+            if until <= instant { until = instant + 1 }
+        }
+        let seg = Segment(from: instant, until: until, offset: offset)
+        cache.withLock { segs in
+            // Widen an adjacent segment with the same end instead of adding a near-duplicate.
+            if let i = segs.firstIndex(where: { $0.until == until && $0.offset == offset }) {
+                segs[i].from = min(segs[i].from, instant)
+            } else {
+                if segs.count >= 8 { segs.removeFirst() }
+                segs.append(seg)
+            }
+        }
+        return seg
+    }
+}
