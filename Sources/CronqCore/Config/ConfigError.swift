@@ -1,0 +1,20 @@
+/// Everything wrong with a configuration file, each issue naming the file, the job and the key.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public struct Issue: Sendable, Equatable, CustomStringConvertible {
+        public var file: String
+        /// The job's name (or `jobs[3]` when it has none); nil outside `[[jobs]]`.
+        public var job: String?
+        /// The key path, e.g. `backends.default.timeout` or `retry.backoff`.
+        public var key: String
+        public var message: String
+
+        public var description: String {
+            if let job { return "\(file): job '\(job)': \(key): \(message)" }
+            return "\(file): \(key): \(message)"
+        }
+    }
+
+    public var issues: [Issue]
+
+    public var description: String { issues.map(\.description).joined(separator: "\n") }
+}

@@ -1,0 +1,239 @@
+internal import TOMLKit
+import Foundation
+
+/// Turns the TOML tree into ``CronqConfig``, applying defaults and recording every issue.
+struct Builder {
+    let environment: [String: String]
+    let allowMissing: Bool
+    let issues: IssueCollector
+
+    static let jobNameChars = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+    static let queueNameChars = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+    static let methods: Set<String> = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+    func expand(_ s: String, job: String?, key: String) -> String? {
+        do {
+            return try EnvironmentExpansion.expand(s, environment: environment)
+        } catch let e as EnvironmentExpansion.MissingVariable {
+            if allowMissing {
+                return (try? EnvironmentExpansion.expand(s, environment: environment.merging([e.name: ""]) { a, _ in a })) ?? ""
+            }
+            issues.add(job, key, "environment variable \(e.name) is not set (set it, or write ${\(e.name):-default})")
+        } catch let e as EnvironmentExpansion.Malformed {
+            issues.add(job, key, e.reason)
+        } catch {
+            issues.add(job, key, "\(error)")
+        }
+        return nil
+    }
+
+    func config(_ root: TOMLTable) -> CronqConfig {
+        let top = TableReader(table: root, prefix: "", job: nil, b: self)
+        top.finish(allowed: ["amqp", "backends", "retry", "ticker", "worker", "jobs"])
+
+        var amqp = CronqConfig.AMQPSettings(url: "amqp://guest:guest@127.0.0.1:5672/%2F", managementURL: nil, prefix: "cronq")
+        if let t = top.table("amqp") {
+            if let u = t.string("url") {
+                if u.hasPrefix("amqp://") || u.hasPrefix("amqps://") { amqp.url = u } else {
+                    issues.add(nil, t.key("url"), "must start with amqp:// or amqps://")
+                }
+            }
+            amqp.managementURL = t.string("management_url")
+            if let p = t.string("prefix") {
+                if p.isEmpty || !p.allSatisfy({ Self.queueNameChars.contains($0) }) {
+                    issues.add(nil, t.key("prefix"), "'\(p)' must be letters, digits, '_', '-' or '.'")
+                } else {
+                    amqp.prefix = p
+                }
+            }
+            t.finish(allowed: ["url", "management_url", "prefix"])
+        }
+
+        var backends: [String: CronqConfig.Backend] = [:]
+        if let t = top.table("backends") {
+            for name in t.table.keys.sorted() {
+                guard let bt = t.table(name) else { continue }
+                if let b = backend(name, bt) { backends[name] = b }
+            }
+        }
+
+        var retry = RetryPolicy()
+        if let t = top.table("retry") { retry = retryPolicy(t, base: retry) }
+
+        var ticker = CronqConfig.TickerSettings(lockRetry: .seconds(5), catchUpWindow: .seconds(3600), maxCatchUp: 100)
+        if let t = top.table("ticker") {
+            ticker.lockRetry = t.duration("lock_retry") ?? ticker.lockRetry
+            ticker.catchUpWindow = t.duration("catch_up_window", allowZero: true) ?? ticker.catchUpWindow
+            if let n = t.int("max_catch_up") {
+                if n < 1 { issues.add(nil, t.key("max_catch_up"), "must be at least 1") } else { ticker.maxCatchUp = n }
+            }
+            t.finish(allowed: ["lock_retry", "catch_up_window", "max_catch_up"])
+        }
+
+        var worker = CronqConfig.WorkerSettings(queues: [], concurrency: 32, grace: .seconds(30))
+        if let t = top.table("worker") {
+            worker.queues = t.stringArray("queues") ?? []
+            if let n = t.int("concurrency") {
+                if n < 1 || n > 65535 { issues.add(nil, t.key("concurrency"), "must be 1-65535") } else { worker.concurrency = n }
+            }
+            worker.grace = t.duration("grace", allowZero: true) ?? worker.grace
+            t.finish(allowed: ["queues", "concurrency", "grace"])
+        }
+
+        var jobs: [CronqConfig.Job] = []
+        if let v = root["jobs"] {
+            if let array = v.array {
+                var seen: Set<String> = []
+                for (i, item) in array.enumerated() {
+                    guard let jt = item.table else {
+                        issues.add("jobs[\(i)]", "jobs[\(i)]", "must be a table ([[jobs]])")
+                        continue
+                    }
+                    guard let j = job(i, jt, defaults: retry, backends: backends) else { continue }
+                    if !seen.insert(j.name).inserted {
+                        issues.add(j.name, "name", "duplicate job name: each [[jobs]] needs its own name")
+                    }
+                    jobs.append(j)
+                }
+            } else {
+                issues.add(nil, "jobs", "must be an array of tables ([[jobs]])")
+            }
+        }
+        return CronqConfig(amqp: amqp, backends: backends, retry: retry, ticker: ticker, worker: worker, jobs: jobs, path: "")
+    }
+
+    func backend(_ name: String, _ t: TableReader) -> CronqConfig.Backend? {
+        var ok = true
+        let base = t.string("base_url")
+        if base == nil && !t.has("base_url") { issues.add(nil, t.key("base_url"), "is required"); ok = false }
+        if let base, !(base.hasPrefix("http://") || base.hasPrefix("https://")) || base.contains("?") || base.contains("#") {
+            issues.add(nil, t.key("base_url"), "'\(base)' must be an http:// or https:// URL without query or fragment")
+            ok = false
+        }
+        var token: Secret? = nil
+        if let s = t.string("token") { token = Secret(s) }
+        if let file = t.string("token_file") {
+            if token != nil { issues.add(nil, t.key("token_file"), "set token or token_file, not both") }
+            token = readSecretFile(file, key: t.key("token_file"))
+        }
+        if token == nil && !t.has("token") && !t.has("token_file") {
+            issues.add(nil, t.key("token"), "is required (token = \"${ERIFY_CRON_TOKEN}\" or token_file = \"/run/secrets/…\")")
+            ok = false
+        }
+        var signing: Secret? = nil
+        if let s = t.string("signing_secret") { signing = Secret(s) }
+        if let file = t.string("signing_secret_file") { signing = readSecretFile(file, key: t.key("signing_secret_file")) }
+        let timeout = t.duration("timeout") ?? .seconds(30)
+        let connect = t.duration("connect_timeout") ?? .seconds(10)
+        let ca = t.string("ca_file")
+        t.finish(allowed: ["base_url", "token", "token_file", "timeout", "connect_timeout", "signing_secret", "signing_secret_file", "ca_file"])
+        guard ok, let base else { return nil }
+        var trimmed = base
+        while trimmed.hasSuffix("/") { trimmed.removeLast() }
+        return CronqConfig.Backend(
+            name: name, baseURL: trimmed, token: token ?? Secret(""), timeout: timeout, connectTimeout: connect,
+            signingSecret: signing, caFile: ca)
+    }
+
+    func readSecretFile(_ path: String, key: String) -> Secret? {
+        do {
+            var s = try String(contentsOfFile: path, encoding: .utf8)
+            while s.hasSuffix("\n") || s.hasSuffix("\r") { s.removeLast() }
+            if s.isEmpty { issues.add(nil, key, "\(path) is empty") ; return nil }
+            return Secret(s)
+        } catch {
+            issues.add(nil, key, "cannot read \(path): \(ConfigLoader.reason(error))")
+            return nil
+        }
+    }
+
+    func retryPolicy(_ t: TableReader, base: RetryPolicy) -> RetryPolicy {
+        var r = base
+        if let n = t.int("max_attempts") {
+            if n < 1 || n > 1000 { t.b.issues.add(t.job, t.key("max_attempts"), "must be 1-1000, got \(n)") } else { r.maxAttempts = n }
+        }
+        if let tiers = t.stringArray("backoff") {
+            var parsed: [Duration] = []
+            for (i, s) in tiers.enumerated() {
+                guard let d = DurationText.parse(s), d > .zero else {
+                    t.b.issues.add(t.job, "\(t.key("backoff"))[\(i)]", "'\(s)' is not a positive duration (write e.g. 10s, 1m, 5m)")
+                    continue
+                }
+                parsed.append(d)
+            }
+            if tiers.isEmpty {
+                t.b.issues.add(t.job, t.key("backoff"), "needs at least one tier")
+            } else if parsed.count == tiers.count {
+                if zip(parsed, parsed.dropFirst()).contains(where: { $0 >= $1 }) {
+                    t.b.issues.add(t.job, t.key("backoff"), "tiers must increase (\(tiers.joined(separator: ", ")))")
+                } else {
+                    r.backoff = parsed
+                }
+            }
+        }
+        r.maxDuration = t.duration("max_duration") ?? r.maxDuration
+        t.finish(allowed: ["max_attempts", "backoff", "max_duration"])
+        return r
+    }
+
+    func job(_ index: Int, _ table: TOMLTable, defaults: RetryPolicy, backends: [String: CronqConfig.Backend]) -> CronqConfig.Job? {
+        let rawName = table["name"]?.string
+        let label = rawName ?? "jobs[\(index)]"
+        let t = TableReader(table: table, prefix: "", job: label, b: self)
+        var ok = true
+        func fail(_ key: String, _ message: String) { issues.add(label, key, message); ok = false }
+
+        let name = t.string("name") ?? ""
+        if rawName == nil { fail("name", "is required") } else if name.isEmpty || name.count > 64 || !name.allSatisfy({ Self.jobNameChars.contains($0) }) {
+            fail("name", "'\(name)' must be 1-64 characters of A-Z a-z 0-9 _ -")
+        }
+        let timezone = t.string("timezone") ?? "UTC"
+        var zoneOK = true
+        if ZoneRules(identifier: timezone) == nil { fail("timezone", "unknown time zone '\(timezone)' (use an IANA name such as Europe/London)"); zoneOK = false }
+        var schedule: CronExpression? = nil
+        if let s = t.string("schedule") {
+            do { schedule = try CronExpression(s) } catch let e as CronError { fail("schedule", "'\(s)': \(e)") } catch {}
+        } else if !t.has("schedule") {
+            fail("schedule", "is required")
+        }
+        _ = zoneOK
+        let method = (t.string("method") ?? "POST").uppercased()
+        if !Self.methods.contains(method) { fail("method", "'\(method)' must be one of \(Self.methods.sorted().joined(separator: ", "))") }
+        let path = t.string("path") ?? ""
+        if !t.has("path") { fail("path", "is required") } else if let why = JobMessage.pathProblem(path) { fail("path", why) }
+        let queue = t.string("queue") ?? "default"
+        if queue.isEmpty || queue.count > 100 || !queue.allSatisfy({ Self.queueNameChars.contains($0) }) {
+            fail("queue", "'\(queue)' must be 1-100 characters of A-Z a-z 0-9 _ - .")
+        }
+        let timeout = t.duration("timeout")
+        var headers: [String: String] = [:]
+        if let h = t.table("headers") {
+            for k in h.table.keys {
+                if let v = h.string(k) { headers[k] = v }
+                if k.lowercased() == "authorization" { fail("headers.\(k)", "cronq sets Authorization from the backend's token; remove it") }
+                if k.utf8.contains(where: { $0 == 10 || $0 == 13 || $0 == UInt8(ascii: ":") }) || k.isEmpty { fail("headers.\(k)", "is not a valid header name") }
+            }
+        }
+        let body = t.string("body")
+        var retry = defaults
+        if let r = t.table("retry") { retry = retryPolicy(r, base: defaults) }
+        var catchUp = CronqConfig.CatchUp.latest
+        if let c = t.string("catch_up") {
+            if let v = CronqConfig.CatchUp(rawValue: c) { catchUp = v } else { fail("catch_up", "'\(c)' must be none, latest or all") }
+        }
+        let jitter = t.duration("jitter", allowZero: true) ?? .zero
+        let backend = t.string("backend") ?? "default"
+        if backends[backend] == nil {
+            fail("backend", "unknown backend '\(backend)' (defined: \(backends.keys.sorted().joined(separator: ", ")); add [backends.\(backend)])")
+        }
+        let enabled = t.bool("enabled") ?? true
+        t.finish(allowed: [
+            "name", "schedule", "timezone", "method", "path", "queue", "timeout", "headers", "body", "retry", "catch_up",
+            "jitter", "backend", "enabled",
+        ])
+        guard ok, let schedule else { return nil }
+        return CronqConfig.Job(
+            name: name, schedule: schedule, timezone: timezone, method: method, path: path, queue: queue, timeout: timeout,
+            headers: headers, body: body, retry: retry, catchUp: catchUp, jitter: jitter, backend: backend, enabled: enabled)
+    }
+}

@@ -1,0 +1,154 @@
+public import Foundation
+internal import TOMLKit
+
+/// Reads `cronq.toml`: parses TOML, expands `${VAR}`/`${VAR:-default}` in string values, applies
+/// defaults, and validates everything, collecting *every* problem before failing.
+public struct ConfigLoader: Sendable {
+    public var environment: [String: String]
+    /// When true, an unset `${VAR}` expands to an empty string instead of failing: for commands that
+    /// need the schedule and topology but never a secret (`cronq next`, `cronq topology export`).
+    public var allowMissingVariables: Bool
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, allowMissingVariables: Bool = false) {
+        self.environment = environment
+        self.allowMissingVariables = allowMissingVariables
+    }
+
+    /// The file to use: `--config`, else `$CRONQ_CONFIG`, else `./cronq.toml`.
+    public static func resolvePath(_ flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        flag ?? environment["CRONQ_CONFIG"] ?? "cronq.toml"
+    }
+
+    /// - Throws: ``ConfigError`` listing every issue found.
+    public func load(path: String) throws -> CronqConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(issues: [.init(file: path, job: nil, key: "(file)", message: "cannot read the file: \(Self.reason(error))")])
+        }
+        return try parse(text, path: path)
+    }
+
+    static func reason(_ error: any Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSCocoaErrorDomain && ns.code == NSFileReadNoSuchFileError { return String(cString: strerror(ENOENT)) }
+        if ns.domain == NSCocoaErrorDomain && ns.code == NSFileReadNoPermissionError { return String(cString: strerror(EACCES)) }
+        return ns.localizedDescription
+    }
+
+    /// Parses configuration text; `path` only names the file in messages.
+    public func parse(_ text: String, path: String) throws -> CronqConfig {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let e as TOMLParseError {
+            throw ConfigError(issues: [
+                .init(file: path, job: nil, key: "line \(e.source.begin.line), column \(e.source.begin.column)", message: "TOML syntax: \(e.description)")
+            ])
+        }
+        let issues = IssueCollector(file: path)
+        let build = Builder(environment: environment, allowMissing: allowMissingVariables, issues: issues)
+        let config = build.config(root)
+        if !issues.list.isEmpty { throw ConfigError(issues: issues.list) }
+        var c = config
+        c.path = path
+        return c
+    }
+}
+
+final class IssueCollector {
+    let file: String
+    var list: [ConfigError.Issue] = []
+    init(file: String) { self.file = file }
+    func add(_ job: String?, _ key: String, _ message: String) {
+        list.append(.init(file: file, job: job, key: key, message: message))
+    }
+}
+
+/// Reads one TOML table, remembering which keys were read so unknown ones (typos) are reported.
+struct TableReader {
+    let table: TOMLTable
+    let prefix: String
+    let job: String?
+    let b: Builder
+
+    func key(_ k: String) -> String { prefix.isEmpty ? k : "\(prefix).\(k)" }
+
+    func finish(allowed: Set<String>) {
+        for k in table.keys where !allowed.contains(k) {
+            b.issues.add(job, key(k), "unknown key (known keys: \(allowed.sorted().joined(separator: ", ")))")
+        }
+    }
+
+    func has(_ k: String) -> Bool { table[k] != nil }
+
+    func string(_ k: String) -> String? {
+        guard let v = table[k] else { return nil }
+        guard let s = v.string else {
+            b.issues.add(job, key(k), "must be a string, got \(v.type)")
+            return nil
+        }
+        return b.expand(s, job: job, key: key(k))
+    }
+
+    func int(_ k: String) -> Int? {
+        guard let v = table[k] else { return nil }
+        guard let i = v.int else {
+            b.issues.add(job, key(k), "must be an integer, got \(v.type)")
+            return nil
+        }
+        return i
+    }
+
+    func bool(_ k: String) -> Bool? {
+        guard let v = table[k] else { return nil }
+        guard let x = v.bool else {
+            b.issues.add(job, key(k), "must be true or false, got \(v.type)")
+            return nil
+        }
+        return x
+    }
+
+    func duration(_ k: String, allowZero: Bool = false) -> Duration? {
+        guard let s = string(k) else { return nil }
+        guard let d = DurationText.parse(s) else {
+            b.issues.add(job, key(k), "'\(s)' is not a duration (write e.g. 500ms, 90s, 5m, 2h, 1d)")
+            return nil
+        }
+        if d <= .zero && !(allowZero && d == .zero) {
+            b.issues.add(job, key(k), "must be positive, got '\(s)'")
+            return nil
+        }
+        return d
+    }
+
+    func table(_ k: String) -> TableReader? {
+        guard let v = table[k] else { return nil }
+        guard let t = v.table else {
+            b.issues.add(job, key(k), "must be a table, got \(v.type)")
+            return nil
+        }
+        return TableReader(table: t, prefix: key(k), job: job, b: b)
+    }
+
+    func stringArray(_ k: String) -> [String]? {
+        guard let v = table[k] else { return nil }
+        guard let a = v.array else {
+            b.issues.add(job, key(k), "must be an array of strings, got \(v.type)")
+            return nil
+        }
+        var out: [String] = []
+        for (i, item) in a.enumerated() {
+            guard let s = item.string else {
+                b.issues.add(job, "\(key(k))[\(i)]", "must be a string, got \(item.type)")
+                return nil
+            }
+            out.append(b.expand(s, job: job, key: "\(key(k))[\(i)]") ?? s)
+        }
+        return out
+    }
+}

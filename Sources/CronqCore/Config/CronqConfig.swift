@@ -1,0 +1,99 @@
+/// The whole configuration of a cronq deployment: one TOML file for every part (see `cronq.example.toml`).
+public struct CronqConfig: Sendable {
+    public var amqp: AMQPSettings
+    public var backends: [String: Backend]
+    /// Defaults every job inherits; a job may override any key.
+    public var retry: RetryPolicy
+    public var ticker: TickerSettings
+    public var worker: WorkerSettings
+    public var jobs: [Job]
+    /// The file it was loaded from, for messages.
+    public var path: String
+
+    public struct AMQPSettings: Sendable {
+        /// `amqp://` or `amqps://` URL; may hold a password, so never log it as is.
+        public var url: String
+        /// RabbitMQ management API base URL (optional; `cronq status` uses it for unacked counts and rates).
+        public var managementURL: String?
+        /// Prefix of every exchange and queue name (`cronq`).
+        public var prefix: String
+    }
+
+    public struct Backend: Sendable {
+        public var name: String
+        /// `https://app.example.com` (or with a path prefix); job paths are appended to it.
+        public var baseURL: String
+        public var token: Secret
+        public var timeout: Duration
+        public var connectTimeout: Duration
+        /// Standard Webhooks signing secret, when requests are to be signed.
+        public var signingSecret: Secret?
+        /// CA bundle to verify the backend with; nil uses the system's.
+        public var caFile: String?
+    }
+
+    public struct TickerSettings: Sendable {
+        /// How often a standby tries to take the leader lock.
+        public var lockRetry: Duration
+        /// Fires missed longer ago than this are not caught up.
+        public var catchUpWindow: Duration
+        /// At most this many missed fires per job with `catch_up = "all"`.
+        public var maxCatchUp: Int
+    }
+
+    public struct WorkerSettings: Sendable {
+        /// Work queues to consume (names without prefix); empty means every queue the jobs use.
+        public var queues: [String]
+        /// Requests in flight at once, and the consumer prefetch.
+        public var concurrency: Int
+        /// How long a stopping worker lets in-flight requests finish.
+        public var grace: Duration
+    }
+
+    /// What to do with fires missed while no ticker led.
+    public enum CatchUp: String, Sendable, CaseIterable {
+        case none, latest, all
+    }
+
+    public struct Job: Sendable {
+        public var name: String
+        public var schedule: CronExpression
+        public var timezone: String
+        public var method: String
+        public var path: String
+        public var queue: String
+        public var timeout: Duration?
+        public var headers: [String: String]
+        public var body: String?
+        public var retry: RetryPolicy
+        public var catchUp: CatchUp
+        public var jitter: Duration
+        public var backend: String
+        public var enabled: Bool
+    }
+
+    /// Every work queue name the enabled jobs use, sorted.
+    public var queues: [String] {
+        Array(Set(jobs.filter(\.enabled).map(\.queue))).sorted()
+    }
+
+    /// Every retry tier any job can use, shortest first.
+    public var retryTiers: [Duration] {
+        Array(Set(([retry] + jobs.map(\.retry)).flatMap(\.backoff))).sorted()
+    }
+}
+
+/// How a job retries: attempts, backoff tiers, and a deadline from the first attempt.
+public struct RetryPolicy: Sendable, Equatable {
+    public var maxAttempts: Int
+    /// Delay before attempt n+1 is `backoff[min(n-1, count-1)]`.
+    public var backoff: [Duration]
+    public var maxDuration: Duration
+
+    public init(maxAttempts: Int = 5, backoff: [Duration] = [.seconds(10), .seconds(60), .seconds(300), .seconds(1800)],
+                maxDuration: Duration = .seconds(21_600)) {
+        self.maxAttempts = maxAttempts
+        self.backoff = backoff
+        self.maxDuration = maxDuration
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+
+/// Every exchange, queue and binding cronq needs (DESIGN.md "Topology"), computed from the config.
+/// Pure data: `CronqRuntime` declares it on a broker, ``definitionsJSON(vhost:)`` exports it as a
+/// RabbitMQ definitions file.
+public struct Topology: Sendable, Equatable {
+    public enum Argument: Sendable, Equatable {
+        case string(String)
+        case int(Int64)
+    }
+
+    public struct Exchange: Sendable, Equatable {
+        public var name: String
+        /// direct, fanout, topic or headers.
+        public var kind: String
+    }
+
+    public struct Queue: Sendable, Equatable {
+        public var name: String
+        public var arguments: [(key: String, value: Argument)]
+
+        public static func == (a: Queue, b: Queue) -> Bool {
+            a.name == b.name && a.arguments.map(\.key) == b.arguments.map(\.key) && a.arguments.map(\.value) == b.arguments.map(\.value)
+        }
+    }
+
+    public struct Binding: Sendable, Equatable {
+        public var queue: String
+        public var exchange: String
+        public var routingKey: String
+        public var arguments: [(key: String, value: Argument)]
+
+        public static func == (a: Binding, b: Binding) -> Bool {
+            a.queue == b.queue && a.exchange == b.exchange && a.routingKey == b.routingKey
+                && a.arguments.map(\.key) == b.arguments.map(\.key) && a.arguments.map(\.value) == b.arguments.map(\.value)
+        }
+    }
+
+    public var exchanges: [Exchange]
+    public var queues: [Queue]
+    public var bindings: [Binding]
+
+    /// Broker-side redeliveries before a poison message is dead-lettered (it also counts returns
+    /// after a worker crash or shutdown, so it is generous).
+    public static let deliveryLimit: Int64 = 20
+
+    /// Names derived from the prefix.
+    public struct Names: Sendable {
+        public let prefix: String
+        public init(prefix: String = "cronq") { self.prefix = prefix }
+        public var jobsExchange: String { "\(prefix).jobs" }
+        public var retryExchange: String { "\(prefix).retry" }
+        public var deadExchange: String { "\(prefix).dead" }
+        public var eventsExchange: String { "\(prefix).events" }
+        public var deadQueue: String { "\(prefix).dead" }
+        public var lockQueue: String { "\(prefix).ticker.lock" }
+        public var stateQueue: String { "\(prefix).ticker.state" }
+        public func workQueue(_ queue: String) -> String { "\(prefix).jobs.\(queue)" }
+        public func retryQueue(_ tier: String) -> String { "\(prefix).retry.\(tier)" }
+    }
+
+    /// The topology for work queues `queues` and retry tiers `tiers`.
+    public init(names: Names, queues: [String], tiers: [Duration]) {
+        exchanges = [
+            Exchange(name: names.jobsExchange, kind: "direct"),
+            Exchange(name: names.retryExchange, kind: "headers"),
+            Exchange(name: names.deadExchange, kind: "fanout"),
+            Exchange(name: names.eventsExchange, kind: "topic"),
+        ]
+        let atLeastOnce: [(key: String, value: Argument)] = [
+            ("x-dead-letter-strategy", .string("at-least-once")), ("x-overflow", .string("reject-publish")),
+        ]
+        self.queues = []
+        bindings = []
+        for q in queues {
+            self.queues.append(Queue(
+                name: names.workQueue(q),
+                arguments: [("x-queue-type", .string("quorum")), ("x-dead-letter-exchange", .string(names.deadExchange)),
+                            ("x-delivery-limit", .int(Self.deliveryLimit))] + atLeastOnce))
+            bindings.append(Binding(queue: names.workQueue(q), exchange: names.jobsExchange, routingKey: q, arguments: []))
+        }
+        for tier in tiers.sorted() {
+            let t = DurationText.format(tier)
+            self.queues.append(Queue(
+                name: names.retryQueue(t),
+                arguments: [("x-queue-type", .string("quorum")), ("x-message-ttl", .int(tier.totalMilliseconds)),
+                            ("x-dead-letter-exchange", .string(names.jobsExchange))] + atLeastOnce))
+            bindings.append(Binding(
+                queue: names.retryQueue(t), exchange: names.retryExchange, routingKey: "",
+                arguments: [("x-match", .string("all")), (JobMessageProperties.delayHeader, .string(t))]))
+        }
+        self.queues.append(Queue(name: names.deadQueue, arguments: [("x-queue-type", .string("quorum"))]))
+        bindings.append(Binding(queue: names.deadQueue, exchange: names.deadExchange, routingKey: "", arguments: []))
+        self.queues.append(Queue(
+            name: names.stateQueue,
+            arguments: [("x-queue-type", .string("quorum")), ("x-max-length", .int(1)), ("x-overflow", .string("drop-head"))]))
+    }
+
+    /// The topology a configuration needs: its jobs' queues (or `default`) and every retry tier.
+    public init(config: CronqConfig) {
+        var queues = Set(config.queues).union(config.worker.queues)
+        if queues.isEmpty { queues = ["default"] }
+        self.init(names: Names(prefix: config.amqp.prefix), queues: queues.sorted(), tiers: config.retryTiers)
+    }
+
+    /// A RabbitMQ definitions document (`rabbitmqctl import_definitions`, `load_definitions`), stable
+    /// byte for byte for the same input so it can be kept in git and compared in a test.
+    public func definitionsJSON(vhost: String = "/") -> String {
+        func args(_ a: [(key: String, value: Argument)]) -> [String: Any] {
+            var d: [String: Any] = [:]
+            for (k, v) in a {
+                switch v {
+                case .string(let s): d[k] = s
+                case .int(let i): d[k] = i
+                }
+            }
+            return d
+        }
+        let doc: [String: Any] = [
+            "exchanges": exchanges.map {
+                ["name": $0.name, "vhost": vhost, "type": $0.kind, "durable": true, "auto_delete": false, "internal": false,
+                 "arguments": [String: Any]()] as [String: Any]
+            },
+            "queues": queues.map {
+                ["name": $0.name, "vhost": vhost, "durable": true, "auto_delete": false, "arguments": args($0.arguments)] as [String: Any]
+            },
+            "bindings": bindings.map {
+                ["source": $0.exchange, "vhost": vhost, "destination": $0.queue, "destination_type": "queue",
+                 "routing_key": $0.routingKey, "arguments": args($0.arguments)] as [String: Any]
+            },
+        ]
+        let data = try! JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}

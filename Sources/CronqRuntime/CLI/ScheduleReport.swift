@@ -1,0 +1,60 @@
+public import CronqCore
+public import Foundation
+
+/// Renders fire times and job tables for the CLI (`cronq next`, `cronq validate`).
+public enum ScheduleReport {
+    /// The next `count` fires strictly after `from`, as Unix seconds.
+    public static func fires(_ schedule: CronSchedule, after from: Int64, count: Int) -> [Int64] {
+        var out: [Int64] = []
+        var t = from
+        while out.count < count, let n = schedule.next(after: t) {
+            out.append(n)
+            t = n
+        }
+        return out
+    }
+
+    /// `2026-03-29 02:00:00 BST` in the schedule's zone.
+    public static func localTime(_ instant: Int64, zone: TimeZone) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = zone
+        f.dateFormat = "yyyy-MM-dd HH:mm:ss zzz"
+        return f.string(from: Date(timeIntervalSince1970: TimeInterval(instant)))
+    }
+
+    /// The table `cronq validate` prints: one block per job with its next three fires.
+    public static func jobTable(_ config: CronqConfig, now: Int64) -> String {
+        var rows: [[String]] = [["JOB", "SCHEDULE", "ZONE", "TARGET", "QUEUE", "NEXT (job zone)", "NEXT (UTC)"]]
+        for job in config.jobs {
+            let zone = ZoneRules(identifier: job.timezone) ?? .utc
+            let schedule = CronSchedule(job.schedule, zone: zone)
+            let next = job.enabled ? fires(schedule, after: now, count: 3) : []
+            let target = "\(job.method) \(job.backend):\(job.path)"
+            let name = job.enabled ? job.name : "\(job.name) (disabled)"
+            if next.isEmpty {
+                rows.append([name, job.schedule.source, job.timezone, target, job.queue, "-", "-"])
+            }
+            for (i, n) in next.enumerated() {
+                let local = localTime(n, zone: zone.timeZone)
+                rows.append(i == 0
+                    ? [name, job.schedule.source, job.timezone, target, job.queue, local, Timestamp.iso(n)]
+                    : ["", "", "", "", "", local, Timestamp.iso(n)])
+            }
+        }
+        return TextTable.render(rows)
+    }
+}
+
+/// Aligned plain-text columns.
+public enum TextTable {
+    public static func render(_ rows: [[String]]) -> String {
+        guard let width = rows.map(\.count).max() else { return "" }
+        var widths = [Int](repeating: 0, count: width)
+        for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
+        return rows.map { r in
+            r.enumerated().map { i, c in i == r.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
+    }
+}

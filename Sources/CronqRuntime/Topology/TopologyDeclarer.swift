@@ -1,0 +1,79 @@
+public import CronqAMQP
+public import CronqCore
+
+/// Declares a ``Topology`` on a broker: idempotent, and explicit about conflicts.
+///
+/// Declaring what already exists with the same arguments changes nothing. An existing queue or
+/// exchange declared with different arguments makes the broker close the channel with 406
+/// PRECONDITION_FAILED naming the object and the argument; the declarer reopens a channel, goes on
+/// with the rest, and reports every conflict at the end.
+public struct TopologyDeclarer {
+    public let connection: AMQPConnection
+
+    public init(connection: AMQPConnection) {
+        self.connection = connection
+    }
+
+    /// What was declared, for a progress report.
+    public struct Report: Sendable {
+        public var exchanges = 0
+        public var queues = 0
+        public var bindings = 0
+    }
+
+    /// - Throws: ``TopologyError`` listing every conflict, or the ``AMQPError`` that killed the connection.
+    @discardableResult
+    public func apply(_ topology: Topology) throws -> Report {
+        var channel = try connection.openChannel()
+        defer { channel.close() }
+        var conflicts: [String] = []
+        var report = Report()
+        func attempt(_ what: String, _ body: (AMQPChannel) throws -> Void) throws {
+            do {
+                try body(channel)
+            } catch let e as AMQPError where e.code == .channelClosed {
+                conflicts.append("\(what): \(e.detail)")
+                channel = try connection.openChannel()
+            }
+        }
+        for x in topology.exchanges {
+            guard let kind = AMQPChannel.ExchangeKind(rawValue: x.kind) else { preconditionFailure("unknown exchange kind \(x.kind)") }
+            try attempt("exchange \(x.name)") { try $0.declareExchange(x.name, kind: kind) }
+            report.exchanges += 1
+        }
+        for q in topology.queues {
+            try attempt("queue \(q.name)") { try $0.declareQueue(q.name, arguments: Self.table(q.arguments)) }
+            report.queues += 1
+        }
+        for b in topology.bindings {
+            try attempt("binding \(b.exchange) -> \(b.queue)") {
+                try $0.bindQueue(b.queue, exchange: b.exchange, routingKey: b.routingKey, arguments: Self.table(b.arguments))
+            }
+            report.bindings += 1
+        }
+        if !conflicts.isEmpty { throw TopologyError(conflicts: conflicts) }
+        return report
+    }
+
+    static func table(_ arguments: [(key: String, value: Topology.Argument)]) -> AMQPTable {
+        var t = AMQPTable()
+        for (k, v) in arguments {
+            switch v {
+            case .string(let s): t[k] = .string(s)
+            case .int(let i): t[k] = .int64(i)
+            }
+        }
+        return t
+    }
+}
+
+/// Existing broker objects that differ from what cronq would declare.
+public struct TopologyError: Error, CustomStringConvertible, Sendable {
+    public let conflicts: [String]
+
+    public var description: String {
+        "the broker already has objects declared differently:\n"
+            + conflicts.map { "  - \($0)" }.joined(separator: "\n")
+            + "\nalign the config with them, or delete them (losing their messages) and apply again"
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import CronqCore
+import CronqRuntime
+import Foundation
+
+struct TopologyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "topology",
+        abstract: "Declare or export cronq's exchanges and queues.",
+        subcommands: [Apply.self, Export.self])
+
+    struct Apply: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Declare every exchange, queue and binding the config needs (idempotent).",
+            discussion: "A queue that exists with other arguments is reported by name and argument; exit 1.")
+
+        @Option(help: "Configuration file (default: $CRONQ_CONFIG, else ./cronq.toml).")
+        var config: String?
+
+        func run() throws {
+            let path = ConfigLoader.resolvePath(config)
+            let c: CronqConfig
+            do { c = try ConfigLoader(allowMissingVariables: true).load(path: path) } catch let e as ConfigError { throw fail("\(e)") }
+            do {
+                let report = try TopologyApply.run(config: c)
+                print("applied: \(report.exchanges) exchanges, \(report.queues) queues, \(report.bindings) bindings")
+            } catch {
+                throw fail("cronq topology apply: \(error)")
+            }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the topology as a RabbitMQ definitions file (import_definitions / load_definitions).",
+            discussion: "Needs no broker and no secrets: unset ${VARS} in the config expand to empty strings here.")
+
+        @Option(help: "Configuration file (default: $CRONQ_CONFIG, else ./cronq.toml).")
+        var config: String?
+
+        @Option(help: "The vhost to put in the definitions.")
+        var vhost = "/"
+
+        func run() throws {
+            let path = ConfigLoader.resolvePath(config)
+            do {
+                let c = try ConfigLoader(allowMissingVariables: true).load(path: path)
+                print(Topology(config: c).definitionsJSON(vhost: vhost), terminator: "")
+            } catch let e as ConfigError {
+                throw fail("\(e)")
+            }
+        }
+    }
+}

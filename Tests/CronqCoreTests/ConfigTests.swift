@@ -1,0 +1,233 @@
+@testable import CronqCore
+import Foundation
+import Testing
+
+@Suite("Configuration")
+struct ConfigTests {
+    static let minimal = """
+        [backends.default]
+        base_url = "https://app.example.com/"
+        token = "${TOKEN}"
+
+        [[jobs]]
+        name = "every5min"
+        schedule = "*/5 * * * *"
+        path = "/cron/ee-recent"
+        """
+
+    func load(_ text: String, env: [String: String] = ["TOKEN": "t0k3n"]) throws -> CronqConfig {
+        try ConfigLoader(environment: env).parse(text, path: "cronq.toml")
+    }
+
+    func issues(_ text: String, env: [String: String] = ["TOKEN": "t0k3n"]) -> [String] {
+        do {
+            _ = try load(text, env: env)
+            return []
+        } catch let e as ConfigError {
+            return e.issues.map(\.description)
+        } catch {
+            return ["unexpected \(error)"]
+        }
+    }
+
+    @Test("defaults")
+    func defaults() throws {
+        let c = try load(Self.minimal)
+        #expect(c.amqp.url == "amqp://guest:guest@127.0.0.1:5672/%2F")
+        #expect(c.amqp.prefix == "cronq")
+        let b = try #require(c.backends["default"])
+        #expect(b.baseURL == "https://app.example.com")
+        #expect(b.token.reveal() == "t0k3n")
+        #expect(b.timeout == .seconds(30))
+        let j = c.jobs[0]
+        #expect(j.method == "POST" && j.queue == "default" && j.timezone == "UTC" && j.backend == "default")
+        #expect(j.catchUp == .latest && j.enabled && j.jitter == .zero)
+        #expect(j.retry == RetryPolicy(maxAttempts: 5, backoff: [.seconds(10), .seconds(60), .seconds(300), .seconds(1800)], maxDuration: .seconds(21600)))
+        #expect(c.ticker.catchUpWindow == .seconds(3600))
+        #expect(c.worker.concurrency == 32)
+    }
+
+    @Test("the example config carries the template's four jobs")
+    func example() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("cronq.example.toml").path
+        let c = try ConfigLoader(environment: ["ERIFY_CRON_TOKEN": "x"]).load(path: path)
+        #expect(c.jobs.map(\.name) == ["every5min", "partiesEC", "checkCurrent", "mopDelta25"])
+        #expect(c.jobs.map(\.schedule.source) == ["*/5 * * * *", "6 2 * * *", "23 23 * * *", "33 23 * * *"])
+        #expect(c.jobs.map(\.path) == ["/cron/ee-recent", "/cron/parties-import", "/cron/check-current", "/cron/mop-recent?delta=25"])
+        #expect(c.backends["default"]?.baseURL == "http://127.0.0.1:8000")
+    }
+
+    @Test("job overrides, retry overrides, every key")
+    func overrides() throws {
+        let c = try load(Self.minimal + """
+
+            [[jobs]]
+            name = "nightly_import"
+            schedule = "0 30 1 * * *"
+            timezone = "Europe/London"
+            method = "put"
+            path = "/cron/import?full=1"
+            queue = "heavy"
+            timeout = "2m"
+            headers = { X-Source = "cronq" }
+            body = '{"full":true}'
+            retry = { max_attempts = 3, backoff = ["30s", "2m"], max_duration = "1h" }
+            catch_up = "all"
+            jitter = "15s"
+            enabled = false
+            """)
+        let j = c.jobs[1]
+        #expect(j.method == "PUT" && j.queue == "heavy" && j.timeout == .seconds(120) && j.timezone == "Europe/London")
+        #expect(j.headers == ["X-Source": "cronq"] && j.body == #"{"full":true}"#)
+        #expect(j.retry == RetryPolicy(maxAttempts: 3, backoff: [.seconds(30), .seconds(120)], maxDuration: .seconds(3600)))
+        #expect(j.catchUp == .all && j.jitter == .seconds(15) && !j.enabled)
+        #expect(c.queues == ["default"], "disabled jobs do not add queues")
+        #expect(c.retryTiers == [.seconds(10), .seconds(30), .seconds(60), .seconds(120), .seconds(300), .seconds(1800)])
+    }
+
+    @Test("environment expansion: ${VAR}, ${VAR:-default}, $$, and a missing variable named")
+    func expansion() throws {
+        #expect(try EnvironmentExpansion.expand("a${X}b", environment: ["X": "1"]) == "a1b")
+        #expect(try EnvironmentExpansion.expand("${Y:-amqp://h/%2F}", environment: [:]) == "amqp://h/%2F")
+        #expect(try EnvironmentExpansion.expand("${Y:-d}", environment: ["Y": ""]) == "d")
+        #expect(try EnvironmentExpansion.expand("$${X}", environment: ["X": "1"]) == "${X}")
+        #expect(try EnvironmentExpansion.expand("cost $5", environment: [:]) == "cost $5")
+        #expect(throws: EnvironmentExpansion.MissingVariable(name: "NOPE")) { try EnvironmentExpansion.expand("${NOPE}", environment: [:]) }
+        #expect(throws: EnvironmentExpansion.Malformed.self) { try EnvironmentExpansion.expand("${A", environment: [:]) }
+        #expect(issues(Self.minimal, env: [:]) == [
+            "cronq.toml: backends.default.token: environment variable TOKEN is not set (set it, or write ${TOKEN:-default})"
+        ])
+    }
+
+    @Test("token_file is read and trimmed; a missing file is named")
+    func tokenFile() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cronq-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("token").path
+        try "s3cret\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let text = Self.minimal.replacingOccurrences(of: #"token = "${TOKEN}""#, with: #"token_file = "\#(file)""#)
+        #expect(try load(text).backends["default"]?.token.reveal() == "s3cret")
+        let missing = Self.minimal.replacingOccurrences(of: #"token = "${TOKEN}""#, with: #"token_file = "/nonexistent/tok""#)
+        #expect(issues(missing) == ["cronq.toml: backends.default.token_file: cannot read /nonexistent/tok: No such file or directory"])
+    }
+
+    @Test("every validation error names the file, the job and the key, and all are listed at once")
+    func validation() {
+        let text = """
+            [amqp]
+            url = "http://nope"
+            prefx = "typo"
+
+            [backends.default]
+            base_url = "ftp://x"
+            token = "t"
+            timeout = "soon"
+
+            [retry]
+            backoff = ["1m", "10s"]
+            max_attempts = 0
+
+            [[jobs]]
+            name = "a"
+            schedule = "60 * * * *"
+            path = "cron/x"
+
+            [[jobs]]
+            name = "a"
+            schedule = "* * * * *"
+            path = "/x"
+            timezone = "Mars/Base"
+            backend = "other"
+            catch_up = "sometimes"
+            jitter = "-5s"
+            scheduel = "typo"
+
+            [[jobs]]
+            name = "bad name!"
+            schedule = "@daily"
+            path = "//evil.example/x"
+            method = "TRACE"
+            headers = { Authorization = "Bearer x" }
+            """
+        let got = issues(text)
+        let want = [
+            "cronq.toml: amqp.url: must start with amqp:// or amqps://",
+            "cronq.toml: amqp.prefx: unknown key (known keys: management_url, prefix, url)",
+            "cronq.toml: backends.default.base_url: 'ftp://x' must be an http:// or https:// URL without query or fragment",
+            "cronq.toml: backends.default.timeout: 'soon' is not a duration (write e.g. 500ms, 90s, 5m, 2h, 1d)",
+            "cronq.toml: retry.max_attempts: must be 1-1000, got 0",
+            "cronq.toml: retry.backoff: tiers must increase (1m, 10s)",
+            "cronq.toml: job 'a': schedule: '60 * * * *': minute: 60 is out of range 0-59",
+            "cronq.toml: job 'a': path: 'cron/x' must start with / (a path on the backend, not a URL)",
+            "cronq.toml: job 'a': backend: unknown backend 'default' (defined: ; add [backends.default])",
+            "cronq.toml: job 'a': timezone: unknown time zone 'Mars/Base' (use an IANA name such as Europe/London)",
+            "cronq.toml: job 'a': jitter: '-5s' is not a duration (write e.g. 500ms, 90s, 5m, 2h, 1d)",
+            "cronq.toml: job 'a': catch_up: 'sometimes' must be none, latest or all",
+            "cronq.toml: job 'a': backend: unknown backend 'other' (defined: ; add [backends.other])",
+            "cronq.toml: job 'a': scheduel: unknown key (known keys: backend, body, catch_up, enabled, headers, jitter, method, name, path, queue, retry, schedule, timeout, timezone)",
+            "cronq.toml: job 'bad name!': name: 'bad name!' must be 1-64 characters of A-Z a-z 0-9 _ -",
+            "cronq.toml: job 'bad name!': method: 'TRACE' must be one of DELETE, GET, PATCH, POST, PUT",
+            "cronq.toml: job 'bad name!': path: '//evil.example/x' starts with // and would name another host",
+            "cronq.toml: job 'bad name!': headers.Authorization: cronq sets Authorization from the backend's token; remove it",
+            "cronq.toml: job 'bad name!': backend: unknown backend 'default' (defined: ; add [backends.default])",
+        ]
+        for w in want { #expect(got.contains(w), "missing: \(w)\ngot:\n\(got.joined(separator: "\n"))") }
+        #expect(got.count == want.count, "got:\n\(got.joined(separator: "\n"))")
+    }
+
+    @Test("duplicate job names")
+    func duplicates() {
+        let text = Self.minimal + "\n[[jobs]]\nname = \"every5min\"\nschedule = \"@daily\"\npath = \"/y\"\n"
+        #expect(issues(text) == ["cronq.toml: job 'every5min': name: duplicate job name: each [[jobs]] needs its own name"])
+    }
+
+    @Test("required keys")
+    func required() {
+        let got = issues("[backends.default]\n[[jobs]]\nmethod = \"POST\"\n")
+        #expect(got.contains("cronq.toml: backends.default.base_url: is required"))
+        #expect(got.contains("cronq.toml: job 'jobs[0]': name: is required"))
+        #expect(got.contains("cronq.toml: job 'jobs[0]': schedule: is required"))
+        #expect(got.contains("cronq.toml: job 'jobs[0]': path: is required"))
+    }
+
+    @Test("TOML syntax errors give the line")
+    func syntax() {
+        let got = issues("[amqp\nurl = 1")
+        #expect(got.count == 1)
+        #expect(got.first?.hasPrefix("cronq.toml: line 1") == true)
+    }
+
+    @Test("wrong value types are named")
+    func types() {
+        let got = issues(Self.minimal + "\n[worker]\nconcurrency = \"many\"\n")
+        #expect(got == ["cronq.toml: worker.concurrency: must be an integer, got string"])
+    }
+
+    @Test("durations", arguments: [("500ms", 500), ("90s", 90_000), ("5m", 300_000), ("2h", 7_200_000), ("1d", 86_400_000)])
+    func durations(text: String, ms: Int64) {
+        #expect(DurationText.parse(text)?.totalMilliseconds == ms)
+    }
+
+    @Test("bad durations and canonical tier names")
+    func durationFormat() {
+        for bad in ["", "5", "m", "1.5s", "-1s", "5 min", "1w"] { #expect(DurationText.parse(bad) == nil, "\(bad)") }
+        #expect(DurationText.format(.seconds(10)) == "10s")
+        #expect(DurationText.format(.seconds(60)) == "1m")
+        #expect(DurationText.format(.seconds(5400)) == "90m")
+        #expect(DurationText.format(.seconds(7200)) == "2h")
+        #expect(DurationText.format(.seconds(86400)) == "1d")
+        #expect(DurationText.format(.milliseconds(1500)) == "1500ms")
+    }
+
+    @Test("a secret never prints")
+    func secret() {
+        let s = Secret("hunter2")
+        #expect("\(s)" == "***")
+        #expect(String(reflecting: s) == "Secret(***)")
+        var dumped = ""
+        dump(s, to: &dumped)
+        #expect(!dumped.contains("hunter2"))
+    }
+}
