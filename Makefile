@@ -10,7 +10,7 @@ export CRONQ_RMQ_NODE ?= cronq-test@localhost
 DEB_PACKAGES := librabbitmq-dev libcurl4-openssl-dev rabbitmq-server tzdata ca-certificates python3
 SWIFT_BUILD_FLAGS ?= -Xswiftc -warnings-as-errors
 
-.PHONY: help deps build release test test-unit rabbitmq-up rabbitmq-down clean bench
+.PHONY: help deps build release test test-unit rabbitmq-up rabbitmq-down clean bench definitions
 
 help:
 	@echo "make build        debug build of cronq, cronq-ticker, cronq-worker"
@@ -20,6 +20,7 @@ help:
 	@echo "make rabbitmq-up  start the private RabbitMQ node (127.0.0.1:$(CRONQ_RMQ_PORT))"
 	@echo "make rabbitmq-down stop it"
 	@echo "make bench        benchmarks (release mode)"
+	@echo "make definitions  regenerate topology/definitions.json from cronq.example.toml"
 	@echo "make clean        remove build output and the run folder"
 
 # Installs what is missing, as root; otherwise says what to install.
@@ -61,6 +62,10 @@ test-unit: deps
 bench: deps
 	$(SWIFT) build -c release --product cronq-bench
 	.build/release/cronq-bench
+
+# Regenerates topology/definitions.json from the example config (a test fails when they drift).
+definitions: build
+	.build/debug/cronq topology export --config cronq.example.toml > topology/definitions.json
 
 clean:
 	-@scripts/rabbitmq.sh down >/dev/null 2>&1

@@ -69,7 +69,7 @@ let package = Package(
 
         // Helpers the test targets share: child processes (test backend, proxy), threads, the test broker.
         .target(name: "CronqTestSupport", path: "Tests/CronqTestSupport", swiftSettings: upcoming),
-        .testTarget(name: "CronqCoreTests", dependencies: ["CronqCore"], swiftSettings: upcoming),
+        .testTarget(name: "CronqCoreTests", dependencies: ["CronqCore"], exclude: ["Fixtures"], swiftSettings: upcoming),
         .testTarget(name: "CronqAMQPTests", dependencies: ["CronqAMQP", "CronqTestSupport"], swiftSettings: upcoming),
         .testTarget(name: "CronqHTTPTests", dependencies: ["CronqHTTP", "CronqTestSupport"], swiftSettings: upcoming),
         .testTarget(

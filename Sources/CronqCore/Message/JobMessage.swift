@@ -92,12 +92,36 @@ public struct JobMessage: Codable, Sendable, Equatable {
 
     public var messageID: String { Self.messageID(job: job, scheduledAt: scheduledAt) }
 
-    /// Canonical JSON (the field order of the contract, `/` unescaped).
+    /// Canonical JSON: the field order of the contract, headers sorted by name, `/` unescaped.
     public func encoded() -> [UInt8] {
-        let e = JSONEncoder()
-        e.outputFormatting = [.withoutEscapingSlashes]
-        // Encoding plain strings, ints and arrays cannot fail.
-        return Array(try! e.encode(self))
+        var w = JSONWriter()
+        w.raw("{"); w.key("v"); w.int(v)
+        w.raw(","); w.key("job"); w.string(job)
+        w.raw(","); w.key("scheduled_at"); w.string(scheduledAt)
+        w.raw(","); w.key("backend"); w.string(backend)
+        w.raw(","); w.key("request"); w.raw("{")
+        w.key("method"); w.string(request.method)
+        w.raw(","); w.key("path"); w.string(request.path)
+        w.raw(","); w.key("headers"); w.raw("{")
+        for (i, (k, value)) in request.headers.sorted(by: { $0.key < $1.key }).enumerated() {
+            if i > 0 { w.raw(",") }
+            w.key(k); w.string(value)
+        }
+        w.raw("}")
+        w.raw(","); w.key("body"); w.optionalString(request.body)
+        w.raw(","); w.key("timeout_ms"); w.int(request.timeoutMs)
+        w.raw("}")
+        w.raw(","); w.key("retry"); w.raw("{")
+        w.key("max_attempts"); w.int(retry.maxAttempts)
+        w.raw(","); w.key("backoff"); w.raw("[")
+        for (i, t) in retry.backoff.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.string(t)
+        }
+        w.raw("]")
+        w.raw(","); w.key("max_duration_s"); w.int(retry.maxDurationS)
+        w.raw("}}")
+        return w.bytes
     }
 
     /// Why a request path would be unsafe to append to a backend's URL, or nil when it is fine.

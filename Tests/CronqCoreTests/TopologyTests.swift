@@ -1,0 +1,47 @@
+@testable import CronqCore
+import Foundation
+import Testing
+
+@Suite("Topology model")
+struct TopologyTests {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test("the DESIGN table: exchanges, work queue, retry tiers, dead letters, ticker state")
+    func design() {
+        let t = Topology(names: .init(prefix: "cronq"), queues: ["default"], tiers: [.seconds(60), .seconds(10)])
+        #expect(t.exchanges.map { "\($0.name):\($0.kind)" } == ["cronq.jobs:direct", "cronq.retry:headers", "cronq.dead:fanout", "cronq.events:topic"])
+        #expect(t.queues.map(\.name) == ["cronq.jobs.default", "cronq.retry.10s", "cronq.retry.1m", "cronq.dead", "cronq.ticker.state"])
+        let work = t.queues[0].arguments
+        #expect(work.map(\.key) == ["x-queue-type", "x-dead-letter-exchange", "x-delivery-limit", "x-dead-letter-strategy", "x-overflow"])
+        #expect(work.map(\.value) == [.string("quorum"), .string("cronq.dead"), .int(20), .string("at-least-once"), .string("reject-publish")])
+        let tier = t.queues[1].arguments
+        #expect(tier.first { $0.key == "x-message-ttl" }?.value == .int(10_000))
+        #expect(tier.first { $0.key == "x-dead-letter-exchange" }?.value == .string("cronq.jobs"))
+        #expect(!tier.contains { $0.key == "x-dead-letter-routing-key" }, "the original key must bring a retry home")
+        let tierBinding = t.bindings.first { $0.queue == "cronq.retry.1m" }!
+        #expect(tierBinding.exchange == "cronq.retry")
+        #expect(tierBinding.arguments.map(\.key) == ["x-match", "cronq-delay"])
+        #expect(tierBinding.arguments.map(\.value) == [.string("all"), .string("1m")])
+        let state = t.queues.last!.arguments
+        #expect(state.map(\.value) == [.string("quorum"), .int(1), .string("drop-head")])
+    }
+
+    @Test("topology/definitions.json is the export of the example config (regenerate with `make definitions`)")
+    func definitionsInSync() throws {
+        let config = try ConfigLoader(environment: [:], allowMissingVariables: true)
+            .load(path: Self.repo.appendingPathComponent("cronq.example.toml").path)
+        let committed = try String(contentsOf: Self.repo.appendingPathComponent("topology/definitions.json"), encoding: .utf8)
+        #expect(Topology(config: config).definitionsJSON() == committed)
+    }
+
+    @Test("the definitions document is valid JSON with RabbitMQ's sections")
+    func definitionsShape() throws {
+        let t = Topology(names: .init(prefix: "x"), queues: ["a", "b"], tiers: [.seconds(5)])
+        let doc = try JSONSerialization.jsonObject(with: Data(t.definitionsJSON(vhost: "prod").utf8)) as! [String: Any]
+        let queues = doc["queues"] as! [[String: Any]]
+        #expect(queues.count == 5)
+        #expect(queues.allSatisfy { $0["vhost"] as? String == "prod" && $0["durable"] as? Bool == true })
+        #expect((doc["bindings"] as! [Any]).count == 4)
+        #expect((doc["exchanges"] as! [Any]).count == 4)
+    }
+}
