@@ -69,6 +69,9 @@ let package = Package(
 
         // Helpers the test targets share: child processes (test backend, proxy), threads, the test broker.
         .target(name: "CronqTestSupport", path: "Tests/CronqTestSupport", swiftSettings: upcoming),
+        // `make bench`: measurements, never timed tests.
+        .executableTarget(name: "cronq-bench", dependencies: ["CronqCore", "CronqAMQP", "CronqHTTP", "CronqRuntime"], swiftSettings: upcoming),
+
         .testTarget(name: "CronqCoreTests", dependencies: ["CronqCore"], exclude: ["Fixtures"], swiftSettings: upcoming),
         .testTarget(name: "CronqAMQPTests", dependencies: ["CronqAMQP", "CronqTestSupport"], swiftSettings: upcoming),
         .testTarget(name: "CronqHTTPTests", dependencies: ["CronqHTTP", "CronqTestSupport"], swiftSettings: upcoming),

@@ -98,3 +98,40 @@ public func startBackend(token: String = "", log: String? = nil) throws -> Child
 public func startProxy(to target: String) throws -> ChildProcess {
     try ChildProcess("/usr/bin/env", ["python3", Repo.script("tcp_proxy.py"), target])
 }
+
+/// Runs one of the package's executables (`cronq`, `cronq-worker`, …) to completion.
+public struct CommandResult: Sendable {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+}
+
+public func runCommand(_ name: String, _ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 60) throws -> CommandResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: Repo.root + "/.build/debug/" + name)
+    p.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in environment { env[k] = v }
+    p.environment = env
+    let out = Pipe()
+    let err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    // Read both pipes while the child runs, so a full pipe cannot block it.
+    final class Box: @unchecked Sendable { var data = Data() }  // each written by one reader, read after the group waits
+    let outBox = Box()
+    let errBox = Box()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async { outBox.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    group.enter()
+    DispatchQueue.global().async { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    if group.wait(timeout: .now() + timeout) == .timedOut {
+        p.terminate()
+        throw TestSupportError("\(name) \(arguments.joined(separator: " ")) did not finish in \(timeout) s")
+    }
+    p.waitUntilExit()
+    return CommandResult(
+        status: p.terminationStatus, stdout: String(decoding: outBox.data, as: UTF8.self), stderr: String(decoding: errBox.data, as: UTF8.self))
+}

@@ -1,0 +1,53 @@
+import CronqCore
+import Foundation
+
+// cronq-bench: the numbers the issues ask for, measured in one run; medians of several rounds.
+// Usage: cronq-bench [cron]   (default: everything available)
+
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+/// CPU time of this thread, so other processes on the 2-core machine do not skew the rate.
+func threadCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+func benchCron() {
+    print("== cron next() calls per second (one core, release) ==")
+    let cases: [(String, String)] = [
+        ("*/5 * * * *", "UTC"), ("6 2 * * *", "UTC"), ("0 9 * * MON-FRI", "UTC"), ("0 0 L * *", "UTC"),
+        ("0 0 * * 5#3", "UTC"), ("*/10 * * * * *", "UTC"), ("30 1 * * *", "Europe/London"), ("*/5 * * * *", "Europe/London"),
+    ]
+    print("expression".padding(toLength: 22, withPad: " ", startingAt: 0) + "zone".padding(toLength: 15, withPad: " ", startingAt: 0)
+        + "calls/s (median of 5)   ns/call")
+    var utcRates: [Double] = []
+    var dstRates: [Double] = []
+    for (expr, zone) in cases {
+        let s = try! CronSchedule(expr, timeZone: zone)
+        var rounds: [Double] = []
+        for _ in 0..<5 {
+            var t: Int64 = 1_767_225_600  // 2026-01-01T00:00:00Z: walks through both DST changes
+            let n = 200_000
+            let start = threadCPUSeconds()
+            for _ in 0..<n {
+                t = s.next(after: t)!
+                if t > 1_893_456_000 { t = 1_767_225_600 }  // stay in 2026-2029
+            }
+            rounds.append(Double(n) / (threadCPUSeconds() - start))
+        }
+        let m = median(rounds)
+        if zone == "UTC" { utcRates.append(m) } else { dstRates.append(m) }
+        print(expr.padding(toLength: 22, withPad: " ", startingAt: 0) + zone.padding(toLength: 15, withPad: " ", startingAt: 0)
+            + String(format: "%12.0f            %6.0f", m, 1e9 / m))
+    }
+    print(String(format: "slowest UTC: %.0f/s (target ≥ 1,000,000)   slowest DST zone: %.0f/s (target ≥ 300,000)",
+                 utcRates.min()!, dstRates.min()!))
+    print("parsed expression size: \(MemoryLayout<CronExpression>.size) bytes (+ its source string)")
+}
+
+let what = CommandLine.arguments.dropFirst().first ?? "all"
+if what == "cron" || what == "all" { benchCron() }

@@ -1,0 +1,90 @@
+import CronqTestSupport
+import Foundation
+import Testing
+
+/// The `cronq` executable as operators and scripts use it: output contracts and exit codes.
+@Suite("cronq CLI")
+struct CLITests {
+    @Test("next: the output contract of DESIGN.md")
+    func next() throws {
+        let r = try runCommand("cronq", ["next", "*/5 * * * *", "--from", "2026-11-28T10:05:00Z", "--count", "3"])
+        #expect(r.status == 0)
+        #expect(r.stdout == "2026-11-28T10:10:00Z\n2026-11-28T10:15:00Z\n2026-11-28T10:20:00Z\n")
+        let london = try runCommand("cronq", ["next", "30 1 * * *", "--tz", "Europe/London", "--from", "2026-10-24T12:00:00Z", "--count", "1"])
+        #expect(london.stdout == "2026-10-25T00:30:00Z\n")
+    }
+
+    @Test("next: invalid input is a message on stderr and a non-zero exit", arguments: [
+        (["next", "60 * * * *"], "minute: 60 is out of range 0-59"),
+        (["next", "* * * * *", "--tz", "Nowhere/City"], "unknown time zone 'Nowhere/City'"),
+        (["next", "* * * * *", "--from", "yesterday"], "--from 'yesterday' is not an ISO 8601 instant"),
+    ])
+    func nextErrors(args: [String], message: String) throws {
+        let r = try runCommand("cronq", args)
+        #expect(r.status == 1)
+        #expect(r.stdout.isEmpty)
+        #expect(r.stderr.contains(message), "\(r.stderr)")
+        #expect(!r.stderr.contains("Fatal error"), "no stack traces")
+    }
+
+    @Test("usage errors exit 64", arguments: [["next"], ["next", "* * * * *", "--count", "0"], ["frobnicate"], ["next", "* * * * *", "--bogus"]])
+    func usage(args: [String]) throws {
+        let r = try runCommand("cronq", args)
+        #expect(r.status == 64, "\(args): \(r.status) \(r.stderr)")
+    }
+
+    @Test("validate: a good config prints the jobs; a bad one lists every problem and exits 1")
+    func validate() throws {
+        let good = try runCommand("cronq", ["validate", "--config", Repo.root + "/cronq.example.toml"], environment: ["ERIFY_CRON_TOKEN": "x"])
+        #expect(good.status == 0)
+        for job in ["every5min", "partiesEC", "checkCurrent", "mopDelta25"] { #expect(good.stdout.contains(job)) }
+        #expect(good.stdout.contains("OK, 4 job(s)"))
+
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cronq-cli-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bad = dir.appendingPathComponent("cronq.toml").path
+        try """
+            [backends.default]
+            base_url = "http://x"
+            token = "t"
+            [[jobs]]
+            name = "a"
+            schedule = "61 * * * *"
+            path = "/x"
+            [[jobs]]
+            name = "b"
+            schedule = "* * * * *"
+            path = "y"
+            """.write(toFile: bad, atomically: true, encoding: .utf8)
+        let r = try runCommand("cronq", ["validate"], environment: ["CRONQ_CONFIG": bad])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("job 'a': schedule: '61 * * * *': minute: 61 is out of range 0-59"))
+        #expect(r.stderr.contains("job 'b': path: 'y' must start with /"))
+        #expect(r.stderr.contains("2 problem(s)"))
+
+        let missing = try runCommand("cronq", ["validate", "--config", dir.appendingPathComponent("nope.toml").path])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("cannot read the file: No such file or directory"))
+    }
+
+    @Test("topology export prints the committed definitions file")
+    func export() throws {
+        let r = try runCommand("cronq", ["topology", "export", "--config", Repo.root + "/cronq.example.toml"])
+        #expect(r.status == 0)
+        #expect(r.stdout == (try String(contentsOfFile: Repo.root + "/topology/definitions.json", encoding: .utf8)))
+    }
+
+    @Test("topology apply against an unreachable broker exits 1 with the reason, not a hang")
+    func applyUnreachable() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cronq-cli-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("c.toml").path
+        try "[amqp]\nurl = \"amqp://u:secretpw@127.0.0.1:1/%2F?connection_timeout=2000\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try runCommand("cronq", ["topology", "apply", "--config", path], timeout: 20)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("could not connect to the broker"), "\(r.stderr)")
+        #expect(!r.stderr.contains("secretpw"))
+    }
+}
