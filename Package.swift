@@ -4,7 +4,7 @@ import PackageDescription
 // Dependencies are declared once, pinned with `from:` to versions the local mirror carries.
 let argumentParser: Package.Dependency = .package(
     url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0")
-let swiftLog: Package.Dependency = .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0")
+let swiftLog: Package.Dependency = .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0")
 let tomlKit: Package.Dependency = .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0")
 
 let upcoming: [SwiftSetting] = [

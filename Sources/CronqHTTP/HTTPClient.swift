@@ -9,11 +9,11 @@ import Glibc
 ///
 /// **Threading.** libcurl forbids sharing a multi or easy handle between threads, so this class is not
 /// `Sendable`: create it on the thread that drives it and call it only there. That thread calls
-/// ``start(_:id:)`` for new requests and ``poll(timeout:extraDescriptor:)`` in its loop; the only
+/// ``start(_:id:)`` for new requests and ``poll(timeout:extraDescriptors:)`` in its loop; the only
 /// call that is safe from another thread is ``Waker/wake()``, which interrupts a poll.
 ///
-/// **One loop for two sockets.** ``poll(timeout:extraDescriptor:)`` waits on the transfers *and* on one
-/// more file descriptor (the AMQP socket), so a single thread can drive the broker and the backend.
+/// **One loop for every socket.** ``poll(timeout:extraDescriptors:)`` waits on the transfers *and* on
+/// other file descriptors (the AMQP sockets), so a single thread can drive the broker and the backend.
 ///
 /// TLS peer and host verification are always on; redirects are never followed; only http and https.
 public final class HTTPClient {
@@ -25,7 +25,7 @@ public final class HTTPClient {
     private var idleHandles: [UnsafeMutableRawPointer] = []
     private var finished: [(id: UInt64, result: Result<HTTPResponse, HTTPError>)] = []
 
-    /// Interrupts a ``HTTPClient/poll(timeout:extraDescriptor:)`` from any thread.
+    /// Interrupts a ``HTTPClient/poll(timeout:extraDescriptors:)`` from any thread.
     public struct Waker: @unchecked Sendable {
         // curl_multi_wakeup is the one libcurl call documented as safe from another thread.
         fileprivate let multi: UnsafeMutableRawPointer
@@ -62,7 +62,7 @@ public final class HTTPClient {
 
     public var inFlight: Int { transfers.count }
 
-    /// Starts a request; its result comes back from ``poll(timeout:extraDescriptor:)`` under `id`.
+    /// Starts a request; its result comes back from ``poll(timeout:extraDescriptors:)`` under `id`.
     /// A request that cannot even be started (bad URL scheme) completes at once with `.invalidRequest`.
     public func start(_ request: HTTPRequest, id: UInt64) {
         precondition(transfers[id] == nil, "request id \(id) is already in flight")
@@ -94,34 +94,32 @@ public final class HTTPClient {
         transfers[id] = transfer
     }
 
-    /// Drives the transfers: waits up to `timeout` for network activity on them or on
-    /// `extraDescriptor` (readable), performs what is ready, and returns the requests that finished.
-    /// Returns early when ``Waker/wake()`` is called, or at once if results are already waiting.
+    /// Drives the transfers: waits up to `timeout` for network activity on them or for one of
+    /// `extraDescriptors` to become readable, performs what is ready, and returns the requests that
+    /// finished. Returns early when ``Waker/wake()`` is called, or at once if results are already waiting.
     ///
-    /// - Returns: finished requests, and whether `extraDescriptor` became readable.
-    public func poll(timeout: Duration, extraDescriptor: Int32? = nil) -> (
-        finished: [(id: UInt64, result: Result<HTTPResponse, HTTPError>)], extraReadable: Bool
+    /// - Returns: finished requests, and which extra descriptors became readable.
+    public func poll(timeout: Duration, extraDescriptors: [Int32] = []) -> (
+        finished: [(id: UInt64, result: Result<HTTPResponse, HTTPError>)], readable: [Int32]
     ) {
         var running: Int32 = 0
         _ = curl_multi_perform(multi, &running)
         collect()
-        var extraReadable = false
+        var readable: [Int32] = []
         if finished.isEmpty {
             var numfds: Int32 = 0
             let ms = Int32(clamping: max(timeout.milliseconds, 0))
-            if let fd = extraDescriptor {
-                var wait = curl_waitfd(fd: fd, events: Int16(CURL_WAIT_POLLIN), revents: 0)
-                _ = curl_multi_poll(multi, &wait, 1, ms, &numfds)
-                extraReadable = wait.revents != 0
-            } else {
-                _ = curl_multi_poll(multi, nil, 0, ms, &numfds)
+            var waits = extraDescriptors.map { curl_waitfd(fd: $0, events: Int16(CURL_WAIT_POLLIN), revents: 0) }
+            _ = waits.withUnsafeMutableBufferPointer { buffer in
+                curl_multi_poll(multi, buffer.baseAddress, UInt32(buffer.count), ms, &numfds)
             }
+            readable = waits.filter { $0.revents != 0 }.map(\.fd)
             _ = curl_multi_perform(multi, &running)
             collect()
         }
         let done = finished
         finished.removeAll(keepingCapacity: true)
-        return (done, extraReadable)
+        return (done, readable)
     }
 
     /// Runs requests to completion on the calling thread (for the CLI and tests).

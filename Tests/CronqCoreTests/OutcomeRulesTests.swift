@@ -54,7 +54,7 @@ struct OutcomeRulesTests {
     func transport() {
         #expect(classify(.failure(retryable: true, error: "connection refused")) == .retry(tier: "10s", delay: .seconds(10), nextAttempt: 2))
         #expect(classify(.failure(retryable: true, error: "timed out"), attempt: 5) == .dead(reason: "exhausted", status: nil, error: "timed out after 5 attempt(s)"))
-        #expect(classify(.failure(retryable: false, error: "bad header")) == .dead(reason: "request_failed", status: nil, error: "bad header"))
+        #expect(classify(.failure(retryable: false, error: "bad header")) == .dead(reason: "malformed", status: nil, error: "bad header"))
     }
 
     @Test("Retry-After longer than the tier picks the smallest tier that covers it")

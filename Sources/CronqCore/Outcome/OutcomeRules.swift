@@ -2,7 +2,8 @@
 public enum CallResult: Sendable, Equatable {
     /// An HTTP response.
     case response(status: Int, retryAfter: String?)
-    /// No response: connect error, timeout, reset (retryable), or a request that could not be made.
+    /// No response: connect error, timeout, reset (retryable), or a request that could not even be
+    /// built from the message (not retryable: dead letter `malformed`).
     case failure(retryable: Bool, error: String)
 }
 
@@ -39,7 +40,7 @@ public enum OutcomeRules {
             status = s
             error = "HTTP \(s)"
         case .failure(let retryable, let e):
-            guard retryable else { return .dead(reason: "request_failed", status: nil, error: e) }
+            guard retryable else { return .dead(reason: "malformed", status: nil, error: e) }
             retryAfter = nil
             status = nil
             error = e

@@ -1,0 +1,42 @@
+public import CronqCore
+public import CronqHTTP
+
+/// Builds the HTTP request for one attempt of a job (DESIGN.md "Worker outcome rules").
+///
+/// This is the only place a token is revealed: into the `Authorization` header of a request to the
+/// backend's own origin. The path was checked by ``JobMessage/parse(_:)`` so it cannot change the host.
+public enum BackendRequest {
+    public static let userAgent = "cronq-worker/\(CronqVersion.string)"
+
+    public static func make(_ message: JobMessage, messageID: String, attempt: Int, backend: CronqConfig.Backend) -> HTTPRequest {
+        var headers: [(name: String, value: String)] = []
+        for (k, v) in message.request.headers.sorted(by: { $0.key < $1.key }) { headers.append((k, v)) }
+        if !backend.token.isEmpty { headers.append(("Authorization", "Bearer \(backend.token.reveal())")) }
+        headers.append(("Idempotency-Key", messageID))
+        headers.append(("X-Cronq-Job", message.job))
+        headers.append(("X-Cronq-Scheduled-At", message.scheduledAt))
+        headers.append(("X-Cronq-Attempt", String(attempt)))
+        headers.append(("User-Agent", userAgent))
+        let body = message.request.body.map { Array($0.utf8) }
+        if body != nil && !message.request.headers.keys.contains(where: { $0.lowercased() == "content-type" }) {
+            headers.append(("Content-Type", "application/json"))
+        }
+        let timeout = min(Duration.milliseconds(message.request.timeoutMs), backend.timeout)
+        return HTTPRequest(
+            method: message.request.method, url: backend.baseURL + message.request.path, headers: headers, body: body,
+            timeout: timeout, connectTimeout: min(backend.connectTimeout, timeout), caFile: backend.caFile)
+    }
+
+    /// The outcome rules' view of what the HTTP layer returned.
+    public static func callResult(_ result: Result<HTTPResponse, HTTPError>) -> CallResult {
+        switch result {
+        case .success(let r): return .response(status: r.status, retryAfter: r.retryAfter)
+        case .failure(let e): return .failure(retryable: e.code != .invalidRequest, error: e.description)
+        }
+    }
+}
+
+/// The version cronq reports in `User-Agent` and `--version`.
+public enum CronqVersion {
+    public static let string = "0.1.0"
+}

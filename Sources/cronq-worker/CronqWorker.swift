@@ -1,0 +1,67 @@
+import ArgumentParser
+import CronqCore
+import CronqRuntime
+import Foundation
+import Logging
+
+@main
+struct CronqWorker: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cronq-worker",
+        abstract: "Consume cronq job messages, call the backend, retry, dead-letter; ack only once the outcome is safe.",
+        discussion: """
+            Run as many as you like, on as many hosts as you like: they share the work queues.
+            SIGTERM/SIGINT: stop consuming, let in-flight requests finish for up to --grace, record their
+            outcomes, exit 0. Unfinished messages go back to the queue. Logs: one line per event on stderr.
+            """)
+
+    @Option(help: "Configuration file (default: $CRONQ_CONFIG, else ./cronq.toml).")
+    var config: String?
+
+    @Option(help: "Comma-separated work queues to consume (default: [worker] queues, else every queue the jobs use).")
+    var queues: String?
+
+    @Option(help: "Requests in flight at once, and the consumer prefetch (default: [worker] concurrency, 32).")
+    var concurrency: Int?
+
+    @Option(help: "On SIGTERM, how long in-flight requests may finish, e.g. 30s (default: [worker] grace).")
+    var grace: String?
+
+    @Option(help: "trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    @Option(help: "logfmt or json.")
+    var logFormat: String = "logfmt"
+
+    @Flag(help: "Print the version and exit.")
+    var version = false
+
+    func validate() throws {
+        if let c = concurrency, !(1...65535).contains(c) { throw ValidationError("--concurrency must be 1-65535") }
+        if let g = grace, DurationText.parse(g) == nil { throw ValidationError("--grace '\(g)' is not a duration (e.g. 30s)") }
+        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
+        if LogfmtHandler.Format(rawValue: logFormat) == nil { throw ValidationError("--log-format must be logfmt or json") }
+    }
+
+    func run() throws {
+        if version {
+            print("cronq-worker \(CronqVersion.string)")
+            return
+        }
+        let path = ConfigLoader.resolvePath(config)
+        let cfg: CronqConfig
+        do {
+            cfg = try ConfigLoader().load(path: path)
+        } catch let e as ConfigError {
+            FileHandle.standardError.write(Data("\(e)\ncronq-worker: invalid configuration, not starting\n".utf8))
+            throw ExitCode(1)
+        }
+        let level = Logger.Level(rawValue: logLevel)!
+        let format = LogfmtHandler.Format(rawValue: logFormat)!
+        let logger = Logger(label: "cronq-worker") { label in LogfmtHandler(label: label, level: level, format: format) }
+        let options = WorkerOptions(
+            config: cfg, queues: queues.map { $0.split(separator: ",").map(String.init) }, concurrency: concurrency,
+            grace: grace.flatMap(DurationText.parse))
+        SignalledRun.run(WorkerLoop(options: options, logger: logger))
+    }
+}
