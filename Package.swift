@@ -5,6 +5,7 @@ import PackageDescription
 let argumentParser: Package.Dependency = .package(
     url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0")
 let swiftLog: Package.Dependency = .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0")
+let swiftCrypto: Package.Dependency = .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0")
 let tomlKit: Package.Dependency = .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0")
 
 let upcoming: [SwiftSetting] = [
@@ -21,7 +22,7 @@ let package = Package(
         .executable(name: "cronq-ticker", targets: ["cronq-ticker"]),
         .executable(name: "cronq-worker", targets: ["cronq-worker"]),
     ],
-    dependencies: [argumentParser, swiftLog, tomlKit],
+    dependencies: [argumentParser, swiftLog, swiftCrypto, tomlKit],
     targets: [
         // C libraries: one system-library target each, imported only by its wrapper module.
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
@@ -42,6 +43,7 @@ let package = Package(
             dependencies: [
                 "CronqCore", "CronqAMQP", "CronqHTTP",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: upcoming),
 
@@ -74,6 +76,7 @@ let package = Package(
 
         .testTarget(name: "CronqCoreTests", dependencies: ["CronqCore"], exclude: ["Fixtures"], swiftSettings: upcoming),
         .testTarget(name: "CronqAMQPTests", dependencies: ["CronqAMQP", "CronqTestSupport"], swiftSettings: upcoming),
+        .testTarget(name: "CronqRuntimeTests", dependencies: ["CronqRuntime", "CronqCore", "CronqAMQP", "CronqHTTP"], swiftSettings: upcoming),
         .testTarget(name: "CronqHTTPTests", dependencies: ["CronqHTTP", "CronqTestSupport"], swiftSettings: upcoming),
         .testTarget(
             name: "CronqIntegrationTests",

@@ -181,6 +181,38 @@ struct WorkerTests {
         #expect(h.eventually { h.workerLogs().contains("redelivered message") })
     }
 
+    @Test("Retry-After longer than the tier picks the tier that covers it")
+    func retryAfter() throws {
+        let h = try WorkerHarness(backoff: ["1s", "3s"], maxAttempts: 3)
+        defer { h.stop() }
+        try h.startWorker()
+        try h.publish([h.message(path: "/retry-after/2", maxAttempts: 3, backoff: ["1s", "3s"], id: "ra-1")])
+        #expect(h.eventually { h.workerLogs().contains("outcome=retry") })
+        let line = h.workerLogs().split(separator: "\n").first { $0.contains("outcome=retry") } ?? ""
+        #expect(line.contains("delay=3s") && line.contains("status=503"), "\(line)")
+    }
+
+    @Test("the broker closing the worker's connections mid-run: it reconnects and nothing is missing")
+    func reconnect() throws {
+        let h = try WorkerHarness(timeout: "10s")
+        defer { h.stop() }
+        let w = try h.startWorker(concurrency: 8)
+        let ids = (0..<200).map { "rc-\($0)" }
+        try h.publish(ids.map { h.message(path: "/slow/150", id: $0) })
+        #expect(h.eventually { h.requests().count >= 20 })
+        try TestBroker.closeConnection(named: "cronq-worker/\(w.pid) consume")
+        #expect(h.eventually(90) {
+            Set(h.requests().compactMap { $0["idempotency_key"] as? String }) == Set(ids) && (try? h.count(h.names.workQueue("default"))) == 0
+        })
+        #expect(try h.count(h.names.deadQueue) == 0)
+        let logs = h.workerLogs()
+        #expect(logs.contains("broker connection lost"))
+        #expect(logs.components(separatedBy: "msg=connected").count >= 3, "connected twice:\n\(logs)")
+        let seen = h.requests().compactMap { $0["idempotency_key"] as? String }
+        // Duplicates are allowed only for messages whose delivery died with the connection.
+        #expect(seen.count - Set(seen).count <= 8)
+    }
+
     @Test("a bad config is refused with the problems listed, exit 1")
     func badConfig() throws {
         let r = try runCommand("cronq-worker", ["--config", "/nonexistent/cronq.toml"])

@@ -30,6 +30,17 @@ public struct CronqConfig: Sendable {
         public var signingSecret: Secret?
         /// CA bundle to verify the backend with; nil uses the system's.
         public var caFile: String?
+
+        public init(name: String, baseURL: String, token: Secret, timeout: Duration = .seconds(30),
+                    connectTimeout: Duration = .seconds(10), signingSecret: Secret? = nil, caFile: String? = nil) {
+            self.name = name
+            self.baseURL = baseURL
+            self.token = token
+            self.timeout = timeout
+            self.connectTimeout = connectTimeout
+            self.signingSecret = signingSecret
+            self.caFile = caFile
+        }
     }
 
     public struct TickerSettings: Sendable {

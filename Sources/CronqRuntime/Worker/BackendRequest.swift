@@ -8,7 +8,8 @@ public import CronqHTTP
 public enum BackendRequest {
     public static let userAgent = "cronq-worker/\(CronqVersion.string)"
 
-    public static func make(_ message: JobMessage, messageID: String, attempt: Int, backend: CronqConfig.Backend) -> HTTPRequest {
+    /// - Parameter now: Unix seconds, for the Standard Webhooks timestamp when the backend signs requests.
+    public static func make(_ message: JobMessage, messageID: String, attempt: Int, backend: CronqConfig.Backend, now: Int64) -> HTTPRequest {
         var headers: [(name: String, value: String)] = []
         for (k, v) in message.request.headers.sorted(by: { $0.key < $1.key }) { headers.append((k, v)) }
         if !backend.token.isEmpty { headers.append(("Authorization", "Bearer \(backend.token.reveal())")) }
@@ -20,6 +21,9 @@ public enum BackendRequest {
         let body = message.request.body.map { Array($0.utf8) }
         if body != nil && !message.request.headers.keys.contains(where: { $0.lowercased() == "content-type" }) {
             headers.append(("Content-Type", "application/json"))
+        }
+        if let secret = backend.signingSecret, !secret.isEmpty {
+            headers += WebhookSignature.headers(secret: secret.reveal(), id: messageID, timestamp: now, body: body ?? [])
         }
         let timeout = min(Duration.milliseconds(message.request.timeoutMs), backend.timeout)
         return HTTPRequest(

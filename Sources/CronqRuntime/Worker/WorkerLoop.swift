@@ -168,12 +168,12 @@ public final class WorkerLoop: @unchecked Sendable {
         if let at = reconnectAt, ContinuousClock.now < at { return }
         do {
             let url = try AMQPURL(options.config.amqp.url)
-            let publish = try AMQPConnection(url: url, name: "cronq-worker publish")
+            let publish = try AMQPConnection(url: url, name: "cronq-worker/\(getpid()) publish")
             try TopologyDeclarer(connection: publish).apply(Topology(config: options.config))
             let confirm = try publish.openChannel()
             try confirm.enableConfirms()
             let events = try publish.openChannel()
-            let consume = try AMQPConnection(url: url, name: "cronq-worker consume")
+            let consume = try AMQPConnection(url: url, name: "cronq-worker/\(getpid()) consume")
             let ch = try consume.openChannel()
             try ch.setPrefetch(UInt16(clamping: options.concurrency))
             generation += 1
@@ -312,7 +312,9 @@ public final class WorkerLoop: @unchecked Sendable {
             nextRequestID += 1
             inFlight[id] = item
             let messageID = item.delivery.message.properties.messageID ?? m.messageID
-            http.start(BackendRequest.make(m, messageID: messageID, attempt: item.attempt, backend: backend), id: id)
+            http.start(
+                BackendRequest.make(m, messageID: messageID, attempt: item.attempt, backend: backend, now: Int64(Date().timeIntervalSince1970)),
+                id: id)
         }
     }
 
