@@ -59,9 +59,12 @@ test: deps
 test-unit: deps
 	$(SWIFT) test --filter 'CronqCoreTests|CronqAMQPTests|CronqHTTPTests'
 
+# Release build; starts the private broker for the worker numbers and stops it afterwards.
 bench: deps
-	$(SWIFT) build -c release --product cronq-bench
-	.build/release/cronq-bench
+	$(SWIFT) build -c release
+	@scripts/rabbitmq.sh up
+	@set +e; CRONQ_BENCH_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" .build/release/cronq-bench $(BENCH); rc=$$?; \
+	scripts/rabbitmq.sh down; exit $$rc
 
 # Regenerates topology/definitions.json from the example config (a test fails when they drift).
 definitions: build

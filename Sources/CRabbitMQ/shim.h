@@ -8,6 +8,8 @@
 #include <amqp_ssl_socket.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/time.h>
 #include <poll.h>
 #include <linux/sockios.h>
@@ -34,6 +36,12 @@ static inline int cronq_socket_send_buffer_size(int fd) {
     socklen_t len = sizeof(value);
     if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &value, &len) != 0) return -1;
     return value;
+}
+
+/* Small frames (acks, confirms) must not wait for Nagle's algorithm: turn it off. */
+static inline int cronq_socket_set_nodelay(int fd) {
+    int one = 1;
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 /* Waits up to timeout_ms for the socket to be readable; 1 readable, 0 timeout, -1 error. */

@@ -111,6 +111,7 @@ public final class AMQPConnection {
             throw error
         }
         sendBufferSize = Int(cronq_socket_send_buffer_size(amqp_get_sockfd(state)))
+        _ = cronq_socket_set_nodelay(amqp_get_sockfd(state))
         ok = true
     }
 

@@ -2,7 +2,7 @@ import CronqCore
 import Foundation
 
 // cronq-bench: the numbers the issues ask for, measured in one run; medians of several rounds.
-// Usage: cronq-bench [cron]   (default: everything available)
+// Usage: cronq-bench [cron|worker]   (default: everything; the worker part needs CRONQ_BENCH_AMQP_URL)
 
 func median(_ xs: [Double]) -> Double {
     let s = xs.sorted()
@@ -51,3 +51,4 @@ func benchCron() {
 
 let what = CommandLine.arguments.dropFirst().first ?? "all"
 if what == "cron" || what == "all" { benchCron() }
+if what == "worker" || what == "all" { WorkerBench.run() }

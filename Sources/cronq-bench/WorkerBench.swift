@@ -1,0 +1,162 @@
+import CronqAMQP
+import CronqCore
+import CronqRuntime
+import Foundation
+
+/// Worker throughput against the broker ceiling (issue: "drain N pre-published job messages").
+enum WorkerBench {
+    static func connect(_ url: String) throws -> AMQPConnection { try AMQPConnection(url: AMQPURL(url), name: "cronq-bench") }
+
+    static func message(_ i: Int, prefix: String) -> AMQPMessage {
+        let m = JobMessage(
+            job: "bench", scheduledAt: Timestamp.iso(1_800_000_000 + Int64(i)), backend: "default",
+            request: .init(method: "POST", path: "/cron/bench", headers: [:], body: nil, timeoutMs: 10_000),
+            retry: .init(maxAttempts: 3, backoff: ["1s"], maxDurationS: 3600))
+        return AMQPMessage(body: m.encoded(), properties: AMQPProperties(
+            contentType: "application/json", deliveryMode: 2, messageID: m.messageID, type: "cronq.job", appID: "cronq-bench"))
+    }
+
+    static func publish(_ url: String, exchange: String, key: String, count: Int, prefix: String) throws {
+        let c = try connect(url)
+        let ch = try c.openChannel()
+        try ch.enableConfirms()
+        var i = 0
+        while i < count {
+            let batch = (i..<min(i + 2000, count)).map { OutgoingMessage(exchange: exchange, routingKey: key, message: message($0, prefix: prefix)) }
+            let r = try ch.publishAndConfirm(batch, timeout: .seconds(120))
+            precondition(r.allSatisfy { $0 == .confirmed }, "bench publish not confirmed")
+            i += batch.count
+        }
+        c.close()
+    }
+
+    /// Plain consume-and-ack on the same AMQP layer, no HTTP: what the broker allows.
+    static func ceiling(_ url: String, count: Int) throws -> Double {
+        let q = "cronq-bench-ceiling-\(UUID().uuidString.prefix(6))"
+        let admin = try connect(url)
+        try admin.openChannel().declareQueue(q, arguments: ["x-queue-type": .string("quorum")])
+        defer { _ = try? admin.openChannel().deleteQueue(q) }
+        try publish(url, exchange: "", key: q, count: count, prefix: q)
+        let c = try connect(url)
+        let ch = try c.openChannel()
+        try ch.setPrefetch(64)
+        let start = ContinuousClock.now
+        try ch.consume(queue: q)
+        var n = 0
+        while n < count {
+            guard case .delivery(let d)? = try c.nextEvent(timeout: .seconds(10)) else { continue }
+            try ch.ack(d.deliveryTag)
+            n += 1
+        }
+        let seconds = seconds(ContinuousClock.now - start)
+        ch.close()
+        c.close()
+        return Double(count) / seconds
+    }
+
+    struct Run {
+        var jobsPerSecond: Double
+        var cpuMsPerJob: Double
+        var rssMiB: Double
+    }
+
+    static func worker(_ url: String, count: Int, mode: StubServer.Mode, concurrency: Int) throws -> Run {
+        let stub = StubServer(mode: mode)
+        let prefix = "cronq-bench-\(UUID().uuidString.prefix(6).lowercased())"
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(prefix)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let configPath = dir.appendingPathComponent("cronq.toml").path
+        try """
+            [amqp]
+            url = "\(url)"
+            prefix = "\(prefix)"
+            [backends.default]
+            base_url = "http://127.0.0.1:\(stub.port)"
+            token = "bench-token"
+            [retry]
+            backoff = ["1s"]
+            [[jobs]]
+            name = "bench"
+            schedule = "@daily"
+            path = "/cron/bench"
+            """.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let config = try ConfigLoader().load(path: configPath)
+        let topology = Topology(config: config)
+        let admin = try connect(url)
+        try TopologyDeclarer(connection: admin).apply(topology)
+        defer {
+            if let ch = try? admin.openChannel() {
+                for q in topology.queues { _ = try? ch.deleteQueue(q.name) }
+                for x in topology.exchanges { try? ch.deleteExchange(x.name) }
+            }
+        }
+        let names = Topology.Names(prefix: prefix)
+        try publish(url, exchange: names.jobsExchange, key: "default", count: count, prefix: prefix)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("cronq-worker")
+        p.arguments = ["--config", configPath, "--concurrency", "\(concurrency)", "--log-level", "error"]
+        p.standardError = FileHandle.nullDevice
+        let start = ContinuousClock.now
+        try p.run()
+        let probe = try admin.openChannel()
+        var expected = count
+        if case .fail10PercentFirstAttempt = mode { expected = count + count / 10 - count / 50 }  // ≈ 10% retried once
+        while true {
+            let ready = try probe.inspectQueue(names.workQueue("default")).messageCount
+            let retrying = try probe.inspectQueue(names.retryQueue("1s")).messageCount
+            if ready == 0 && retrying == 0 && stub.requests >= expected { break }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        let elapsed = seconds(ContinuousClock.now - start)
+        let (cpu, rss) = procStats(p.processIdentifier)
+        p.terminate()
+        p.waitUntilExit()
+        return Run(jobsPerSecond: Double(count) / elapsed, cpuMsPerJob: cpu * 1000 / Double(count), rssMiB: rss)
+    }
+
+    /// CPU seconds (user + system) and peak RSS in MiB of a running process, from /proc.
+    static func procStats(_ pid: Int32) -> (Double, Double) {
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let cpu = fields.count > 13 ? ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / ticks : 0
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let hwm = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
+        return (cpu, hwm / 1024)
+    }
+
+    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+    static func run() {
+        guard let url = ProcessInfo.processInfo.environment["CRONQ_BENCH_AMQP_URL"] else {
+            print("== worker: skipped (set CRONQ_BENCH_AMQP_URL, as `make bench` does) ==")
+            return
+        }
+        let n = Int(ProcessInfo.processInfo.environment["CRONQ_BENCH_N"] ?? "") ?? 20_000
+        do {
+            print("== worker throughput: N = \(n) pre-published jobs, --concurrency 64, stub backend answering 204 ==")
+            var ceilings: [Double] = []
+            var runs: [Run] = []
+            for round in 1...3 {
+                let c = try ceiling(url, count: n)
+                let w = try worker(url, count: n, mode: .noContent, concurrency: 64)
+                ceilings.append(c)
+                runs.append(w)
+                print(String(format: "round %d: ceiling %.0f msg/s   worker %.0f jobs/s   ratio %.2f   %.3f CPU ms/job   peak RSS %.1f MiB",
+                             round, c, w.jobsPerSecond, w.jobsPerSecond / c, w.cpuMsPerJob, w.rssMiB))
+            }
+            let mc = median(ceilings)
+            let mw = median(runs.map(\.jobsPerSecond))
+            print(String(format: "median: ceiling %.0f msg/s, worker %.0f jobs/s, ratio %.2f (target ≥ 0.50), CPU %.3f ms/job, peak RSS %.1f MiB (target < 50)",
+                         mc, mw, mw / mc, median(runs.map(\.cpuMsPerJob)), runs.map(\.rssMiB).max() ?? 0))
+            let f = try worker(url, count: n, mode: .fail10PercentFirstAttempt, concurrency: 64)
+            print(String(format: "10%% of first attempts answer 503 (retried via the 1s tier): %.0f jobs/s, %.3f CPU ms/job", f.jobsPerSecond, f.cpuMsPerJob))
+            let slowN = min(n, 5000)
+            let s = try worker(url, count: slowN, mode: .delay(50), concurrency: 64)
+            print(String(format: "endpoint takes 50 ms (N = %d): %.0f jobs/s (expected ≈ 64 / 0.05 s = 1280)", slowN, s.jobsPerSecond))
+        } catch {
+            print("worker bench failed: \(error)")
+        }
+    }
+}
