@@ -1,0 +1,176 @@
+/// The ticker's pure core: which fires are due, which were missed, what the catch-up policy keeps,
+/// and when to wake next. No clock (every call takes `now`), no I/O: table-tested.
+///
+/// A min-heap holds one entry per enabled job, keyed by the time its next fire is *due* (its
+/// scheduled instant plus the job's stable jitter). ``takeDue(nowMs:)`` pops every due entry, expands
+/// it into the job's fires up to now, keeps the on-time ones and applies `catch_up` to the missed
+/// ones (only within the catch-up window), and pushes the job's following fire.
+///
+/// An instant at or before the job's last *confirmed* fire is never produced again, so a wall clock
+/// that jumps backwards cannot re-fire anything; a jump forward shows up as missed fires.
+public struct FirePlanner: Sendable {
+    public struct Job: Sendable {
+        public var name: String
+        public var schedule: CronSchedule
+        public var catchUp: CronqConfig.CatchUp
+        /// Upper bound of the per-fire delay, in milliseconds (0: none).
+        public var jitterMs: Int64
+
+        public init(name: String, schedule: CronSchedule, catchUp: CronqConfig.CatchUp, jitterMs: Int64) {
+            self.name = name
+            self.schedule = schedule
+            self.catchUp = catchUp
+            self.jitterMs = jitterMs
+        }
+
+        public init(_ job: CronqConfig.Job) {
+            self.init(
+                name: job.name, schedule: CronSchedule(job.schedule, zone: ZoneRules(identifier: job.timezone) ?? .utc),
+                catchUp: job.catchUp, jitterMs: job.jitter.totalMilliseconds)
+        }
+    }
+
+    /// One fire to publish.
+    public struct Fire: Sendable, Equatable {
+        public var job: String
+        /// The scheduled instant (Unix seconds): `scheduled_at` and the message id come from it.
+        public var instant: Int64
+        /// True when it was caught up after downtime rather than fired on time.
+        public var caughtUp: Bool
+    }
+
+    struct Entry: Sendable {
+        var dueMs: Int64
+        var job: Int32
+        var instant: Int64
+    }
+
+    public private(set) var jobs: [Job]
+    /// Last confirmed fire per job (Unix seconds): the checkpoint.
+    public private(set) var lastFired: [String: Int64]
+    /// A fire later than this after its instant counts as missed (subject to `catch_up`).
+    public let onTimeGraceSeconds: Int64
+    public let windowSeconds: Int64
+    public let maxCatchUp: Int
+    private var heap: [Entry] = []
+
+    /// - Parameters:
+    ///   - lastFired: the checkpoint; a job without one starts from `now` (nothing to catch up).
+    ///   - now: Unix seconds.
+    public init(jobs: [Job], lastFired: [String: Int64], now: Int64, windowSeconds: Int64, maxCatchUp: Int,
+                onTimeGraceSeconds: Int64 = 5) {
+        self.jobs = jobs
+        self.lastFired = lastFired.filter { entry in jobs.contains { $0.name == entry.key } }
+        self.windowSeconds = windowSeconds
+        self.maxCatchUp = maxCatchUp
+        self.onTimeGraceSeconds = onTimeGraceSeconds
+        heap.reserveCapacity(jobs.count)
+        for i in jobs.indices { schedule(Int32(i), after: startPoint(jobs[i].name, now: now)) }
+    }
+
+    /// Where a job's search starts: its last fire if recent, else the edge of the window; now if never fired.
+    private func startPoint(_ name: String, now: Int64) -> Int64 {
+        guard let last = lastFired[name] else { return now }
+        return max(last, now - windowSeconds - 1)
+    }
+
+    public var count: Int { heap.count }
+
+    /// When the earliest fire is due (Unix milliseconds), or nil with no jobs.
+    public var nextDueMs: Int64? { heap.first?.dueMs }
+
+    /// Records a confirmed fire: later computations never produce this instant or an earlier one again.
+    public mutating func confirmed(job: String, instant: Int64) {
+        if instant > (lastFired[job] ?? Int64.min) { lastFired[job] = instant }
+    }
+
+    /// Pops every fire due at `nowMs` and returns what to publish, oldest first.
+    public mutating func takeDue(nowMs: Int64) -> [Fire] {
+        let now = nowMs / 1000
+        var fires: [Fire] = []
+        while let top = heap.first, top.dueMs <= nowMs {
+            popTop()
+            let job = jobs[Int(top.job)]
+            var due = [top.instant]
+            var t = top.instant
+            while due.count < 100_000, let n = job.schedule.next(after: t), n <= now {
+                due.append(n)
+                t = n
+            }
+            var missed: [Int64] = []
+            for i in due {
+                if now - i <= onTimeGraceSeconds {
+                    fires.append(Fire(job: job.name, instant: i, caughtUp: false))
+                } else if now - i <= windowSeconds {
+                    missed.append(i)
+                }
+            }
+            let kept: ArraySlice<Int64>
+            switch job.catchUp {
+            case .none: kept = []
+            case .latest: kept = missed.suffix(1)
+            case .all: kept = missed.suffix(maxCatchUp)
+            }
+            fires.append(contentsOf: kept.map { Fire(job: job.name, instant: $0, caughtUp: true) })
+            schedule(top.job, after: t)
+        }
+        return fires.sorted { ($0.instant, $0.job) < ($1.instant, $1.job) }
+    }
+
+    /// Puts a fire that could not be published back, due again at `retryAtMs`.
+    public mutating func retry(_ fire: Fire, atMs retryAtMs: Int64) {
+        guard let i = jobs.firstIndex(where: { $0.name == fire.job }) else { return }
+        push(Entry(dueMs: retryAtMs, job: Int32(i), instant: fire.instant))
+    }
+
+    private mutating func schedule(_ job: Int32, after t: Int64) {
+        let j = jobs[Int(job)]
+        let from = max(t, lastFired[j.name] ?? Int64.min)
+        guard let n = j.schedule.next(after: from) else { return }
+        push(Entry(dueMs: n * 1000 + Self.jitterMs(job: j.name, instant: n, bound: j.jitterMs), job: job, instant: n))
+    }
+
+    /// A stable pseudo-random delay in [0, bound) from the job name and instant (FNV-1a), so identical
+    /// schedules spread out the same way on every ticker and after every restart.
+    public static func jitterMs(job: String, instant: Int64, bound: Int64) -> Int64 {
+        guard bound > 0 else { return 0 }
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in job.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        var x = UInt64(bitPattern: instant)
+        for _ in 0..<8 {
+            h = (h ^ (x & 0xFF)) &* 0x100_0000_01b3
+            x >>= 8
+        }
+        return Int64(h % UInt64(bound))
+    }
+
+    // MARK: - Binary heap
+
+    private mutating func push(_ e: Entry) {
+        heap.append(e)
+        var i = heap.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            if heap[p].dueMs <= heap[i].dueMs { break }
+            heap.swapAt(p, i)
+            i = p
+        }
+    }
+
+    private mutating func popTop() {
+        let last = heap.removeLast()
+        guard !heap.isEmpty else { return }
+        heap[0] = last
+        var i = 0
+        while true {
+            let l = 2 * i + 1
+            let r = l + 1
+            var m = i
+            if l < heap.count && heap[l].dueMs < heap[m].dueMs { m = l }
+            if r < heap.count && heap[r].dueMs < heap[m].dueMs { m = r }
+            if m == i { break }
+            heap.swapAt(i, m)
+            i = m
+        }
+    }
+}
