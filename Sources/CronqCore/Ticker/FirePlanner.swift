@@ -43,6 +43,9 @@ public struct FirePlanner: Sendable {
         var dueMs: Int64
         var job: Int32
         var instant: Int64
+        /// A fire that was taken before but not confirmed: published as it is, never subject to
+        /// catch-up, and not rescheduled (the job's regular entry is still in the heap).
+        var isRetry = false
     }
 
     public private(set) var jobs: [Job]
@@ -58,7 +61,7 @@ public struct FirePlanner: Sendable {
     ///   - lastFired: the checkpoint; a job without one starts from `now` (nothing to catch up).
     ///   - now: Unix seconds.
     public init(jobs: [Job], lastFired: [String: Int64], now: Int64, windowSeconds: Int64, maxCatchUp: Int,
-                onTimeGraceSeconds: Int64 = 5) {
+                onTimeGraceSeconds: Int64 = 2) {
         self.jobs = jobs
         self.lastFired = lastFired.filter { entry in jobs.contains { $0.name == entry.key } }
         self.windowSeconds = windowSeconds
@@ -91,6 +94,10 @@ public struct FirePlanner: Sendable {
         while let top = heap.first, top.dueMs <= nowMs {
             popTop()
             let job = jobs[Int(top.job)]
+            if top.isRetry {
+                if top.instant > (lastFired[job.name] ?? Int64.min) { fires.append(Fire(job: job.name, instant: top.instant, caughtUp: false)) }
+                continue
+            }
             var due = [top.instant]
             var t = top.instant
             while due.count < 100_000, let n = job.schedule.next(after: t), n <= now {
@@ -120,7 +127,7 @@ public struct FirePlanner: Sendable {
     /// Puts a fire that could not be published back, due again at `retryAtMs`.
     public mutating func retry(_ fire: Fire, atMs retryAtMs: Int64) {
         guard let i = jobs.firstIndex(where: { $0.name == fire.job }) else { return }
-        push(Entry(dueMs: retryAtMs, job: Int32(i), instant: fire.instant))
+        push(Entry(dueMs: retryAtMs, job: Int32(i), instant: fire.instant, isRetry: true))
     }
 
     private mutating func schedule(_ job: Int32, after t: Int64) {

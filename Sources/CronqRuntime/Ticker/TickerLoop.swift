@@ -1,0 +1,299 @@
+import CronqAMQP
+public import CronqCore
+import Foundation
+public import Logging
+import Synchronization
+
+/// The ticker: one connection that holds the leader lock and publishes fires on it.
+///
+/// **Leadership.** The ticker whose connection owns the exclusive queue `cronq.ticker.lock` is the
+/// leader; the others retry every `lock_retry`. When the leader's connection dies, the broker deletes
+/// its exclusive queue and a standby takes over. A lock over a network is not partition-safe, so a
+/// rare double fire must be harmless: it carries the same `message_id`.
+///
+/// **Fires.** The leader publishes every due fire pipelined with publisher confirms (mandatory,
+/// persistent) and reports a fire as fired only once it is confirmed; a nack, a return or a lost
+/// connection puts it back to be retried. After confirmed fires it publishes a checkpoint (last fired
+/// instant per job) to `cronq.ticker.state`; on becoming leader it reads the checkpoint and applies
+/// each job's `catch_up` policy to what was missed (see ``FirePlanner``).
+///
+/// **Ownership.** ``run()`` is called once on a dedicated thread and returns after ``requestStop()``
+/// (any thread): in-flight publishes finish, the connection closes (releasing the lock).
+/// ``requestReload()`` (SIGHUP) re-reads the config file; an invalid file is logged and ignored.
+public final class TickerLoop: @unchecked Sendable {
+    // @unchecked: all state except the two atomics is confined to the thread inside run().
+    private var config: CronqConfig
+    private let configPath: String?
+    private var names: Topology.Names
+    var logger: Logger
+    private let nowMs: @Sendable () -> Int64
+    private let stopRequested = Atomic<Bool>(false)
+    private let reloadRequested = Atomic<Bool>(false)
+
+    private var connection: AMQPConnection?
+    private var publishChannel: AMQPChannel?
+    private var eventsChannel: AMQPChannel?
+    private var isLeader = false
+    private var planner: FirePlanner?
+    /// Confirmed fires remembered across leadership changes and reconnects (merged with the checkpoint).
+    private var lastFired: [String: Int64] = [:]
+    private var checkpointDirty = false
+    private var nextLockTryMs: Int64 = 0
+    private var reconnectAtMs: Int64 = 0
+    private var backoff = ReconnectBackoff(initial: .milliseconds(200), maximum: .seconds(15))
+
+    private let statsBox = Mutex(Stats())
+    public struct Stats: Sendable {
+        public var fired = 0
+        public var failed = 0
+        public var isLeader = false
+        public var leadershipChanges = 0
+    }
+    public var stats: Stats { statsBox.withLock { $0 } }
+
+    public init(config: CronqConfig, configPath: String?, logger: Logger,
+                nowMs: (@Sendable () -> Int64)? = nil) {
+        self.config = config
+        self.configPath = configPath
+        self.names = Topology.Names(prefix: config.amqp.prefix)
+        self.logger = logger
+        self.nowMs = nowMs ?? { Int64(Date().timeIntervalSince1970 * 1000) }
+    }
+
+    public func requestStop() { stopRequested.store(true, ordering: .sequentiallyConsistent) }
+    public func requestReload() { reloadRequested.store(true, ordering: .sequentiallyConsistent) }
+
+    var enabledJobs: [FirePlanner.Job] { config.jobs.filter(\.enabled).map(FirePlanner.Job.init) }
+
+    public func run() {
+        logger.info("ticker starting", metadata: [
+            "jobs": "\(config.jobs.filter(\.enabled).count)", "broker": "\((try? AMQPURL(config.amqp.url).description) ?? "?")",
+        ])
+        while !stopRequested.load(ordering: .relaxed) {
+            if reloadRequested.exchange(false, ordering: .relaxed) { reload() }
+            if connection == nil {
+                if nowMs() >= reconnectAtMs { connect() }
+                if connection == nil { Thread.sleep(forTimeInterval: 0.05); continue }
+            }
+            do {
+                if !isLeader && nowMs() >= nextLockTryMs { try tryLock() }
+                if isLeader { try fireDue() }
+                try wait()
+            } catch let e as AMQPError {
+                lost(e)
+            } catch {
+                lost(AMQPError(.protocolError, detail: "\(error)"))
+            }
+        }
+        if isLeader, checkpointDirty { try? publishCheckpoint() }
+        connection?.close()
+        connection = nil
+        if isLeader { logger.info("leadership released", metadata: ["reason": "stopping"]) }
+        let s = stats
+        logger.info("ticker stopped", metadata: ["fired": "\(s.fired)", "failed": "\(s.failed)"])
+    }
+
+    // MARK: - Connection and leadership
+
+    private func connect() {
+        do {
+            let c = try AMQPConnection(url: AMQPURL(config.amqp.url), name: "cronq-ticker/\(getpid())")
+            try TopologyDeclarer(connection: c).apply(Topology(config: config))
+            let p = try c.openChannel()
+            try p.enableConfirms()
+            eventsChannel = try c.openChannel()
+            connection = c
+            publishChannel = p
+            backoff.reset()
+            nextLockTryMs = 0
+            logger.info("connected; standing by for the leader lock")
+        } catch {
+            let d = backoff.nextDelay()
+            reconnectAtMs = nowMs() + d.totalMilliseconds
+            logger.error("cannot connect to the broker; retrying", metadata: ["error": "\(error)", "retry_in_ms": "\(d.totalMilliseconds)"])
+        }
+    }
+
+    private func lost(_ error: AMQPError) {
+        if isLeader {
+            logger.error("leadership lost: broker connection failed", metadata: ["error": "\(error)"])
+            statsBox.withLock { $0.isLeader = false; $0.leadershipChanges += 1 }
+        } else {
+            logger.error("broker connection failed", metadata: ["error": "\(error)"])
+        }
+        isLeader = false
+        if let p = planner { lastFired.merge(p.lastFired) { max($0, $1) } }
+        planner = nil
+        connection?.close()
+        connection = nil
+        publishChannel = nil
+        eventsChannel = nil
+        let d = backoff.nextDelay()
+        reconnectAtMs = nowMs() + d.totalMilliseconds
+    }
+
+    private func tryLock() throws {
+        guard let c = connection else { return }
+        nextLockTryMs = nowMs() + config.ticker.lockRetry.totalMilliseconds
+        let ch = try c.openChannel()
+        do {
+            try ch.declareQueue(names.lockQueue, durable: false, exclusive: true, autoDelete: true)
+        } catch let e as AMQPError where e.replyCode == 405 {
+            return  // another ticker leads; the channel is already closed by the broker
+        }
+        // Keep the lock channel open: the exclusive queue belongs to the connection either way.
+        isLeader = true
+        statsBox.withLock { $0.isLeader = true; $0.leadershipChanges += 1 }
+        let checkpoint = try readCheckpoint(c)
+        if let cp = checkpoint { lastFired.merge(cp.fired) { max($0, $1) } }
+        let now = nowMs() / 1000
+        planner = FirePlanner(
+            jobs: enabledJobs, lastFired: lastFired, now: now, windowSeconds: config.ticker.catchUpWindow.totalSeconds,
+            maxCatchUp: config.ticker.maxCatchUp)
+        logger.notice("leadership acquired", metadata: [
+            "checkpoint_at": "\(checkpoint.map { Timestamp.iso($0.at) } ?? "none")", "jobs": "\(planner?.count ?? 0)",
+        ])
+    }
+
+    /// Reads the last checkpoint without consuming it (get, then reject with requeue).
+    private func readCheckpoint(_ c: AMQPConnection) throws -> Checkpoint? {
+        let ch = try c.openChannel()
+        defer { ch.close() }
+        guard let d = try ch.get(queue: names.stateQueue) else { return nil }
+        try ch.reject(d.deliveryTag, requeue: true)
+        guard let cp = Checkpoint.decode(d.message.body) else {
+            logger.warning("ignoring an unreadable checkpoint in \(names.stateQueue)")
+            return nil
+        }
+        return cp
+    }
+
+    // MARK: - Firing
+
+    private func fireDue() throws {
+        guard var p = planner, let ch = publishChannel else { return }
+        let fires = p.takeDue(nowMs: nowMs())
+        planner = p
+        if !fires.isEmpty {
+            let jobsByName = Dictionary(config.jobs.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            var batch: [OutgoingMessage] = []
+            var sent: [FirePlanner.Fire] = []
+            for f in fires {
+                guard let job = jobsByName[f.job] else { continue }
+                let m = JobMessage(job: job, scheduledAt: f.instant)
+                batch.append(OutgoingMessage(
+                    exchange: names.jobsExchange, routingKey: job.queue,
+                    message: AMQPMessage(body: m.encoded(), properties: AMQPProperties(
+                        contentType: JobMessageProperties.contentType, deliveryMode: 2, messageID: m.messageID,
+                        timestamp: UInt64(f.instant), type: JobMessageProperties.type, appID: JobMessageProperties.appTicker))))
+                sent.append(f)
+            }
+            let results: [PublishConfirms<Int>.Outcome?]
+            do {
+                results = try ch.publishAndConfirm(batch, timeout: .seconds(30))
+            } catch {
+                // Nothing of this batch counts as fired: put it back for the next leader or connection.
+                for f in sent { planner?.retry(f, atMs: nowMs() + 1000) }
+                if let p = planner { lastFired.merge(p.lastFired) { max($0, $1) } }
+                throw error
+            }
+            let confirmedAt = nowMs()
+            for (f, outcome) in zip(sent, results) {
+                let id = JobMessage.messageID(job: f.job, scheduledAt: Timestamp.iso(f.instant))
+                if outcome == .confirmed {
+                    planner?.confirmed(job: f.job, instant: f.instant)
+                    lastFired[f.job] = max(lastFired[f.job] ?? 0, f.instant)
+                    checkpointDirty = true
+                    statsBox.withLock { $0.fired += 1 }
+                    logger.info("fired", metadata: [
+                        "job": "\(f.job)", "scheduled_at": "\(Timestamp.iso(f.instant))", "message_id": "\(id)",
+                        "lateness_ms": "\(confirmedAt - f.instant * 1000)", "caught_up": "\(f.caughtUp)",
+                    ])
+                    emitFired(f, id: id)
+                } else {
+                    statsBox.withLock { $0.failed += 1 }
+                    logger.error("fire not confirmed; retrying", metadata: [
+                        "job": "\(f.job)", "scheduled_at": "\(Timestamp.iso(f.instant))", "publish": "\(outcome.map { "\($0)" } ?? "no confirm")",
+                    ])
+                    planner?.retry(f, atMs: nowMs() + 1000)
+                }
+            }
+        }
+        // Right after the fires: a new leader then re-publishes only what was confirmed in the last
+        // moment before a crash (same message ids, so harmless).
+        if checkpointDirty { try publishCheckpoint() }
+    }
+
+    private func publishCheckpoint() throws {
+        guard let ch = publishChannel else { return }
+        let now = nowMs()
+        let cp = Checkpoint(at: now / 1000, fired: lastFired)
+        let r = try ch.publishAndConfirm([OutgoingMessage(
+            exchange: "", routingKey: names.stateQueue,
+            message: AMQPMessage(body: cp.encoded(), properties: AMQPProperties(
+                contentType: "application/json", deliveryMode: 2, type: "cronq.checkpoint", appID: JobMessageProperties.appTicker)))])
+        if r.first == .confirmed { checkpointDirty = false }
+    }
+
+    private func emitFired(_ f: FirePlanner.Fire, id: String) {
+        guard let ch = eventsChannel, let c = connection, !c.isBlocked else { return }
+        let e = OutcomeEvent(event: "fired", job: f.job, messageID: id, scheduledAt: Timestamp.iso(f.instant), at: nowMs() / 1000)
+        _ = try? ch.publish(
+            exchange: names.eventsExchange, routingKey: e.routingKey,
+            message: AMQPMessage(body: e.encoded(), properties: AMQPProperties(contentType: "application/json", messageID: id, type: "cronq.event", appID: JobMessageProperties.appTicker)),
+            mandatory: false)
+    }
+
+    /// Sleeps until the next fire or lock attempt (at most 250 ms, so stop and reload are prompt),
+    /// servicing the connection (heartbeats, blocked/unblocked) meanwhile.
+    private func wait() throws {
+        guard let c = connection else { return }
+        let now = nowMs()
+        var until = now + 250
+        if isLeader, let due = planner?.nextDueMs { until = min(until, due) }
+        if !isLeader { until = min(until, nextLockTryMs) }
+        let timeout = Duration.milliseconds(max(0, until - now))
+        if let event = try c.nextEvent(timeout: timeout) {
+            switch event {
+            case .channelClosed(let ch, let e):
+                if ch == publishChannel?.id { throw e }
+            case .blocked(let reason):
+                logger.warning("broker blocked publishing (resource alarm); fires wait", metadata: ["reason": "\(reason)"])
+            case .unblocked:
+                logger.info("broker unblocked publishing")
+            default:
+                break
+            }
+        }
+    }
+
+    // MARK: - Reload
+
+    private func reload() {
+        guard let path = configPath else { return }
+        do {
+            let new = try ConfigLoader().load(path: path)
+            let old = Set(config.jobs.map(\.name))
+            let now = Set(new.jobs.map(\.name))
+            if let p = planner { lastFired.merge(p.lastFired) { max($0, $1) } }
+            config = new
+            names = Topology.Names(prefix: new.amqp.prefix)
+            if let c = connection { try TopologyDeclarer(connection: c).apply(Topology(config: new)) }
+            if isLeader {
+                planner = FirePlanner(
+                    jobs: enabledJobs, lastFired: lastFired, now: nowMs() / 1000, windowSeconds: new.ticker.catchUpWindow.totalSeconds,
+                    maxCatchUp: new.ticker.maxCatchUp)
+            }
+            logger.notice("configuration reloaded", metadata: [
+                "added": "\(now.subtracting(old).sorted().joined(separator: ","))",
+                "removed": "\(old.subtracting(now).sorted().joined(separator: ","))", "jobs": "\(new.jobs.count)",
+            ])
+        } catch let e as ConfigError {
+            logger.error("configuration reload rejected; keeping the running configuration", metadata: ["errors": "\(e.issues.map(\.description).joined(separator: "; "))"])
+        } catch {
+            logger.error("configuration reload failed", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+extension TickerLoop: StoppableLoop {}

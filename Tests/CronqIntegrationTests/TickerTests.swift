@@ -1,0 +1,218 @@
+import CronqAMQP
+import CronqCore
+import CronqRuntime
+import CronqTestSupport
+import Foundation
+import Testing
+
+/// A private deployment for ticker tests: unique prefix, config file, `cronq-ticker` processes.
+final class TickerHarness: @unchecked Sendable {
+    let prefix = uniqueName("tt")
+    let dir: URL
+    let configPath: String
+    var tickers: [ChildProcess] = []
+    var names: Topology.Names { .init(prefix: prefix) }
+
+    init(jobs: [(name: String, schedule: String, catchUp: String)], lockRetry: String = "1s") throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent(prefix)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        configPath = dir.appendingPathComponent("cronq.toml").path
+        try write(jobs: jobs, lockRetry: lockRetry)
+    }
+
+    func write(jobs: [(name: String, schedule: String, catchUp: String)], lockRetry: String = "1s", extra: String = "") throws {
+        var text = """
+            [amqp]
+            url = "\(TestBroker.url!)"
+            prefix = "\(prefix)"
+            [backends.default]
+            base_url = "http://127.0.0.1:9"
+            token = "unused"
+            [ticker]
+            lock_retry = "\(lockRetry)"
+            catch_up_window = "1h"
+            \(extra)
+
+            """
+        for j in jobs {
+            text += "[[jobs]]\nname = \"\(j.name)\"\nschedule = \"\(j.schedule)\"\npath = \"/cron/\(j.name)\"\ncatch_up = \"\(j.catchUp)\"\n"
+        }
+        try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    @discardableResult
+    func start() throws -> ChildProcess {
+        let path = logPath(tickers.count)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        let t = try ChildProcess(Repo.root + "/.build/debug/cronq-ticker", ["--config", configPath], waitForListening: false,
+                                 stderr: FileHandle(forWritingAtPath: path)!)
+        tickers.append(t)
+        return t
+    }
+
+    func logPath(_ i: Int) -> String { dir.appendingPathComponent("ticker-\(i).log").path }
+    func log(_ i: Int) -> String { (try? String(contentsOfFile: logPath(i), encoding: .utf8)) ?? "" }
+    func logs() -> String { (0..<tickers.count).map(log).joined() }
+
+    /// Every job message in the work queue, taken out (scheduled_at per job).
+    func drainFires() throws -> [(job: String, instant: Int64, id: String)] {
+        let q = names.workQueue("default")
+        return try onThreadSync {
+            let ch = try AMQPConnection(url: AMQPURL(TestBroker.url!)).openChannel()
+            var out: [(String, Int64, String)] = []
+            while let d = try ch.get(queue: q, noAck: true) {
+                let m = try JobMessage.parse(d.message.body)
+                out.append((m.job, Timestamp.parse(m.scheduledAt)!, d.message.properties.messageID ?? ""))
+            }
+            return out
+        }
+    }
+
+    func eventually(_ timeout: TimeInterval = 20, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition() { return true }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return condition()
+    }
+
+    func stop() {
+        for t in tickers { t.stop() }
+        if let c = try? ConfigLoader(allowMissingVariables: true).load(path: configPath) {
+            let t = Topology(config: c)
+            try? onThreadSync {
+                let ch = try AMQPConnection(url: AMQPURL(TestBroker.url!)).openChannel()
+                for q in t.queues { _ = try? ch.deleteQueue(q.name) }
+                for x in t.exchanges { try? ch.deleteExchange(x.name) }
+            }
+        }
+        try? FileManager.default.removeItem(at: dir)
+    }
+}
+
+func firedCount(_ log: String) -> Int { log.components(separatedBy: "msg=fired ").count - 1 }
+
+@Suite("cronq-ticker", .enabled(if: TestBroker.isConfigured, "run under `make test`, which starts the broker"))
+struct TickerTests {
+    @Test("a job that fires every second for 10 s: one message per second, right ids and scheduled_at, nothing else")
+    func everySecond() throws {
+        let h = try TickerHarness(jobs: [("tick", "* * * * * *", "none")])
+        defer { h.stop() }
+        let t = try h.start()
+        #expect(h.eventually(30) { firedCount(h.logs()) >= 10 })
+        t.signal(SIGTERM)
+        t.process.waitUntilExit()
+        #expect(t.process.terminationStatus == 0)
+        let fires = try h.drainFires()
+        let logged = firedCount(h.logs())
+        #expect(fires.count == logged, "every confirmed fire is in the queue, and nothing else")
+        let instants = fires.map(\.instant).sorted()
+        #expect(Set(instants).count == instants.count, "no duplicates")
+        #expect(instants.last! - instants.first! == Int64(instants.count - 1), "consecutive seconds, no gap")
+        #expect(fires.allSatisfy { $0.id == "tick@\(Timestamp.iso($0.instant))" })
+        #expect(h.logs().contains("leadership acquired"))
+        #expect(h.logs().contains("leadership released"))
+    }
+
+    @Test("two tickers: one leads, no duplicate ids; after SIGKILL of the leader the standby takes over and fills the gap")
+    func failover() throws {
+        let h = try TickerHarness(jobs: [("latest", "* * * * * *", "latest"), ("all", "* * * * * *", "all")], lockRetry: "1s")
+        defer { h.stop() }
+        let a = try h.start()
+        #expect(h.eventually { h.log(0).contains("leadership acquired") })
+        let b = try h.start()
+        #expect(h.eventually { h.log(1).contains("standing by") })
+        #expect(h.eventually { firedCount(h.log(0)) >= 8 })
+        #expect(firedCount(h.log(1)) == 0, "the standby publishes nothing")
+        Thread.sleep(forTimeInterval: 1.0)
+        a.signal(SIGKILL)
+        a.process.waitUntilExit()
+        let killedAt = Date()
+        #expect(h.eventually(10) { h.log(1).contains("leadership acquired") })
+        let takeover = Date().timeIntervalSince(killedAt)
+        #expect(takeover < 1.0 + 1.0 + 0.5, "lock_retry 1 s plus one second (took \(takeover) s)")
+        #expect(h.eventually { firedCount(h.log(1)) >= 6 })
+        b.signal(SIGTERM)
+        b.process.waitUntilExit()
+        let fires = try h.drainFires()
+        let ids = fires.map(\.id)
+        #expect(Set(ids).count == ids.count, "no duplicate message ids")
+        let all = fires.filter { $0.job == "all" }.map(\.instant).sorted()
+        #expect(all.last! - all.first! == Int64(all.count - 1), "catch_up all: no second is missing across the failover")
+        let latest = fires.filter { $0.job == "latest" }.map(\.instant).sorted()
+        #expect(latest.count <= all.count)
+    }
+
+    @Test("restart after a pause: none, latest and all produce exactly the expected fires")
+    func restartCatchUp() throws {
+        let h = try TickerHarness(jobs: [("none", "* * * * * *", "none"), ("latest", "* * * * * *", "latest"), ("all", "* * * * * *", "all")])
+        defer { h.stop() }
+        let a = try h.start()
+        #expect(h.eventually { firedCount(h.log(0)) >= 9 })
+        a.signal(SIGTERM)
+        a.process.waitUntilExit()
+        let before = try h.drainFires()
+        let lastBefore = Dictionary(grouping: before, by: \.job).mapValues { $0.map(\.instant).max()! }
+        Thread.sleep(forTimeInterval: 8)
+        let b = try h.start()
+        #expect(h.eventually { h.log(1).contains("leadership acquired") && firedCount(h.log(1)) >= 9 })
+        b.signal(SIGTERM)
+        b.process.waitUntilExit()
+        let after = try h.drainFires()
+        func instants(_ job: String) -> [Int64] { after.filter { $0.job == job }.map(\.instant).sorted() }
+        // all: every second after the last one before the pause, without a gap.
+        let all = instants("all")
+        #expect(all.first == lastBefore["all"]! + 1)
+        #expect(all.last! - all.first! == Int64(all.count - 1))
+        // none: a gap of several seconds, nothing caught up.
+        let none = instants("none")
+        #expect(none.first! - lastBefore["none"]! >= 4, "a gap remains for catch_up none")
+        // latest: exactly one caught-up fire inside the gap.
+        let caughtUp = h.log(1).split(separator: "\n").filter { $0.contains("caught_up=true") }
+        #expect(caughtUp.filter { $0.contains("job=latest ") }.count == 1)
+        #expect(caughtUp.filter { $0.contains("job=none ") }.isEmpty)
+        #expect(caughtUp.filter { $0.contains("job=all ") }.count >= 3)
+        let ids = (before + after).map(\.id)
+        #expect(Set(ids).count == ids.count, "no fire published twice")
+    }
+
+    @Test("SIGHUP: an added job starts, a removed job stops, an invalid file is rejected and the old config kept")
+    func reload() throws {
+        let h = try TickerHarness(jobs: [("keep", "* * * * * *", "none"), ("drop", "* * * * * *", "none")])
+        defer { h.stop() }
+        let t = try h.start()
+        #expect(h.eventually { h.logs().contains("job=drop") && h.logs().contains("job=keep") })
+        try h.write(jobs: [("keep", "* * * * * *", "none"), ("added", "* * * * * *", "none")])
+        t.signal(SIGHUP)
+        #expect(h.eventually { h.logs().contains("configuration reloaded") })
+        let reloadedAt = Int64(Date().timeIntervalSince1970)
+        #expect(h.eventually { h.logs().contains("job=added") })
+        try "this is [not toml".write(toFile: h.configPath, atomically: true, encoding: .utf8)
+        t.signal(SIGHUP)
+        #expect(h.eventually { h.logs().contains("configuration reload rejected") })
+        let firedBefore = firedCount(h.logs())
+        #expect(h.eventually { firedCount(h.logs()) >= firedBefore + 4 }, "still firing with the old configuration")
+        t.signal(SIGTERM)
+        t.process.waitUntilExit()
+        let fires = try h.drainFires()
+        #expect(!fires.contains { $0.job == "drop" && $0.instant > reloadedAt + 1 }, "the removed job stopped")
+        #expect(fires.contains { $0.job == "added" })
+    }
+
+    @Test("the broker closing the ticker's connection: it reconnects, leads again, and catches up")
+    func brokerClosesConnection() throws {
+        let h = try TickerHarness(jobs: [("all", "* * * * * *", "all")])
+        defer { h.stop() }
+        let t = try h.start()
+        #expect(h.eventually { firedCount(h.logs()) >= 3 })
+        try TestBroker.closeConnection(named: "cronq-ticker/\(t.pid)")
+        #expect(h.eventually { h.logs().contains("leadership lost") })
+        #expect(h.eventually { h.logs().components(separatedBy: "leadership acquired").count >= 3 && firedCount(h.logs()) >= 8 })
+        t.signal(SIGTERM)
+        t.process.waitUntilExit()
+        let instants = try h.drainFires().map(\.instant).sorted()
+        #expect(Set(instants).count == instants.count)
+        #expect(instants.last! - instants.first! == Int64(instants.count - 1), "no second lost across the reconnect")
+    }
+}
