@@ -50,7 +50,7 @@ let package = Package(
         .executableTarget(
             name: "cronq",
             dependencies: [
-                "CronqCore", "CronqRuntime",
+                "CronqCore", "CronqRuntime", "CronqAMQP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming),

@@ -10,7 +10,10 @@ struct Cronq: ParsableCommand {
             Exit codes: 0 success, 1 failure (invalid input, broker unreachable), 2 alert threshold crossed,
             64 usage error.
             """,
-        subcommands: [NextCommand.self, ValidateCommand.self, TopologyCommand.self])
+        subcommands: [
+            NextCommand.self, ValidateCommand.self, TopologyCommand.self, TriggerCommand.self, StatusCommand.self, DeadCommand.self,
+            TailCommand.self,
+        ])
 }
 
 /// Prints a message to stderr and exits 1: the error exit for bad input and environment failures.

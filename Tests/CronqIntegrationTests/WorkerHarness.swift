@@ -16,7 +16,7 @@ final class WorkerHarness: @unchecked Sendable {
     let backendLog: String
     var names: Topology.Names { .init(prefix: prefix) }
 
-    init(backoff: [String] = ["1s", "2s"], maxAttempts: Int = 3, timeout: String = "5s", extraConfig: String = "") throws {
+    init(backoff: [String] = ["1s", "2s"], maxAttempts: Int = 3, timeout: String = "5s", extraConfig: String = "", extraJobs: String = "") throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent(prefix)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         backendLog = dir.appendingPathComponent("backend.log").path
@@ -40,6 +40,7 @@ final class WorkerHarness: @unchecked Sendable {
             name = "probe"
             schedule = "@daily"
             path = "/cron/ee-recent"
+            \(extraJobs)
             """.write(toFile: configPath, atomically: true, encoding: .utf8)
         // Declare the topology before anything is published.
         let config = try self.config()

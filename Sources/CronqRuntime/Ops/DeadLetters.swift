@@ -1,0 +1,195 @@
+public import CronqAMQP
+public import CronqCore
+import Foundation
+
+/// `cronq dead`: list, show, replay and purge the dead-letter queue.
+///
+/// Every operation takes messages with `basic.get` *unacknowledged*; what it does not act on goes
+/// back to the queue when the channel closes, so listing loses and reorders nothing, and an
+/// interrupted replay or purge leaves every untouched message where it was. A replayed message is
+/// acked only after its re-publish to `cronq.jobs` is confirmed (at-least-once).
+public struct DeadLetters {
+    public let connection: AMQPConnection
+    public let names: Topology.Names
+
+    public init(connection: AMQPConnection, names: Topology.Names) {
+        self.connection = connection
+        self.names = names
+    }
+
+    /// What operators see of a dead letter.
+    public struct Entry: Sendable {
+        public var messageID: String
+        public var job: String
+        public var reason: String
+        public var status: Int
+        public var attempts: Int
+        public var deadAt: Int64?
+        public var error: String
+        public var queue: String
+        public var routingKey: String
+        public var message: AMQPMessage
+
+        init(_ d: AMQPDelivery) {
+            let h = d.message.properties.headers ?? AMQPTable()
+            message = d.message
+            messageID = d.message.properties.messageID ?? "-"
+            job = (try? JobMessage.parse(d.message.body).job) ?? Self.jobFromID(messageID)
+            // A message the broker dead-lettered itself (delivery limit) has x-death, not cronq-dead-*.
+            let xDeathReason: String? = {
+                if case .array(let deaths)? = h["x-death"], case .table(let first)? = deaths.first { return first["reason"]?.stringValue }
+                return nil
+            }()
+            reason = h[JobMessageProperties.deadReasonHeader]?.stringValue ?? xDeathReason.map { "broker_\($0)" } ?? "unknown"
+            status = Int(h[JobMessageProperties.deadStatusHeader]?.intValue ?? 0)
+            attempts = Int(h[JobMessageProperties.attemptHeader]?.intValue ?? 1)
+            deadAt = h[JobMessageProperties.deadAtHeader]?.stringValue.flatMap(Timestamp.parse)
+                ?? (h["x-first-death-reason"] != nil ? d.message.properties.timestamp.map(Int64.init) : nil)
+            error = h[JobMessageProperties.deadErrorHeader]?.stringValue ?? ""
+            queue = h[JobMessageProperties.queueHeader]?.stringValue ?? h["x-first-death-queue"]?.stringValue ?? ""
+            routingKey = d.routingKey
+        }
+
+        static func jobFromID(_ id: String) -> String { id.split(separator: "@").first.map(String.init) ?? "-" }
+    }
+
+    /// Which dead letters an operation applies to.
+    public struct Filter: Sendable {
+        public var job: String?
+        public var reason: String?
+        public var ids: Set<String> = []
+        /// Dead at or after this instant (`--since`).
+        public var deadSince: Int64?
+        /// Dead at or before this instant (`--older-than`).
+        public var deadBefore: Int64?
+
+        public init(job: String? = nil, reason: String? = nil, ids: Set<String> = [], deadSince: Int64? = nil, deadBefore: Int64? = nil) {
+            self.job = job
+            self.reason = reason
+            self.ids = ids
+            self.deadSince = deadSince
+            self.deadBefore = deadBefore
+        }
+
+        public func matches(_ e: Entry) -> Bool {
+            if let job, e.job != job { return false }
+            if let reason, e.reason != reason { return false }
+            if !ids.isEmpty && !ids.contains(e.messageID) { return false }
+            if let deadSince, (e.deadAt ?? Int64.min) < deadSince { return false }
+            if let deadBefore, (e.deadAt ?? Int64.max) > deadBefore { return false }
+            return true
+        }
+    }
+
+    /// Every dead letter (up to `limit` matches), oldest first; the queue is left exactly as it was.
+    public func list(_ filter: Filter, limit: Int = Int.max) throws -> [Entry] {
+        let ch = try connection.openChannel()
+        defer { ch.close() }  // returns every message we took, unacked
+        let total = try ch.inspectQueue(names.deadQueue).messageCount
+        var out: [Entry] = []
+        for _ in 0..<total {
+            guard let d = try ch.get(queue: names.deadQueue) else { break }
+            let e = Entry(d)
+            if filter.matches(e) { out.append(e) }
+            if out.count >= limit { break }
+        }
+        return out
+    }
+
+    /// The counts an operation ended with.
+    public struct Summary: Sendable, Equatable {
+        public var matched = 0
+        public var replayed = 0
+        public var purged = 0
+        public var skipped = 0
+        public var failed = 0
+    }
+
+    /// Re-publishes the selected dead letters to `cronq.jobs` and acks each once its publish is confirmed.
+    ///
+    /// The replay has attempt 1 again, `cronq-replayed` incremented, `app_id cronq-replay`, and none of
+    /// the `x-*` or `cronq-dead-*` headers (RabbitMQ 3.10 silently drops a message whose `x-death`
+    /// names a queue it dead-letters into again).
+    /// - Parameters:
+    ///   - rate: messages per second at most (nil: as fast as confirms allow).
+    ///   - progress: called after each message with the running summary.
+    ///   - shouldStop: polled between messages (Ctrl-C): stops cleanly, the rest stays in the dead queue.
+    public func replay(_ filter: Filter, limit: Int = Int.max, rate: Double? = nil, toQueue: String? = nil, dryRun: Bool = false,
+                       progress: (Summary) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> Summary {
+        let ch = try connection.openChannel()
+        defer { ch.close() }
+        let pub = try connection.openChannel()
+        defer { pub.close() }
+        try pub.enableConfirms()
+        var summary = Summary()
+        let total = try ch.inspectQueue(names.deadQueue).messageCount
+        let start = ContinuousClock.now
+        for _ in 0..<total {
+            if shouldStop() || summary.matched >= limit { break }
+            guard let d = try ch.get(queue: names.deadQueue) else { break }
+            let e = Entry(d)
+            guard filter.matches(e) else { summary.skipped += 1; continue }
+            summary.matched += 1
+            if dryRun { progress(summary); continue }
+            if let rate, rate > 0 {
+                let due = start + .milliseconds(Int64(Double(summary.matched - 1) * 1000 / rate))
+                let wait = due - ContinuousClock.now
+                if wait > .zero { Thread.sleep(forTimeInterval: Double(wait.totalMilliseconds) / 1000) }
+            }
+            let key = toQueue ?? Self.originalKey(e, names: names)
+            let result = try pub.publishAndConfirm([OutgoingMessage(exchange: names.jobsExchange, routingKey: key, message: Self.replayMessage(e.message))])
+            if result.first == .confirmed {
+                try ch.ack(d.deliveryTag)
+                summary.replayed += 1
+            } else {
+                summary.failed += 1  // left unacked: it stays in the dead queue
+            }
+            progress(summary)
+        }
+        return summary
+    }
+
+    /// Deletes the selected dead letters (acks them); the rest stay.
+    public func purge(_ filter: Filter, shouldStop: () -> Bool = { false }) throws -> Summary {
+        let ch = try connection.openChannel()
+        defer { ch.close() }
+        var summary = Summary()
+        let total = try ch.inspectQueue(names.deadQueue).messageCount
+        for _ in 0..<total {
+            if shouldStop() { break }
+            guard let d = try ch.get(queue: names.deadQueue) else { break }
+            if filter.matches(Entry(d)) {
+                try ch.ack(d.deliveryTag)
+                summary.purged += 1
+            } else {
+                summary.skipped += 1
+            }
+        }
+        return summary
+    }
+
+    /// The work queue a dead letter came from, as a routing key on `cronq.jobs`.
+    static func originalKey(_ e: Entry, names: Topology.Names) -> String {
+        let workPrefix = names.jobsExchange + "."
+        if e.queue.hasPrefix(workPrefix) { return String(e.queue.dropFirst(workPrefix.count)) }
+        return e.routingKey
+    }
+
+    /// The replay of a dead letter: same body and id, fresh counters.
+    public static func replayMessage(_ original: AMQPMessage) -> AMQPMessage {
+        var m = original
+        m.properties.stripBrokerHeaders()
+        var h = m.properties.headers ?? AMQPTable()
+        let replayed = (h[JobMessageProperties.replayedHeader]?.intValue ?? 0) + 1
+        h.removeAll { $0.hasPrefix("cronq-dead-") }
+        for k in [JobMessageProperties.attemptHeader, JobMessageProperties.firstAttemptAtHeader, JobMessageProperties.delayHeader, JobMessageProperties.queueHeader] {
+            h[k] = nil
+        }
+        h[JobMessageProperties.replayedHeader] = .int32(Int32(clamping: replayed))
+        m.properties.headers = h
+        m.properties.appID = JobMessageProperties.appReplay
+        m.properties.deliveryMode = 2
+        m.properties.timestamp = UInt64(max(0, Date().timeIntervalSince1970))
+        return m
+    }
+}

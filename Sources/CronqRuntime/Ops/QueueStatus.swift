@@ -1,0 +1,118 @@
+public import CronqAMQP
+public import CronqCore
+import Foundation
+
+/// `cronq status`: queue-based monitoring, from passive declares (exact counts, no management API lag).
+public struct QueueStatus: Sendable {
+    public struct Row: Sendable, Codable, Equatable {
+        public var queue: String
+        /// work, retry, dead
+        public var kind: String
+        public var ready: Int
+        public var consumers: Int
+        /// Unacknowledged deliveries, when the management API is configured (nil otherwise).
+        public var unacked: Int?
+    }
+
+    public var rows: [Row]
+    /// Whether some ticker holds `cronq.ticker.lock` (RabbitMQ does not show who, or how many stand by).
+    public var leader: Bool
+    /// Age in seconds of the oldest dead letter, if any.
+    public var oldestDeadAgeSeconds: Int64?
+    public var at: Int64
+
+    /// - Throws: ``AMQPError`` when the broker cannot be reached.
+    public static func collect(connection: AMQPConnection, config: CronqConfig, now: Int64) throws -> QueueStatus {
+        let names = Topology.Names(prefix: config.amqp.prefix)
+        let topology = Topology(config: config)
+        var rows: [Row] = []
+        var ch = try connection.openChannel()
+        for q in topology.queues where q.name != names.stateQueue {
+            let kind = q.name == names.deadQueue ? "dead" : q.name.hasPrefix(names.retryQueue("")) ? "retry" : "work"
+            do {
+                let info = try ch.inspectQueue(q.name)
+                rows.append(Row(queue: q.name, kind: kind, ready: Int(info.messageCount), consumers: Int(info.consumerCount), unacked: nil))
+            } catch let e as AMQPError where e.replyCode == 404 {
+                rows.append(Row(queue: q.name, kind: kind, ready: -1, consumers: 0, unacked: nil))  // missing: run `cronq topology apply`
+                ch = try connection.openChannel()
+            }
+        }
+        var leader = false
+        do {
+            _ = try ch.inspectQueue(names.lockQueue)
+            leader = true
+        } catch let e as AMQPError where e.replyCode == 404 {
+            ch = try connection.openChannel()
+        } catch let e as AMQPError where e.replyCode == 405 {
+            leader = true  // exclusive to another connection: it exists
+            ch = try connection.openChannel()
+        }
+        var oldest: Int64? = nil
+        if (rows.first { $0.kind == "dead" }?.ready ?? 0) > 0, let first = try ch.get(queue: names.deadQueue) {
+            let h = first.message.properties.headers
+            let deadAt = h?[JobMessageProperties.deadAtHeader]?.stringValue.flatMap(Timestamp.parse)
+                ?? first.message.properties.timestamp.map(Int64.init)
+            oldest = deadAt.map { now - $0 }
+            try ch.reject(first.deliveryTag, requeue: true)
+        }
+        ch.close()
+        return QueueStatus(rows: rows, leader: leader, oldestDeadAgeSeconds: oldest, at: now)
+    }
+
+    /// Alert thresholds; each crossed one is a one-line reason (exit 2).
+    public struct Thresholds: Sendable {
+        public var maxDead: Int?
+        public var maxReady: Int?
+        public var requireLeader = false
+        public var requireConsumers = false
+        public init(maxDead: Int? = nil, maxReady: Int? = nil, requireLeader: Bool = false, requireConsumers: Bool = false) {
+            self.maxDead = maxDead
+            self.maxReady = maxReady
+            self.requireLeader = requireLeader
+            self.requireConsumers = requireConsumers
+        }
+    }
+
+    public func alerts(_ t: Thresholds) -> [String] {
+        var out: [String] = []
+        for r in rows where r.ready < 0 { out.append("\(r.queue) does not exist (run `cronq topology apply`)") }
+        if let m = t.maxDead, let d = rows.first(where: { $0.kind == "dead" }), d.ready > m {
+            out.append("\(d.queue) holds \(d.ready) dead letters (max \(m))")
+        }
+        if let m = t.maxReady {
+            for r in rows where r.kind == "work" && r.ready > m { out.append("\(r.queue) has \(r.ready) ready messages (max \(m))") }
+        }
+        if t.requireLeader && !leader { out.append("no ticker holds the leader lock: nothing is being scheduled") }
+        if t.requireConsumers {
+            for r in rows where r.kind == "work" && r.consumers == 0 && r.ready >= 0 { out.append("\(r.queue) has no consumer: no worker is running for it") }
+        }
+        return out
+    }
+
+    public func table(color: Bool) -> String {
+        var t: [[String]] = [["QUEUE", "KIND", "READY", "CONSUMERS"]]
+        for r in rows {
+            var ready = r.ready < 0 ? "missing" : "\(r.ready)"
+            if color && r.kind == "dead" && r.ready > 0 { ready = "\u{1B}[31m\(ready)\u{1B}[0m" }
+            t.append([r.queue, r.kind, ready, "\(r.consumers)"])
+        }
+        var s = TextTable.render(t)
+        s += "ticker leader: \(leader ? "yes (lock held)" : "NONE")\n"
+        if let age = oldestDeadAgeSeconds { s += "oldest dead letter: \(age) s old\n" }
+        return s
+    }
+
+    public func json() -> String {
+        var obj: [String: Any] = [
+            "at": Timestamp.iso(at), "leader": leader,
+            "queues": rows.map { r -> [String: Any] in
+                var d: [String: Any] = ["queue": r.queue, "kind": r.kind, "ready": r.ready, "consumers": r.consumers]
+                if let u = r.unacked { d["unacked"] = u }
+                return d
+            },
+        ]
+        if let a = oldestDeadAgeSeconds { obj["oldest_dead_age_s"] = a }
+        let data = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}

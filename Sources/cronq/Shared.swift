@@ -1,0 +1,38 @@
+import ArgumentParser
+import CronqAMQP
+import CronqCore
+import Foundation
+
+/// `--config` for every subcommand that reads the configuration.
+struct ConfigOption: ParsableArguments {
+    @Option(help: "Configuration file (default: $CRONQ_CONFIG, else ./cronq.toml).")
+    var config: String?
+
+    /// Loads it, or exits 1 with every problem listed. Secrets are not needed by the ops commands.
+    func load() throws -> CronqConfig {
+        let path = ConfigLoader.resolvePath(config)
+        do {
+            return try ConfigLoader(allowMissingVariables: true).load(path: path)
+        } catch let e as ConfigError {
+            throw fail("\(e)")
+        }
+    }
+}
+
+/// Connects for an ops command; an unreachable broker is exit 1 with why.
+func connect(_ config: CronqConfig, _ what: String) throws -> AMQPConnection {
+    do {
+        return try AMQPConnection(url: AMQPURL(config.amqp.url), name: "cronq \(what)")
+    } catch {
+        throw fail("cronq \(what): broker unreachable: \(error)")
+    }
+}
+
+/// `90s`, `1h`, `7d` back from now.
+func since(_ text: String?, now: Int64, flag: String) throws -> Int64? {
+    guard let text else { return nil }
+    guard let d = DurationText.parse(text) else { throw ValidationError("\(flag) '\(text)' is not a duration (e.g. 30m, 2h, 7d)") }
+    return now - d.totalSeconds
+}
+
+var isTerminal: Bool { isatty(STDOUT_FILENO) != 0 }
