@@ -51,13 +51,25 @@ export_env() {
     export ERL_EPMD_ADDRESS=127.0.0.1
 }
 
-ctl() { rabbitmqctl -n "$node" "$@"; }
+# rabbitmqctl starts epmd on demand, and that daemon would inherit our stdout (a caller's pipe would
+# then never close): start it ourselves, detached from our stdio, loopback only.
+ensure_epmd() {
+    if ! pgrep -x epmd >/dev/null; then
+        ERL_EPMD_ADDRESS=127.0.0.1 epmd -daemon </dev/null >/dev/null 2>&1 || true
+        return 0
+    fi
+    return 1
+}
+
+ctl() { rabbitmqctl -n "$node" "$@" </dev/null; }
 
 case "${1:-}" in
 up)
     command -v rabbitmq-server >/dev/null || { echo "rabbitmq-server is not installed (apt-get install rabbitmq-server)" >&2; exit 1; }
     dir=$(node_dir)
     export_env "$dir"
+    started_epmd=no
+    if ensure_epmd; then started_epmd=yes; fi
     if ctl status >/dev/null 2>&1; then echo "rabbitmq: $node already running on 127.0.0.1:$port"; exit 0; fi
     mkdir -p "$dir/mnesia" "$dir/log"
     cat > "$dir/rabbitmq.conf" <<CONF
@@ -71,9 +83,9 @@ CONF
     echo "[rabbitmq_management]." > "$dir/enabled_plugins"
     echo "[]." > "$dir/advanced.config"
     : > "$dir/rabbitmq-env.conf"
-    pgrep -x epmd >/dev/null || touch "$dir/started-epmd"
+    [ "$started_epmd" = yes ] && touch "$dir/started-epmd"
     chown -R rabbitmq:rabbitmq "$dir" 2>/dev/null || true
-    nohup rabbitmq-server > "$dir/log/stdout.log" 2>&1 &
+    nohup rabbitmq-server </dev/null > "$dir/log/stdout.log" 2>&1 &
     # await_startup fails at once while the node has not registered with epmd yet: retry it.
     started=no
     for _ in $(seq 1 45); do

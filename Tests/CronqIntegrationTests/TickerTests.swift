@@ -13,7 +13,10 @@ final class TickerHarness: @unchecked Sendable {
     var tickers: [ChildProcess] = []
     var names: Topology.Names { .init(prefix: prefix) }
 
-    init(jobs: [(name: String, schedule: String, catchUp: String)], lockRetry: String = "1s") throws {
+    let brokerURL: String
+
+    init(brokerURL: String = TestBroker.url!, jobs: [(name: String, schedule: String, catchUp: String)], lockRetry: String = "1s") throws {
+        self.brokerURL = brokerURL
         dir = FileManager.default.temporaryDirectory.appendingPathComponent(prefix)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         configPath = dir.appendingPathComponent("cronq.toml").path
@@ -23,7 +26,7 @@ final class TickerHarness: @unchecked Sendable {
     func write(jobs: [(name: String, schedule: String, catchUp: String)], lockRetry: String = "1s", extra: String = "") throws {
         var text = """
             [amqp]
-            url = "\(TestBroker.url!)"
+            url = "\(brokerURL)"
             prefix = "\(prefix)"
             [backends.default]
             base_url = "http://127.0.0.1:9"
@@ -57,8 +60,8 @@ final class TickerHarness: @unchecked Sendable {
     /// Every job message in the work queue, taken out (scheduled_at per job).
     func drainFires() throws -> [(job: String, instant: Int64, id: String)] {
         let q = names.workQueue("default")
-        return try onThreadSync {
-            let ch = try AMQPConnection(url: AMQPURL(TestBroker.url!)).openChannel()
+        return try onThreadSync { [brokerURL] in
+            let ch = try AMQPConnection(url: AMQPURL(brokerURL)).openChannel()
             var out: [(String, Int64, String)] = []
             while let d = try ch.get(queue: q, noAck: true) {
                 let m = try JobMessage.parse(d.message.body)
@@ -81,8 +84,8 @@ final class TickerHarness: @unchecked Sendable {
         for t in tickers { t.stop() }
         if let c = try? ConfigLoader(allowMissingVariables: true).load(path: configPath) {
             let t = Topology(config: c)
-            try? onThreadSync {
-                let ch = try AMQPConnection(url: AMQPURL(TestBroker.url!)).openChannel()
+            try? onThreadSync { [brokerURL] in
+                let ch = try AMQPConnection(url: AMQPURL(brokerURL)).openChannel()
                 for q in t.queues { _ = try? ch.deleteQueue(q.name) }
                 for x in t.exchanges { try? ch.deleteExchange(x.name) }
             }

@@ -16,7 +16,11 @@ final class WorkerHarness: @unchecked Sendable {
     let backendLog: String
     var names: Topology.Names { .init(prefix: prefix) }
 
-    init(backoff: [String] = ["1s", "2s"], maxAttempts: Int = 3, timeout: String = "5s", extraConfig: String = "", extraJobs: String = "") throws {
+    let brokerURL: String
+
+    init(brokerURL: String = TestBroker.url!, backoff: [String] = ["1s", "2s"], maxAttempts: Int = 3, timeout: String = "5s",
+         extraConfig: String = "", extraJobs: String = "") throws {
+        self.brokerURL = brokerURL
         dir = FileManager.default.temporaryDirectory.appendingPathComponent(prefix)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         backendLog = dir.appendingPathComponent("backend.log").path
@@ -24,7 +28,7 @@ final class WorkerHarness: @unchecked Sendable {
         configPath = dir.appendingPathComponent("cronq.toml").path
         try """
             [amqp]
-            url = "\(TestBroker.url!)"
+            url = "\(brokerURL)"
             prefix = "\(prefix)"
             [backends.default]
             base_url = "http://127.0.0.1:\(backend.port)"
@@ -44,8 +48,8 @@ final class WorkerHarness: @unchecked Sendable {
             """.write(toFile: configPath, atomically: true, encoding: .utf8)
         // Declare the topology before anything is published.
         let config = try self.config()
-        try onThreadSync {
-            let c = try AMQPConnection(url: AMQPURL(TestBroker.url!))
+        try onThreadSync { [brokerURL] in
+            let c = try AMQPConnection(url: AMQPURL(brokerURL))
             try TopologyDeclarer(connection: c).apply(Topology(config: config))
         }
     }
@@ -98,8 +102,8 @@ final class WorkerHarness: @unchecked Sendable {
     /// Publishes to the jobs exchange with confirms; fails the test setup if any is not confirmed.
     func publish(_ messages: [AMQPMessage], queue: String = "default") throws {
         let exchange = names.jobsExchange
-        try onThreadSync {
-            let c = try AMQPConnection(url: AMQPURL(TestBroker.url!))
+        try onThreadSync { [brokerURL] in
+            let c = try AMQPConnection(url: AMQPURL(brokerURL))
             let ch = try c.openChannel()
             try ch.enableConfirms()
             for chunk in stride(from: 0, to: messages.count, by: 1000) {
@@ -112,13 +116,13 @@ final class WorkerHarness: @unchecked Sendable {
 
     /// Ready-message count of a queue (passive declare: exact, no lag).
     func count(_ queue: String) throws -> UInt32 {
-        try onThreadSync { try AMQPConnection(url: AMQPURL(TestBroker.url!)).openChannel().inspectQueue(queue).messageCount }
+        try onThreadSync { [brokerURL] in try AMQPConnection(url: AMQPURL(brokerURL)).openChannel().inspectQueue(queue).messageCount }
     }
 
     /// Takes every message in a queue (acking them): for inspecting dead letters.
     func drain(_ queue: String) throws -> [AMQPDelivery] {
-        try onThreadSync {
-            let ch = try AMQPConnection(url: AMQPURL(TestBroker.url!)).openChannel()
+        try onThreadSync { [brokerURL] in
+            let ch = try AMQPConnection(url: AMQPURL(brokerURL)).openChannel()
             var out: [AMQPDelivery] = []
             while let d = try ch.get(queue: queue, noAck: true) { out.append(d) }
             return out
@@ -139,8 +143,8 @@ final class WorkerHarness: @unchecked Sendable {
         for w in workers { w.stop() }
         backend.stop()
         let t = Topology(config: (try? config()) ?? (try! ConfigLoader(environment: ["WT_TOKEN": "x"]).load(path: configPath)))
-        try? onThreadSync {
-            let ch = try AMQPConnection(url: AMQPURL(TestBroker.url!)).openChannel()
+        try? onThreadSync { [brokerURL] in
+            let ch = try AMQPConnection(url: AMQPURL(brokerURL)).openChannel()
             for q in t.queues { _ = try? ch.deleteQueue(q.name) }
             for x in t.exchanges { try? ch.deleteExchange(x.name) }
         }
