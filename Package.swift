@@ -28,6 +28,9 @@ let package = Package(
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
+        // glibc's malloc_trim, for the ticker after loading a large configuration.
+        .target(name: "CSystemMemory"),
+
         // Pure core: cron, config, job message, outcome rules, topology model. No C, no sockets.
         .target(
             name: "CronqCore",
@@ -41,7 +44,7 @@ let package = Package(
         .target(
             name: "CronqRuntime",
             dependencies: [
-                "CronqCore", "CronqAMQP", "CronqHTTP",
+                "CronqCore", "CronqAMQP", "CronqHTTP", "CSystemMemory",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -72,7 +75,7 @@ let package = Package(
         // Helpers the test targets share: child processes (test backend, proxy), threads, the test broker.
         .target(name: "CronqTestSupport", path: "Tests/CronqTestSupport", swiftSettings: upcoming),
         // `make bench`: measurements, never timed tests.
-        .executableTarget(name: "cronq-bench", dependencies: ["CronqCore", "CronqAMQP", "CronqHTTP", "CronqRuntime"], swiftSettings: upcoming),
+        .executableTarget(name: "cronq-bench", dependencies: ["CronqCore", "CronqAMQP", "CronqHTTP", "CronqRuntime", "CSystemMemory"], swiftSettings: upcoming),
 
         .testTarget(name: "CronqCoreTests", dependencies: ["CronqCore"], exclude: ["Fixtures"], swiftSettings: upcoming),
         .testTarget(name: "CronqAMQPTests", dependencies: ["CronqAMQP", "CronqTestSupport"], swiftSettings: upcoming),

@@ -1,8 +1,9 @@
+import CSystemMemory
 import CronqCore
 import Foundation
 
 // cronq-bench: the numbers the issues ask for, measured in one run; medians of several rounds.
-// Usage: cronq-bench [cron|worker]   (default: everything; the worker part needs CRONQ_BENCH_AMQP_URL)
+// Usage: cronq-bench [cron|worker|ticker] or cronq-bench memprobe CONFIG (RSS across config loads)   (default: everything; the worker part needs CRONQ_BENCH_AMQP_URL)
 
 func median(_ xs: [Double]) -> Double {
     let s = xs.sorted()
@@ -52,3 +53,21 @@ func benchCron() {
 let what = CommandLine.arguments.dropFirst().first ?? "all"
 if what == "cron" || what == "all" { benchCron() }
 if what == "worker" || what == "all" { WorkerBench.run() }
+if what == "ticker" || what == "all" { TickerBench.run() }
+
+if what == "memprobe", CommandLine.arguments.count > 2 {
+    func rss() -> Double { TickerBench.currentRSS(getpid()) }
+    print("start \(rss())")
+    do {
+        let c = try ConfigLoader(allowMissingVariables: true).load(path: CommandLine.arguments[2])
+        print("loaded \(c.jobs.count) jobs: \(rss()) MiB")
+        let jobs = c.jobs.map(FirePlanner.Job.init)
+        print("planner jobs: \(rss()) MiB \(jobs.count)")
+    }
+    print("after scope: \(rss()) MiB")
+    cronq_release_free_memory()
+    print("after trim: \(rss()) MiB")
+    _ = try? ConfigLoader(allowMissingVariables: true).load(path: CommandLine.arguments[2])
+    cronq_release_free_memory()
+    print("after a second load: \(rss()) MiB")
+}

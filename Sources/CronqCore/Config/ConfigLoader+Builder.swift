@@ -189,7 +189,7 @@ struct Builder {
         }
         let timezone = t.string("timezone") ?? "UTC"
         var zoneOK = true
-        if ZoneRules(identifier: timezone) == nil { fail("timezone", "unknown time zone '\(timezone)' (use an IANA name such as Europe/London)"); zoneOK = false }
+        if ZoneRules.named(timezone) == nil { fail("timezone", "unknown time zone '\(timezone)' (use an IANA name such as Europe/London)"); zoneOK = false }
         var schedule: CronExpression? = nil
         if let s = t.string("schedule") {
             do { schedule = try CronExpression(s) } catch let e as CronError { fail("schedule", "'\(s)': \(e)") } catch {}

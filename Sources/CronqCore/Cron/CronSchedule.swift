@@ -26,7 +26,7 @@ public struct CronSchedule: Sendable {
     /// Parses `text` for the zone named `timeZone`.
     /// - Throws: ``CronError``; an unknown zone is reported as such.
     public init(_ text: String, timeZone: String = "UTC") throws {
-        guard let zone = ZoneRules(identifier: timeZone) else {
+        guard let zone = ZoneRules.named(timeZone) else {
             throw CronError(field: nil, token: timeZone, reason: "unknown time zone '\(timeZone)' (use an IANA name such as Europe/London)")
         }
         self.init(try CronExpression(text), zone: zone)

@@ -31,7 +31,21 @@ public final class ZoneRules: Sendable {
         self.fixedOffset = timeZone.secondsFromGMT(for: probe)
     }
 
+    private static let shared = Mutex<[String: ZoneRules]>([:])
+
+    /// The one shared instance per zone name: 100,000 jobs in one zone share one `TimeZone` and one cache.
+    public static func named(_ identifier: String) -> ZoneRules? {
+        if let z = shared.withLock({ $0[identifier] }) { return z }
+        guard let z = ZoneRules(identifier: identifier) else { return nil }
+        return shared.withLock { cache in
+            if let existing = cache[identifier] { return existing }
+            cache[identifier] = z
+            return z
+        }
+    }
+
     /// A zone by IANA name (`Europe/London`), or nil when the system does not know it.
+    /// Prefer ``named(_:)``, which shares instances.
     public convenience init?(identifier: String) {
         guard let tz = TimeZone(identifier: identifier) else { return nil }
         // Foundation maps unknown names to GMT in some versions; insist on a real match.

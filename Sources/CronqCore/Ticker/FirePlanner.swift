@@ -25,7 +25,7 @@ public struct FirePlanner: Sendable {
 
         public init(_ job: CronqConfig.Job) {
             self.init(
-                name: job.name, schedule: CronSchedule(job.schedule, zone: ZoneRules(identifier: job.timezone) ?? .utc),
+                name: job.name, schedule: CronSchedule(job.schedule, zone: ZoneRules.named(job.timezone) ?? .utc),
                 catchUp: job.catchUp, jitterMs: job.jitter.totalMilliseconds)
         }
     }

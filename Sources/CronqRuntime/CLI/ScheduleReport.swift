@@ -27,7 +27,7 @@ public enum ScheduleReport {
     public static func jobTable(_ config: CronqConfig, now: Int64) -> String {
         var rows: [[String]] = [["JOB", "SCHEDULE", "ZONE", "TARGET", "QUEUE", "NEXT (job zone)", "NEXT (UTC)"]]
         for job in config.jobs {
-            let zone = ZoneRules(identifier: job.timezone) ?? .utc
+            let zone = ZoneRules.named(job.timezone) ?? .utc
             let schedule = CronSchedule(job.schedule, zone: zone)
             let next = job.enabled ? fires(schedule, after: now, count: 3) : []
             let target = "\(job.method) \(job.backend):\(job.path)"

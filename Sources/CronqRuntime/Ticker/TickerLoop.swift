@@ -1,3 +1,4 @@
+import CSystemMemory
 import CronqAMQP
 public import CronqCore
 import Foundation
@@ -66,6 +67,7 @@ public final class TickerLoop: @unchecked Sendable {
     var enabledJobs: [FirePlanner.Job] { config.jobs.filter(\.enabled).map(FirePlanner.Job.init) }
 
     public func run() {
+        cronq_release_free_memory()
         logger.info("ticker starting", metadata: [
             "jobs": "\(config.jobs.filter(\.enabled).count)", "broker": "\((try? AMQPURL(config.amqp.url).description) ?? "?")",
         ])
@@ -284,6 +286,7 @@ public final class TickerLoop: @unchecked Sendable {
                     jobs: enabledJobs, lastFired: lastFired, now: nowMs() / 1000, windowSeconds: new.ticker.catchUpWindow.totalSeconds,
                     maxCatchUp: new.ticker.maxCatchUp)
             }
+            cronq_release_free_memory()
             logger.notice("configuration reloaded", metadata: [
                 "added": "\(now.subtracting(old).sorted().joined(separator: ","))",
                 "removed": "\(old.subtracting(now).sorted().joined(separator: ","))", "jobs": "\(new.jobs.count)",
