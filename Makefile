@@ -10,7 +10,7 @@ export CRONQ_RMQ_NODE ?= cronq-test@localhost
 DEB_PACKAGES := librabbitmq-dev libcurl4-openssl-dev rabbitmq-server tzdata ca-certificates python3
 SWIFT_BUILD_FLAGS ?= -Xswiftc -warnings-as-errors
 
-.PHONY: help deps build release test test-unit rabbitmq-up rabbitmq-down clean bench definitions
+.PHONY: help deps build release test test-unit rabbitmq-up rabbitmq-down clean bench definitions demo demo-down
 
 help:
 	@echo "make build        debug build of cronq, cronq-ticker, cronq-worker"
@@ -19,6 +19,8 @@ help:
 	@echo "make test-unit    the tests that need no broker"
 	@echo "make rabbitmq-up  start the private RabbitMQ node (127.0.0.1:$(CRONQ_RMQ_PORT))"
 	@echo "make rabbitmq-down stop it"
+	@echo "make demo         release build, private broker, demo backend, ticker, 2 workers, live events"
+	@echo "make demo-down    clean up after a demo"
 	@echo "make bench        benchmarks (release mode)"
 	@echo "make definitions  regenerate topology/definitions.json from cronq.example.toml"
 	@echo "make clean        remove build output and the run folder"
@@ -65,6 +67,15 @@ bench: deps
 	@scripts/rabbitmq.sh up
 	@set +e; CRONQ_BENCH_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" .build/release/cronq-bench $(BENCH); rc=$$?; \
 	scripts/rabbitmq.sh down; exit $$rc
+
+# Clone to jobs flowing: broker, demo backend, ticker, two workers and live events. Ctrl-C stops it.
+demo: release
+	@scripts/demo.sh
+
+# Stops whatever a crashed demo left behind.
+demo-down:
+	-@for f in run/demo/*.pid; do [ -f "$$f" ] && kill -TERM $$(cat "$$f") 2>/dev/null; rm -f "$$f"; done; true
+	@scripts/rabbitmq.sh down
 
 # Regenerates topology/definitions.json from the example config (a test fails when they drift).
 definitions: build
