@@ -22,7 +22,7 @@ struct ConfigOption: ParsableArguments {
 /// Connects for an ops command; an unreachable broker is exit 1 with why.
 func connect(_ config: CronqConfig, _ what: String) throws -> AMQPConnection {
     do {
-        return try AMQPConnection(url: AMQPURL(config.amqp.url), name: "cronq \(what)")
+        return try AMQPConnection(url: AMQPURL(config.amqp.url), name: "cronq/\(getpid()) \(what)")
     } catch {
         throw fail("cronq \(what): broker unreachable: \(error)")
     }

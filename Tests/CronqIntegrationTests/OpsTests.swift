@@ -126,6 +126,29 @@ struct OpsTests {
         #expect(elapsed >= 2.0 * 0.8 && elapsed <= 2.0 * 1.2 + 1.0, "took \(elapsed) s")
     }
 
+    @Test("replay interrupted by the broker closing its connection mid-way loses nothing")
+    func replayConnectionClosed() throws {
+        let h = try WorkerHarness()
+        defer { h.stop() }
+        let ids = (0..<40).map { "cut-\($0)" }
+        try seedDead(h, ids.map { ($0, "probe", "exhausted", "/cron/x") })
+        let out = h.dir.appendingPathComponent("replay.out").path
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        var env = ProcessInfo.processInfo.environment
+        env["WT_TOKEN"] = h.token
+        let replay = try ChildProcess(Repo.root + "/.build/debug/cronq", ["dead", "replay", "--rate", "20", "--config", h.configPath],
+                                      environment: env, waitForListening: false, stderr: FileHandle(forWritingAtPath: out)!)
+        #expect(h.eventually { (try? h.count(h.names.workQueue("default"))).map { $0 >= 10 } ?? false })
+        try TestBroker.closeConnection(named: "cronq/\(replay.pid) dead replay")
+        replay.process.waitUntilExit()
+        #expect(replay.process.terminationStatus == 1, "the interrupted replay reports failure")
+        let dead = try h.drain(h.names.deadQueue).compactMap(\.message.properties.messageID)
+        let work = try h.drain(h.names.workQueue("default")).compactMap(\.message.properties.messageID)
+        #expect(Set(dead).union(work) == Set(ids), "every id is in the dead queue or in the work queue")
+        #expect(dead.count + work.count - Set(dead).union(work).count <= 1, "at most the one in flight is in both")
+        print("replay cut: \(work.count) replayed, \(dead.count) still dead, 0 lost")
+    }
+
     @Test("a broker-dead-lettered message (x-death) replayed, failing once through a retry tier, still succeeds")
     func replayThroughRetryTier() throws {
         let h = try WorkerHarness(backoff: ["1s"], maxAttempts: 3)
