@@ -6,7 +6,6 @@ let argumentParser: Package.Dependency = .package(
     url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0")
 let swiftLog: Package.Dependency = .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0")
 let swiftCrypto: Package.Dependency = .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0")
-let tomlKit: Package.Dependency = .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0")
 
 let upcoming: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -22,7 +21,7 @@ let package = Package(
         .executable(name: "cronq-ticker", targets: ["cronq-ticker"]),
         .executable(name: "cronq-worker", targets: ["cronq-worker"]),
     ],
-    dependencies: [argumentParser, swiftLog, swiftCrypto, tomlKit],
+    dependencies: [argumentParser, swiftLog, swiftCrypto],
     targets: [
         // C libraries: one system-library target each, imported only by its wrapper module.
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
@@ -32,10 +31,7 @@ let package = Package(
         .target(name: "CSystemMemory"),
 
         // Pure core: cron, config, job message, outcome rules, topology model. No C, no sockets.
-        .target(
-            name: "CronqCore",
-            dependencies: [.product(name: "TOMLKit", package: "TOMLKit")],
-            swiftSettings: upcoming),
+        .target(name: "CronqCore", swiftSettings: upcoming),
         // The one Swift layer over rabbitmq-c.
         .target(name: "CronqAMQP", dependencies: ["CRabbitMQ"], swiftSettings: upcoming),
         // The one Swift layer over libcurl.

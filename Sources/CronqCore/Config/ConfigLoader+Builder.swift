@@ -1,4 +1,3 @@
-internal import TOMLKit
 import Foundation
 
 /// Turns the TOML tree into ``CronqConfig``, applying defaults and recording every issue.
@@ -27,7 +26,7 @@ struct Builder {
         return nil
     }
 
-    func config(_ root: TOMLTable) -> CronqConfig {
+    func config(_ root: TOML.Table) -> CronqConfig {
         let top = TableReader(table: root, prefix: "", job: nil, b: self)
         top.finish(allowed: ["amqp", "backends", "retry", "ticker", "worker", "jobs"])
 
@@ -176,7 +175,7 @@ struct Builder {
         return r
     }
 
-    func job(_ index: Int, _ table: TOMLTable, defaults: RetryPolicy, backends: [String: CronqConfig.Backend]) -> CronqConfig.Job? {
+    func job(_ index: Int, _ table: TOML.Table, defaults: RetryPolicy, backends: [String: CronqConfig.Backend]) -> CronqConfig.Job? {
         let rawName = table["name"]?.string
         let label = rawName ?? "jobs[\(index)]"
         let t = TableReader(table: table, prefix: "", job: label, b: self)

@@ -1,5 +1,4 @@
 public import Foundation
-internal import TOMLKit
 
 /// Reads `cronq.toml`: parses TOML, expands `${VAR}`/`${VAR:-default}` in string values, applies
 /// defaults, and validates everything, collecting *every* problem before failing.
@@ -42,12 +41,12 @@ public struct ConfigLoader: Sendable {
 
     /// Parses configuration text; `path` only names the file in messages.
     public func parse(_ text: String, path: String) throws -> CronqConfig {
-        let root: TOMLTable
+        let root: TOML.Table
         do {
-            root = try TOMLTable(string: text)
-        } catch let e as TOMLParseError {
+            root = try TOML.parse(text)
+        } catch {
             throw ConfigError(issues: [
-                .init(file: path, job: nil, key: "line \(e.source.begin.line), column \(e.source.begin.column)", message: "TOML syntax: \(e.description)")
+                .init(file: path, job: nil, key: "line \(error.line), column \(error.column)", message: "TOML syntax: \(error.message)")
             ])
         }
         let issues = IssueCollector(file: path)
@@ -71,7 +70,7 @@ final class IssueCollector {
 
 /// Reads one TOML table, remembering which keys were read so unknown ones (typos) are reported.
 struct TableReader {
-    let table: TOMLTable
+    let table: TOML.Table
     let prefix: String
     let job: String?
     let b: Builder
@@ -89,7 +88,7 @@ struct TableReader {
     func string(_ k: String) -> String? {
         guard let v = table[k] else { return nil }
         guard let s = v.string else {
-            b.issues.add(job, key(k), "must be a string, got \(v.type)")
+            b.issues.add(job, key(k), "must be a string, got \(v.typeName)")
             return nil
         }
         return b.expand(s, job: job, key: key(k))
@@ -98,7 +97,7 @@ struct TableReader {
     func int(_ k: String) -> Int? {
         guard let v = table[k] else { return nil }
         guard let i = v.int else {
-            b.issues.add(job, key(k), "must be an integer, got \(v.type)")
+            b.issues.add(job, key(k), "must be an integer, got \(v.typeName)")
             return nil
         }
         return i
@@ -107,7 +106,7 @@ struct TableReader {
     func bool(_ k: String) -> Bool? {
         guard let v = table[k] else { return nil }
         guard let x = v.bool else {
-            b.issues.add(job, key(k), "must be true or false, got \(v.type)")
+            b.issues.add(job, key(k), "must be true or false, got \(v.typeName)")
             return nil
         }
         return x
@@ -129,7 +128,7 @@ struct TableReader {
     func table(_ k: String) -> TableReader? {
         guard let v = table[k] else { return nil }
         guard let t = v.table else {
-            b.issues.add(job, key(k), "must be a table, got \(v.type)")
+            b.issues.add(job, key(k), "must be a table, got \(v.typeName)")
             return nil
         }
         return TableReader(table: t, prefix: key(k), job: job, b: b)
@@ -138,13 +137,13 @@ struct TableReader {
     func stringArray(_ k: String) -> [String]? {
         guard let v = table[k] else { return nil }
         guard let a = v.array else {
-            b.issues.add(job, key(k), "must be an array of strings, got \(v.type)")
+            b.issues.add(job, key(k), "must be an array of strings, got \(v.typeName)")
             return nil
         }
         var out: [String] = []
         for (i, item) in a.enumerated() {
             guard let s = item.string else {
-                b.issues.add(job, "\(key(k))[\(i)]", "must be a string, got \(item.type)")
+                b.issues.add(job, "\(key(k))[\(i)]", "must be a string, got \(item.typeName)")
                 return nil
             }
             out.append(b.expand(s, job: job, key: "\(key(k))[\(i)]") ?? s)
