@@ -10,7 +10,7 @@ export CRONQ_RMQ_NODE ?= cronq-test@localhost
 DEB_PACKAGES := librabbitmq-dev libcurl4-openssl-dev rabbitmq-server tzdata ca-certificates python3
 SWIFT_BUILD_FLAGS ?= -Xswiftc -warnings-as-errors
 
-.PHONY: help deps build release test test-unit rabbitmq-up rabbitmq-down clean bench definitions demo demo-down
+.PHONY: help deps build release test test-unit rabbitmq-up rabbitmq-down clean bench definitions demo demo-down docker-check
 
 help:
 	@echo "make build        debug build of cronq, cronq-ticker, cronq-worker"
@@ -21,6 +21,7 @@ help:
 	@echo "make rabbitmq-down stop it"
 	@echo "make demo         release build, private broker, demo backend, ticker, 2 workers, live events"
 	@echo "make demo-down    clean up after a demo"
+	@echo "make docker-check the Dockerfile's build step on the host, and the compose file check"
 	@echo "make bench        benchmarks (release mode)"
 	@echo "make definitions  regenerate topology/definitions.json from cronq.example.toml"
 	@echo "make clean        remove build output and the run folder"
@@ -76,6 +77,11 @@ demo: release
 demo-down:
 	-@for f in run/demo/*.pid; do [ -f "$$f" ] && kill -TERM $$(cat "$$f") 2>/dev/null; rm -f "$$f"; done; true
 	@scripts/rabbitmq.sh down
+
+# What can be checked of docker/ without an engine: the Dockerfile's build step on the host, the compose file.
+docker-check: deps
+	$(SWIFT) build -c release --static-swift-stdlib
+	python3 docker/check_compose.py
 
 # Regenerates topology/definitions.json from the example config (a test fails when they drift).
 definitions: build

@@ -141,6 +141,7 @@ struct Builder {
             if s.isEmpty { issues.add(nil, key, "\(path) is empty") ; return nil }
             return Secret(s)
         } catch {
+            if allowMissing { return Secret("") }
             issues.add(nil, key, "cannot read \(path): \(ConfigLoader.reason(error))")
             return nil
         }

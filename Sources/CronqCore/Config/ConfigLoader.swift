@@ -4,8 +4,9 @@ public import Foundation
 /// defaults, and validates everything, collecting *every* problem before failing.
 public struct ConfigLoader: Sendable {
     public var environment: [String: String]
-    /// When true, an unset `${VAR}` expands to an empty string instead of failing: for commands that
-    /// need the schedule and topology but never a secret (`cronq next`, `cronq topology export`).
+    /// When true, an unset `${VAR}` expands to an empty string and an unreadable `token_file` or
+    /// `signing_secret_file` leaves the secret empty, instead of failing: for the parts that need the
+    /// schedule and topology but never a secret (the ticker, `cronq topology`, the ops commands).
     public var allowMissingVariables: Bool
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment, allowMissingVariables: Bool = false) {
