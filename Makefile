@@ -7,7 +7,7 @@ export CRONQ_RMQ_PORT ?= 5682
 export CRONQ_RMQ_MGMT_PORT ?= 15682
 export CRONQ_RMQ_DIST_PORT ?= 25682
 export CRONQ_RMQ_NODE ?= cronq-test@localhost
-DEB_PACKAGES := librabbitmq-dev libcurl4-openssl-dev rabbitmq-server tzdata ca-certificates python3
+DEB_PACKAGES := librabbitmq-dev libcurl4-openssl-dev rabbitmq-server tzdata ca-certificates python3 curl
 SWIFT_BUILD_FLAGS ?= -Xswiftc -warnings-as-errors
 
 .PHONY: help deps build release test test-unit rabbitmq-up rabbitmq-down clean bench definitions demo demo-down docker-check

@@ -5,6 +5,9 @@ import PackageDescription
 let argumentParser: Package.Dependency = .package(
     url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0")
 let swiftLog: Package.Dependency = .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0")
+let swiftMetrics: Package.Dependency = .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0")
+let swiftPrometheus: Package.Dependency = .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0")
+let swiftNIO: Package.Dependency = .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0")
 let swiftCrypto: Package.Dependency = .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0")
 
 let upcoming: [SwiftSetting] = [
@@ -21,7 +24,7 @@ let package = Package(
         .executable(name: "cronq-ticker", targets: ["cronq-ticker"]),
         .executable(name: "cronq-worker", targets: ["cronq-worker"]),
     ],
-    dependencies: [argumentParser, swiftLog, swiftCrypto],
+    dependencies: [argumentParser, swiftLog, swiftMetrics, swiftPrometheus, swiftNIO, swiftCrypto],
     targets: [
         // C libraries: one system-library target each, imported only by its wrapper module.
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
@@ -43,6 +46,11 @@ let package = Package(
                 "CronqCore", "CronqAMQP", "CronqHTTP", "CSystemMemory",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: upcoming),
 

@@ -20,6 +20,9 @@ struct CronqTicker: ParsableCommand {
     @Option(help: "Configuration file (default: $CRONQ_CONFIG, else ./cronq.toml).")
     var config: String?
 
+    @Option(help: "Serve Prometheus metrics on /metrics and a health probe on /healthz at HOST:PORT (off by default), e.g. 127.0.0.1:9464.")
+    var metricsAddress: String?
+
     @Option(help: "trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -27,6 +30,7 @@ struct CronqTicker: ParsableCommand {
     var logFormat: String = "logfmt"
 
     func validate() throws {
+        if let a = metricsAddress, MetricsServer.parseAddress(a) == nil { throw ValidationError("--metrics-address '\(a)' is not HOST:PORT") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
         if LogfmtHandler.Format(rawValue: logFormat) == nil { throw ValidationError("--log-format must be logfmt or json") }
     }
@@ -45,6 +49,18 @@ struct CronqTicker: ParsableCommand {
         let format = LogfmtHandler.Format(rawValue: logFormat)!
         let logger = Logger(label: "cronq-ticker") { LogfmtHandler(label: $0, level: level, format: format) }
         let loop = TickerLoop(config: cfg, configPath: path, logger: logger)
+        var server: MetricsServer? = nil
+        if let address = metricsAddress.flatMap(MetricsServer.parseAddress) {
+            do {
+                // Healthy when connected: leading or standing by.
+                server = try MetricsServer(registry: MetricsServer.bootstrap(), host: address.host, port: address.port) { loop.stats.connected }
+                logger.info("metrics listening", metadata: ["address": "\(address.host):\(server!.port)"])
+            } catch {
+                FileHandle.standardError.write(Data("cronq-ticker: cannot serve metrics on \(metricsAddress!): \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
         SignalledRun.run(loop, onReload: { loop.requestReload() })
+        server?.stop()
     }
 }

@@ -27,6 +27,9 @@ struct CronqWorker: ParsableCommand {
     @Option(help: "On SIGTERM, how long in-flight requests may finish, e.g. 30s (default: [worker] grace).")
     var grace: String?
 
+    @Option(help: "Serve Prometheus metrics on /metrics and a health probe on /healthz at HOST:PORT (off by default), e.g. 127.0.0.1:9464.")
+    var metricsAddress: String?
+
     @Option(help: "trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -39,6 +42,7 @@ struct CronqWorker: ParsableCommand {
     func validate() throws {
         if let c = concurrency, !(1...65535).contains(c) { throw ValidationError("--concurrency must be 1-65535") }
         if let g = grace, DurationText.parse(g) == nil { throw ValidationError("--grace '\(g)' is not a duration (e.g. 30s)") }
+        if let a = metricsAddress, MetricsServer.parseAddress(a) == nil { throw ValidationError("--metrics-address '\(a)' is not HOST:PORT") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
         if LogfmtHandler.Format(rawValue: logFormat) == nil { throw ValidationError("--log-format must be logfmt or json") }
     }
@@ -62,6 +66,18 @@ struct CronqWorker: ParsableCommand {
         let options = WorkerOptions(
             config: cfg, queues: queues.map { $0.split(separator: ",").map(String.init) }, concurrency: concurrency,
             grace: grace.flatMap(DurationText.parse))
-        SignalledRun.run(WorkerLoop(options: options, logger: logger))
+        let loop = WorkerLoop(options: options, logger: logger)
+        var server: MetricsServer? = nil
+        if let address = metricsAddress.flatMap(MetricsServer.parseAddress) {
+            do {
+                server = try MetricsServer(registry: MetricsServer.bootstrap(), host: address.host, port: address.port) { loop.stats.connected }
+                logger.info("metrics listening", metadata: ["address": "\(address.host):\(server!.port)"])
+            } catch {
+                FileHandle.standardError.write(Data("cronq-worker: cannot serve metrics on \(metricsAddress!): \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+        SignalledRun.run(loop)
+        server?.stop()
     }
 }

@@ -49,6 +49,7 @@ public final class TickerLoop: @unchecked Sendable {
         public var failed = 0
         public var isLeader = false
         public var leadershipChanges = 0
+        public var connected = false
     }
     public var stats: Stats { statsBox.withLock { $0 } }
 
@@ -108,6 +109,7 @@ public final class TickerLoop: @unchecked Sendable {
             publishChannel = p
             backoff.reset()
             nextLockTryMs = 0
+            statsBox.withLock { $0.connected = true }
             logger.info("connected; standing by for the leader lock")
         } catch {
             let d = backoff.nextDelay()
@@ -124,6 +126,8 @@ public final class TickerLoop: @unchecked Sendable {
             logger.error("broker connection failed", metadata: ["error": "\(error)"])
         }
         isLeader = false
+        statsBox.withLock { $0.connected = false }
+        CronqMetrics.leader(false)
         if let p = planner { lastFired.merge(p.lastFired) { max($0, $1) } }
         planner = nil
         connection?.close()
@@ -146,6 +150,7 @@ public final class TickerLoop: @unchecked Sendable {
         // Keep the lock channel open: the exclusive queue belongs to the connection either way.
         isLeader = true
         statsBox.withLock { $0.isLeader = true; $0.leadershipChanges += 1 }
+        CronqMetrics.leader(true)
         let checkpoint = try readCheckpoint(c)
         if let cp = checkpoint { lastFired.merge(cp.fired) { max($0, $1) } }
         let now = nowMs() / 1000
@@ -207,6 +212,7 @@ public final class TickerLoop: @unchecked Sendable {
                     lastFired[f.job] = max(lastFired[f.job] ?? 0, f.instant)
                     checkpointDirty = true
                     statsBox.withLock { $0.fired += 1 }
+                    CronqMetrics.fired(f.job, latenessMs: confirmedAt - f.instant * 1000)
                     logger.info("fired", metadata: [
                         "job": "\(f.job)", "scheduled_at": "\(Timestamp.iso(f.instant))", "message_id": "\(id)",
                         "lateness_ms": "\(confirmedAt - f.instant * 1000)", "caught_up": "\(f.caughtUp)",
@@ -214,6 +220,7 @@ public final class TickerLoop: @unchecked Sendable {
                     emitFired(f, id: id)
                 } else {
                     statsBox.withLock { $0.failed += 1 }
+                    CronqMetrics.fireFailed(f.job)
                     logger.error("fire not confirmed; retrying", metadata: [
                         "job": "\(f.job)", "scheduled_at": "\(Timestamp.iso(f.instant))", "publish": "\(outcome.map { "\($0)" } ?? "no confirm")",
                     ])

@@ -52,6 +52,7 @@ public final class WorkerLoop: @unchecked Sendable {
         public var dead = 0
         public var publishFailures = 0
         public var reconnects = 0
+        public var connected = false
     }
     private let statsBox = Mutex(Stats())
     public var stats: Stats { statsBox.withLock { $0 } }
@@ -188,6 +189,8 @@ public final class WorkerLoop: @unchecked Sendable {
                 consumerQueues[tag] = q
             }
             if backoff.attempt > 0 { bump { $0.reconnects += 1 } }
+            bump { $0.connected = true }
+            CronqMetrics.workerConnected(true)
             backoff.reset()
             reconnectAt = nil
             logger.info("connected", metadata: ["queues": "\(options.queues.map(names.workQueue).joined(separator: ","))"])
@@ -200,6 +203,8 @@ public final class WorkerLoop: @unchecked Sendable {
     }
 
     private func teardown() {
+        bump { $0.connected = false }
+        CronqMetrics.workerConnected(false)
         consumeConn?.close()
         publishConn?.close()
         consumeConn = nil
@@ -312,6 +317,7 @@ public final class WorkerLoop: @unchecked Sendable {
             nextRequestID += 1
             inFlight[id] = item
             let messageID = item.delivery.message.properties.messageID ?? m.messageID
+            CronqMetrics.inFlight(inFlight.count)
             http.start(
                 BackendRequest.make(m, messageID: messageID, attempt: item.attempt, backend: backend, now: Int64(Date().timeIntervalSince1970)),
                 id: id)
@@ -321,6 +327,9 @@ public final class WorkerLoop: @unchecked Sendable {
     private func finish(_ id: UInt64, _ result: Result<HTTPResponse, HTTPError>) {
         guard let item = inFlight.removeValue(forKey: id), let m = item.message else { return }
         let durationMs = Int((ContinuousClock.now - item.started).totalMilliseconds)
+        CronqMetrics.inFlight(inFlight.count)
+        CronqMetrics.requestDuration(durationMs)
+        if case .success(let r) = result { CronqMetrics.httpStatus(r.status) } else { CronqMetrics.httpStatus(nil) }
         let messageID = item.delivery.message.properties.messageID ?? m.messageID
         guard item.generation == generation, consumeConn != nil else {
             logger.warning("request finished after its connection was lost; the broker redelivers it", metadata: [
@@ -342,6 +351,7 @@ public final class WorkerLoop: @unchecked Sendable {
                 return
             } catch {}
             bump { $0.succeeded += 1 }
+            CronqMetrics.job(m.job, outcome: "success")
             logger.info("outcome", metadata: [
                 "outcome": "success", "job": "\(m.job)", "message_id": "\(messageID)", "attempt": "\(item.attempt)",
                 "status": "\(status ?? 0)", "duration_ms": "\(durationMs)",
@@ -420,6 +430,8 @@ public final class WorkerLoop: @unchecked Sendable {
             switch p.kind {
             case .retry(let tier):
                 bump { $0.retried += 1 }
+                CronqMetrics.job(job, outcome: "retry")
+                CronqMetrics.retry(tier: tier)
                 logger.info("outcome", metadata: [
                     "outcome": "retry", "job": "\(job)", "message_id": "\(p.event.messageID)", "attempt": "\(item.attempt)",
                     "status": "\(p.event.status ?? 0)", "delay": "\(tier)", "error": "\(p.event.error ?? "")",
@@ -427,6 +439,8 @@ public final class WorkerLoop: @unchecked Sendable {
                 ])
             case .dead(let reason):
                 bump { $0.dead += 1 }
+                CronqMetrics.job(job, outcome: "dead")
+                CronqMetrics.dead(reason: reason)
                 logger.warning("outcome", metadata: [
                     "outcome": "dead", "job": "\(job)", "message_id": "\(p.event.messageID)", "attempt": "\(item.attempt)",
                     "reason": "\(reason)", "status": "\(p.event.status ?? 0)", "error": "\(p.event.error ?? "")",
