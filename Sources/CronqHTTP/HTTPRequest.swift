@@ -11,6 +11,8 @@ public struct HTTPRequest: Sendable {
     public var connectTimeout: Duration
     /// CA bundle that verifies the server; nil uses the system's. Verification is never off.
     public var caFile: String?
+    /// How much of the response body to keep (the rest is counted, not stored).
+    public var bodyLimit: Int = HTTPClient.bodyExcerptLimit
 
     public init(
         method: String, url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,
@@ -34,7 +36,7 @@ public struct HTTPResponse: Sendable, Equatable {
     public var retryAfter: String?
     /// `Location`, for logging a redirect that was (deliberately) not followed.
     public var location: String?
-    /// The first ``HTTPClient/bodyExcerptLimit`` bytes of the body.
+    /// The first `bodyLimit` bytes of the body (``HTTPClient/bodyExcerptLimit`` by default).
     public var bodyExcerpt: [UInt8]
     /// Total body size received.
     public var bodyBytes: Int

@@ -11,6 +11,7 @@ final class Transfer {
     var bodyBytes = 0
     var retryAfter: String?
     var location: String?
+    var bodyLimit = HTTPClient.bodyExcerptLimit
 
     init(id: UInt64, handle: UnsafeMutableRawPointer) {
         self.id = id
@@ -32,6 +33,7 @@ final class Transfer {
     }
 
     func configure(_ request: HTTPRequest) throws {
+        bodyLimit = request.bodyLimit
         let box = Unmanaged.passRetained(self)
         retained = box
         let me = box.toOpaque()
@@ -95,7 +97,7 @@ final class Transfer {
 
     func appendBody(_ data: UnsafeRawBufferPointer) {
         bodyBytes += data.count
-        let room = HTTPClient.bodyExcerptLimit - excerpt.count
+        let room = bodyLimit - excerpt.count
         if room > 0 { excerpt.append(contentsOf: data.prefix(room)) }
     }
 

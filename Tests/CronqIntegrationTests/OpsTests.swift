@@ -62,6 +62,45 @@ struct OpsTests {
         #expect(try cronq(h, ["dead", "list"]).stdout.contains("2 dead letter(s)"), "status left the dead letters in place")
     }
 
+    @Test("status with management_url: unacked counts and rates from the management API",
+          .enabled(if: ProcessInfo.processInfo.environment["CRONQ_TEST_MANAGEMENT_URL"] != nil))
+    func statusManagement() throws {
+        let mgmt = ProcessInfo.processInfo.environment["CRONQ_TEST_MANAGEMENT_URL"]!
+        let h = try WorkerHarness(amqpExtra: "management_url = \"\(mgmt)\"")
+        defer { h.stop() }
+        try h.publish((0..<3).map { h.message(path: "/cron/x", id: "u-\($0)") })
+        let work = h.names.workQueue("default")
+        // Hold two deliveries unacked on a connection of our own (confined to its thread) while status looks.
+        let ready = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let holder = Thread {
+            if let c = try? AMQPConnection(url: AMQPURL(TestBroker.url!)), let ch = try? c.openChannel() {
+                _ = try? ch.get(queue: work)
+                _ = try? ch.get(queue: work)
+                ready.signal()
+                release.wait()
+                c.close()
+            } else {
+                ready.signal()
+            }
+        }
+        holder.start()
+        ready.wait()
+        defer { release.signal() }
+        var last = ""
+        let seen = h.eventually(30) {
+            guard let r = try? cronq(h, ["status", "--json"]), r.status == 0,
+                let obj = try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any],
+                let queues = obj["queues"] as? [[String: Any]], let row = queues.first(where: { $0["queue"] as? String == work })
+            else { return false }
+            last = r.stdout
+            return row["unacked"] as? Int == 2 && row["ready"] as? Int == 1 && row["publish_rate"] is Double
+        }
+        #expect(seen, "\(last)")
+        let table = try cronq(h, ["status"])
+        #expect(table.stdout.contains("UNACKED") && table.stdout.contains("DELIVER/s"))
+    }
+
     @Test("status against an unreachable broker exits 1 with the reason")
     func statusDown() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("sd"))
@@ -111,6 +150,22 @@ struct OpsTests {
         #expect(h.eventually { Set(h.requests().compactMap { $0["idempotency_key"] as? String }) == ["r-2", "r-3"] })
         #expect(h.eventually { (try? h.count(h.names.workQueue("default"))) == 0 })
         #expect(try h.count(h.names.deadQueue) == 1, "r-1 is still dead")
+    }
+
+    @Test("replay --limit and --to-queue; a replay the broker cannot route fails and the dead letter stays")
+    func replayLimitAndQueue() throws {
+        let h = try WorkerHarness(extraJobs: "[[jobs]]\nname = \"heavy\"\nschedule = \"@daily\"\npath = \"/cron/h\"\nqueue = \"heavy\"")
+        defer { h.stop() }
+        try seedDead(h, (0..<4).map { ("l-\($0)", "probe", "exhausted", "/cron/x") })
+        let limited = try cronq(h, ["dead", "replay", "--limit", "2"])
+        #expect(limited.stdout.contains("replayed 2"), "\(limited.stdout)")
+        #expect(try h.count(h.names.workQueue("default")) == 2 && h.count(h.names.deadQueue) == 2)
+        let moved = try cronq(h, ["dead", "replay", "--id", "l-2", "--to-queue", "heavy"])
+        #expect(moved.stdout.contains("replayed 1"))
+        #expect(try h.count(h.names.workQueue("heavy")) == 1)
+        let nowhere = try cronq(h, ["dead", "replay", "--id", "l-3", "--to-queue", "nowhere"])
+        #expect(nowhere.status == 1 && nowhere.stdout.contains("failed 1"), "\(nowhere.stdout)")
+        #expect(try h.drain(h.names.deadQueue).compactMap(\.message.properties.messageID) == ["l-3"], "the unroutable replay left it dead")
     }
 
     @Test("replay --rate is honoured within 20%")

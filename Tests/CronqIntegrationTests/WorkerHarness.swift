@@ -19,7 +19,7 @@ final class WorkerHarness: @unchecked Sendable {
     let brokerURL: String
 
     init(brokerURL: String = TestBroker.url!, backoff: [String] = ["1s", "2s"], maxAttempts: Int = 3, timeout: String = "5s",
-         extraConfig: String = "", extraJobs: String = "") throws {
+         extraConfig: String = "", extraJobs: String = "", amqpExtra: String = "") throws {
         self.brokerURL = brokerURL
         dir = FileManager.default.temporaryDirectory.appendingPathComponent(prefix)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -30,6 +30,7 @@ final class WorkerHarness: @unchecked Sendable {
             [amqp]
             url = "\(brokerURL)"
             prefix = "\(prefix)"
+            \(amqpExtra)
             [backends.default]
             base_url = "http://127.0.0.1:\(backend.port)"
             token = "${WT_TOKEN}"

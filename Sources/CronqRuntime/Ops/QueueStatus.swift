@@ -12,6 +12,10 @@ public struct QueueStatus: Sendable {
         public var consumers: Int
         /// Unacknowledged deliveries, when the management API is configured (nil otherwise).
         public var unacked: Int?
+        /// Messages per second published to / delivered from / acked on the queue (management API).
+        public var publishRate: Double?
+        public var deliverRate: Double?
+        public var ackRate: Double?
     }
 
     public var rows: [Row]
@@ -56,6 +60,10 @@ public struct QueueStatus: Sendable {
             try ch.reject(first.deliveryTag, requeue: true)
         }
         ch.close()
+        if let management = config.amqp.managementURL {
+            let vhost = (try? AMQPURL(config.amqp.url).vhost) ?? "/"
+            ManagementAPI.fill(&rows, baseURL: management, vhost: vhost)
+        }
         return QueueStatus(rows: rows, leader: leader, oldestDeadAgeSeconds: oldest, at: now)
     }
 
@@ -90,11 +98,14 @@ public struct QueueStatus: Sendable {
     }
 
     public func table(color: Bool) -> String {
-        var t: [[String]] = [["QUEUE", "KIND", "READY", "CONSUMERS"]]
+        let management = rows.contains { $0.unacked != nil }
+        var t: [[String]] = [["QUEUE", "KIND", "READY", "CONSUMERS"] + (management ? ["UNACKED", "PUBLISH/s", "DELIVER/s", "ACK/s"] : [])]
+        func rate(_ r: Double?) -> String { r.map { String(format: "%.1f", $0) } ?? "-" }
         for r in rows {
             var ready = r.ready < 0 ? "missing" : "\(r.ready)"
             if color && r.kind == "dead" && r.ready > 0 { ready = "\u{1B}[31m\(ready)\u{1B}[0m" }
-            t.append([r.queue, r.kind, ready, "\(r.consumers)"])
+            t.append([r.queue, r.kind, ready, "\(r.consumers)"]
+                + (management ? [r.unacked.map(String.init) ?? "-", rate(r.publishRate), rate(r.deliverRate), rate(r.ackRate)] : []))
         }
         var s = TextTable.render(t)
         s += "ticker leader: \(leader ? "yes (lock held)" : "NONE")\n"
@@ -108,6 +119,9 @@ public struct QueueStatus: Sendable {
             "queues": rows.map { r -> [String: Any] in
                 var d: [String: Any] = ["queue": r.queue, "kind": r.kind, "ready": r.ready, "consumers": r.consumers]
                 if let u = r.unacked { d["unacked"] = u }
+                if let x = r.publishRate { d["publish_rate"] = x }
+                if let x = r.deliverRate { d["deliver_rate"] = x }
+                if let x = r.ackRate { d["ack_rate"] = x }
                 return d
             },
         ]
