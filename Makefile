@@ -10,7 +10,7 @@ export CRONQ_RMQ_NODE ?= cronq-test@localhost
 DEB_PACKAGES := librabbitmq-dev libcurl4-openssl-dev rabbitmq-server tzdata ca-certificates python3 curl
 SWIFT_BUILD_FLAGS ?= -Xswiftc -warnings-as-errors
 
-.PHONY: help deps build release test test-unit rabbitmq-up rabbitmq-down clean bench definitions demo demo-down docker-check
+.PHONY: help deps build release test test-unit test-django rabbitmq-up rabbitmq-down clean bench definitions demo demo-down docker-check
 
 help:
 	@echo "make build        debug build of cronq, cronq-ticker, cronq-worker"
@@ -57,7 +57,14 @@ test: deps
 	CRONQ_TEST_RABBITMQ_NODE="$(CRONQ_RMQ_NODE)" \
 	CRONQ_TEST_MANAGEMENT_URL="http://guest:guest@127.0.0.1:$(CRONQ_RMQ_MGMT_PORT)" \
 	$(SWIFT) test --skip-build; rc=$$?; \
-	scripts/rabbitmq.sh down; exit $$rc
+	scripts/rabbitmq.sh down; \
+	$(MAKE) --no-print-directory test-django || rc=1; exit $$rc
+
+# The Django example's own tests, when Django is installed (pip install django); skipped, saying so, otherwise.
+test-django:
+	@if python3 -c "import django" 2>/dev/null; then \
+	  cd examples/django && python3 -m django test --settings=settings; \
+	else echo "examples/django: skipped, Django is not installed (pip install django to run its tests)"; fi
 
 test-unit: deps
 	$(SWIFT) test --filter 'CronqCoreTests|CronqAMQPTests|CronqHTTPTests'

@@ -1,0 +1,16 @@
+"""Minimal settings for the example (and its tests)."""
+import os
+
+SECRET_KEY = "example-only-not-secret"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = "urls"
+INSTALLED_APPS = ["cronapp"]
+MIDDLEWARE = []
+DATABASES = {}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+USE_TZ = True
+CRON_TOKEN = os.environ.get("ERIFY_CRON_TOKEN", "")
+CRONQ_SIGNING_SECRET = os.environ.get("CRONQ_SIGNING_SECRET", "")
+# How long an Idempotency-Key is remembered (longer than cronq's max_duration).
+CRONQ_IDEMPOTENCY_TTL = 7 * 24 * 3600
