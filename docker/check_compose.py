@@ -79,6 +79,20 @@ rmq = doc["services"].get("rabbitmq", {})
 if "healthcheck" not in rmq or not any("definitions.json" in v for v in rmq.get("volumes", [])):
     errors.append("rabbitmq needs a healthcheck and topology/definitions.json")
 
+# The dashboard must only use metrics cronq exports (names from the README's table).
+import json, re
+exported = {"cronq_worker_jobs_total", "cronq_worker_http_responses_total", "cronq_worker_request_duration_seconds",
+            "cronq_worker_in_flight_requests", "cronq_worker_retries_total", "cronq_worker_dead_letters_total",
+            "cronq_worker_connected", "cronq_ticker_fires_total", "cronq_ticker_fire_failures_total",
+            "cronq_ticker_fire_lateness_seconds", "cronq_ticker_leader"}
+dash = json.load(open(os.path.join(here, "grafana", "dashboards", "cronq.json")))
+for p in dash["panels"]:
+    for t in p["targets"]:
+        for name in re.findall(r"cronq_[a-z_]+", t["expr"]):
+            base = re.sub(r"_(bucket|count|sum)$", "", name)
+            if base not in exported:
+                errors.append(f"dashboard panel {p['title']!r} uses unknown metric {name}")
+
 if errors:
     print("\n".join("check_compose: " + e for e in errors))
     sys.exit(1)
