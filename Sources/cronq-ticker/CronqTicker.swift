@@ -50,13 +50,11 @@ struct CronqTicker: ParsableCommand {
         let logger = Logger(label: "cronq-ticker") { LogfmtHandler(label: $0, level: level, format: format) }
         let loop = TickerLoop(config: cfg, configPath: path, logger: logger)
         var server: MetricsServer? = nil
-        if let address = metricsAddress.flatMap(MetricsServer.parseAddress) {
+        if let metricsAddress {
             do {
-                // Healthy when connected: leading or standing by.
-                server = try MetricsServer(registry: MetricsServer.bootstrap(), host: address.host, port: address.port) { loop.stats.connected }
-                logger.info("metrics listening", metadata: ["address": "\(address.host):\(server!.port)"])
+                server = try MetricsServer.start(address: metricsAddress, logger: logger) { loop.stats.connected }
             } catch {
-                FileHandle.standardError.write(Data("cronq-ticker: cannot serve metrics on \(metricsAddress!): \(error)\n".utf8))
+                FileHandle.standardError.write(Data("cronq-ticker: cannot serve metrics on \(metricsAddress): \(error)\n".utf8))
                 throw ExitCode(1)
             }
         }

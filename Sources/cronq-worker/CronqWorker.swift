@@ -68,12 +68,11 @@ struct CronqWorker: ParsableCommand {
             grace: grace.flatMap(DurationText.parse))
         let loop = WorkerLoop(options: options, logger: logger)
         var server: MetricsServer? = nil
-        if let address = metricsAddress.flatMap(MetricsServer.parseAddress) {
+        if let metricsAddress {
             do {
-                server = try MetricsServer(registry: MetricsServer.bootstrap(), host: address.host, port: address.port) { loop.stats.connected }
-                logger.info("metrics listening", metadata: ["address": "\(address.host):\(server!.port)"])
+                server = try MetricsServer.start(address: metricsAddress, logger: logger) { loop.stats.connected }
             } catch {
-                FileHandle.standardError.write(Data("cronq-worker: cannot serve metrics on \(metricsAddress!): \(error)\n".utf8))
+                FileHandle.standardError.write(Data("cronq-worker: cannot serve metrics on \(metricsAddress): \(error)\n".utf8))
                 throw ExitCode(1)
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+public import Logging
 import Metrics
 import NIOCore
 import NIOHTTP1
@@ -44,6 +45,20 @@ public final class MetricsServer: Sendable {
             throw error
         }
         self.port = channel.localAddress?.port ?? port
+    }
+
+    /// For the executables' `--metrics-address`: bootstraps metrics, starts the server, logs where.
+    /// - Throws: a bind error; the caller exits 1 with it.
+    public static func start(address: String, logger: Logger, health: @escaping @Sendable () -> Bool) throws -> MetricsServer {
+        guard let a = parseAddress(address) else { throw MetricsAddressError(address: address) }
+        let server = try MetricsServer(registry: bootstrap(), host: a.host, port: a.port, health: health)
+        logger.info("metrics listening", metadata: ["address": "\(a.host):\(server.port)"])
+        return server
+    }
+
+    public struct MetricsAddressError: Error, CustomStringConvertible {
+        public let address: String
+        public var description: String { "'\(address)' is not HOST:PORT" }
     }
 
     public func stop() {
