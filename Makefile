@@ -10,7 +10,7 @@ export CRONQ_RMQ_NODE ?= cronq-test@localhost
 DEB_PACKAGES := librabbitmq-dev libcurl4-openssl-dev rabbitmq-server tzdata ca-certificates python3 curl
 SWIFT_BUILD_FLAGS ?= -Xswiftc -warnings-as-errors
 
-.PHONY: help deps build release test test-unit test-django rabbitmq-up rabbitmq-down clean bench definitions demo demo-down docker-check
+.PHONY: help deps build release test test-unit test-django rabbitmq-up rabbitmq-down clean bench definitions demo demo-down docker-check fuzz
 
 help:
 	@echo "make build        debug build of cronq, cronq-ticker, cronq-worker"
@@ -22,6 +22,7 @@ help:
 	@echo "make demo         release build, private broker, demo backend, ticker, 2 workers, live events"
 	@echo "make demo-down    clean up after a demo"
 	@echo "make docker-check the Dockerfile's build step on the host, and the compose file check"
+	@echo "make fuzz         a million random inputs each for the cron parser and the config loader"
 	@echo "make bench        benchmarks (release mode)"
 	@echo "make definitions  regenerate topology/definitions.json from cronq.example.toml"
 	@echo "make clean        remove build output and the run folder"
@@ -89,6 +90,13 @@ demo-down:
 docker-check: deps
 	$(SWIFT) build -c release --static-swift-stdlib
 	python3 docker/check_compose.py
+
+# A million seeded random inputs each for the cron parser and the config loader (FUZZ_COUNT, FUZZ_SEED).
+FUZZ_COUNT ?= 1000000
+FUZZ_SEED ?= 1
+fuzz: deps
+	$(SWIFT) build -c release --product cronq-fuzz
+	.build/release/cronq-fuzz all $(FUZZ_COUNT) $(FUZZ_SEED)
 
 # Regenerates topology/definitions.json from the example config (a test fails when they drift).
 definitions: build

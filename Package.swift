@@ -81,6 +81,9 @@ let package = Package(
         // `make bench`: measurements, never timed tests.
         .executableTarget(name: "cronq-bench", dependencies: ["CronqCore", "CronqAMQP", "CronqHTTP", "CronqRuntime", "CSystemMemory"], swiftSettings: upcoming),
 
+        // `make fuzz`: a seeded random generator throws millions of inputs at the cron parser and the config loader.
+        .executableTarget(name: "cronq-fuzz", dependencies: ["CronqCore"], swiftSettings: upcoming),
+
         .testTarget(name: "CronqCoreTests", dependencies: ["CronqCore"], exclude: ["Fixtures"], swiftSettings: upcoming),
         .testTarget(name: "CronqAMQPTests", dependencies: ["CronqAMQP", "CronqTestSupport"], swiftSettings: upcoming),
         .testTarget(name: "CronqRuntimeTests", dependencies: ["CronqRuntime", "CronqCore", "CronqAMQP", "CronqHTTP"], swiftSettings: upcoming),

@@ -1,0 +1,133 @@
+import CronqCore
+import Foundation
+
+// cronq-fuzz [cron|config] [COUNT] [SEED]: random inputs for the cron parser and the config loader.
+// Every input must either parse (and then compute fires without hanging) or be rejected with a typed
+// error whose message is non-empty. A crash is a bug; the input is printed first.
+
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+let args = CommandLine.arguments
+let what = args.count > 1 ? args[1] : "all"
+let count = args.count > 2 ? Int(args[2]) ?? 1_000_000 : 1_000_000
+let seed = args.count > 3 ? UInt64(args[3]) ?? 1 : 1
+
+let cronTokens = ["*", "?", "/", "-", ",", "L", "W", "#", "LW", "0", "1", "5", "7", "12", "15", "23", "29", "30", "31", "59", "60",
+                  "99", "MON", "fri", "JAN", "dec", "SUN", "@daily", "@hourly", "@weekly", "@bogus", " ", "  ", "x", "\u{0}", "é",
+                  "-1", "0x1", "9999999999999999999999", "*/0", "*/5", "1-5", "5-1", "5L", "5#3", "15W"]
+
+let fieldItems = ["*", "?", "*/2", "*/7", "0", "1", "5", "7", "10-20", "1-5/2", "3/4", "1,2,3", "MON-FRI", "SAT,SUN", "JAN-MAR",
+                  "L", "LW", "15W", "5L", "2#3", "0#5", "31", "29", "12", "23", "59", "0-0", "5-5/3", "60", "32", "13", "8", "a",
+                  "1-", "-1", ",", "*/", "1#6", "L5", ""]
+
+func randomCron(_ rng: inout SplitMix) -> String {
+    if Bool.random(using: &rng) {
+        // Structured: 5 or 6 fields of plausible items, some of them wrong for their field.
+        let n = Bool.random(using: &rng) ? 5 : 6
+        return (0..<n).map { _ in
+            (0..<Int.random(in: 1...2, using: &rng)).map { _ in fieldItems.randomElement(using: &rng)! }.joined(separator: ",")
+        }.joined(separator: " ")
+    }
+    var s = ""
+    for _ in 0..<Int.random(in: 0...14, using: &rng) {
+        s += cronTokens.randomElement(using: &rng)!
+        if Bool.random(using: &rng) { s += " " }
+    }
+    return s
+}
+
+func fuzzCron(_ n: Int, _ rng: inout SplitMix) {
+    var accepted = 0
+    var rejected = 0
+    let start = Date()
+    for i in 0..<n {
+        let text = randomCron(&rng)
+        do {
+            let e = try CronExpression(text)
+            let s = CronSchedule(e, zone: ZoneRules.named(["UTC", "Europe/London", "Australia/Lord_Howe"][i % 3])!)
+            var t: Int64 = 1_767_225_600 + Int64(i % 100_000) * 977
+            for _ in 0..<3 {
+                guard let n = s.next(after: t) else { break }
+                precondition(n > t, "next(after:) went backwards for '\(text)'")
+                t = n
+            }
+            accepted += 1
+        } catch let e as CronError {
+            precondition(!e.description.isEmpty, "empty error for '\(text)'")
+            rejected += 1
+        } catch {
+            preconditionFailure("untyped error \(error) for '\(text)'")
+        }
+    }
+    print(String(format: "cron: %d inputs (%d accepted, %d rejected with a CronError), no crash, no hang, %.1f s",
+                 n, accepted, rejected, Date().timeIntervalSince(start)))
+}
+
+let baseConfig = """
+    [amqp]
+    url = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    [backends.default]
+    base_url = "https://app.example.com"
+    token = "${TOKEN:-t}"
+    [retry]
+    max_attempts = 5
+    backoff = ["10s", "1m"]
+    [[jobs]]
+    name = "every5min"
+    schedule = "*/5 * * * *"
+    path = "/cron/ee-recent"
+    headers = { X-A = "b" }
+    retry = { max_attempts = 2 }
+    """
+
+func mutate(_ s: String, _ rng: inout SplitMix) -> String {
+    var b = Array(s.utf8)
+    let pieces = Array("[]{}=\"',.#\n\\ $-_:0123456789abcdefxyz".utf8)
+    for _ in 0..<Int.random(in: 1...6, using: &rng) {
+        guard !b.isEmpty else { break }
+        let i = Int.random(in: 0..<b.count, using: &rng)
+        switch Int.random(in: 0..<4, using: &rng) {
+        case 0: b[i] = pieces.randomElement(using: &rng)!
+        case 1: b.insert(pieces.randomElement(using: &rng)!, at: i)
+        case 2: b.remove(at: i)
+        default:
+            let j = min(b.count, i + Int.random(in: 1...20, using: &rng))
+            b.insert(contentsOf: b[i..<j], at: i)
+        }
+    }
+    return String(decoding: b, as: UTF8.self)
+}
+
+func fuzzConfig(_ n: Int, _ rng: inout SplitMix) {
+    var accepted = 0
+    var rejected = 0
+    let start = Date()
+    let loader = ConfigLoader(environment: [:])
+    for _ in 0..<n {
+        let text = mutate(baseConfig, &rng)
+        do {
+            _ = try loader.parse(text, path: "fuzz.toml")
+            accepted += 1
+        } catch let e as ConfigError {
+            precondition(!e.issues.isEmpty && e.issues.allSatisfy { !$0.message.isEmpty }, "empty config error")
+            rejected += 1
+        } catch {
+            preconditionFailure("untyped error \(error)")
+        }
+    }
+    print(String(format: "config: %d inputs (%d accepted, %d rejected with a ConfigError naming file and key), no crash, %.1f s",
+                 n, accepted, rejected, Date().timeIntervalSince(start)))
+}
+
+var rng = SplitMix(state: seed)
+if what == "cron" || what == "all" { fuzzCron(count, &rng) }
+if what == "config" || what == "all" { fuzzConfig(count, &rng) }
