@@ -185,7 +185,8 @@ struct OpsTests {
     func replayConnectionClosed() throws {
         let h = try WorkerHarness()
         defer { h.stop() }
-        let ids = (0..<40).map { "cut-\($0)" }
+        // 200 at 20/s: ten seconds of replay, so the cut lands in the middle even on a slow machine.
+        let ids = (0..<200).map { "cut-\($0)" }
         try seedDead(h, ids.map { ($0, "probe", "exhausted", "/cron/x") })
         let out = h.dir.appendingPathComponent("replay.out").path
         _ = FileManager.default.createFile(atPath: out, contents: nil)
