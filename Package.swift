@@ -61,17 +61,25 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming),
+        // Options the two services share (logging, metrics endpoint).
+        .target(
+            name: "CronqServiceCLI",
+            dependencies: [
+                "CronqRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming),
         .executableTarget(
             name: "cronq-ticker",
             dependencies: [
-                "CronqCore", "CronqRuntime",
+                "CronqCore", "CronqRuntime", "CronqServiceCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming),
         .executableTarget(
             name: "cronq-worker",
             dependencies: [
-                "CronqCore", "CronqRuntime",
+                "CronqCore", "CronqRuntime", "CronqServiceCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming),

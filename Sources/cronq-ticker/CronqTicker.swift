@@ -1,6 +1,7 @@
 import ArgumentParser
 import CronqCore
 import CronqRuntime
+import CronqServiceCLI
 import Foundation
 import Logging
 
@@ -20,20 +21,7 @@ struct CronqTicker: ParsableCommand {
     @Option(help: "Configuration file (default: $CRONQ_CONFIG, else ./cronq.toml).")
     var config: String?
 
-    @Option(help: "Serve Prometheus metrics on /metrics and a health probe on /healthz at HOST:PORT (off by default), e.g. 127.0.0.1:9464.")
-    var metricsAddress: String?
-
-    @Option(help: "trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
-
-    @Option(help: "logfmt or json.")
-    var logFormat: String = "logfmt"
-
-    func validate() throws {
-        if let a = metricsAddress, MetricsServer.parseAddress(a) == nil { throw ValidationError("--metrics-address '\(a)' is not HOST:PORT") }
-        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
-        if LogfmtHandler.Format(rawValue: logFormat) == nil { throw ValidationError("--log-format must be logfmt or json") }
-    }
+    @OptionGroup var service: ServiceOptions
 
     func run() throws {
         let path = ConfigLoader.resolvePath(config)
@@ -45,19 +33,9 @@ struct CronqTicker: ParsableCommand {
             FileHandle.standardError.write(Data("\(e)\ncronq-ticker: invalid configuration, not starting\n".utf8))
             throw ExitCode(1)
         }
-        let level = Logger.Level(rawValue: logLevel)!
-        let format = LogfmtHandler.Format(rawValue: logFormat)!
-        let logger = Logger(label: "cronq-ticker") { LogfmtHandler(label: $0, level: level, format: format) }
+        let logger = service.logger(label: "cronq-ticker")
         let loop = TickerLoop(config: cfg, configPath: path, logger: logger)
-        var server: MetricsServer? = nil
-        if let metricsAddress {
-            do {
-                server = try MetricsServer.start(address: metricsAddress, logger: logger) { loop.stats.connected }
-            } catch {
-                FileHandle.standardError.write(Data("cronq-ticker: cannot serve metrics on \(metricsAddress): \(error)\n".utf8))
-                throw ExitCode(1)
-            }
-        }
+        let server = try service.startMetrics("cronq-ticker", logger: logger) { loop.stats.connected }
         SignalledRun.run(loop, onReload: { loop.requestReload() })
         server?.stop()
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CronqCore
 import CronqRuntime
+import CronqServiceCLI
 import Foundation
 import Logging
 
@@ -27,14 +28,7 @@ struct CronqWorker: ParsableCommand {
     @Option(help: "On SIGTERM, how long in-flight requests may finish, e.g. 30s (default: [worker] grace).")
     var grace: String?
 
-    @Option(help: "Serve Prometheus metrics on /metrics and a health probe on /healthz at HOST:PORT (off by default), e.g. 127.0.0.1:9464.")
-    var metricsAddress: String?
-
-    @Option(help: "trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
-
-    @Option(help: "logfmt or json.")
-    var logFormat: String = "logfmt"
+    @OptionGroup var service: ServiceOptions
 
     @Flag(help: "Print the version and exit.")
     var version = false
@@ -42,9 +36,6 @@ struct CronqWorker: ParsableCommand {
     func validate() throws {
         if let c = concurrency, !(1...65535).contains(c) { throw ValidationError("--concurrency must be 1-65535") }
         if let g = grace, DurationText.parse(g) == nil { throw ValidationError("--grace '\(g)' is not a duration (e.g. 30s)") }
-        if let a = metricsAddress, MetricsServer.parseAddress(a) == nil { throw ValidationError("--metrics-address '\(a)' is not HOST:PORT") }
-        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
-        if LogfmtHandler.Format(rawValue: logFormat) == nil { throw ValidationError("--log-format must be logfmt or json") }
     }
 
     func run() throws {
@@ -60,22 +51,12 @@ struct CronqWorker: ParsableCommand {
             FileHandle.standardError.write(Data("\(e)\ncronq-worker: invalid configuration, not starting\n".utf8))
             throw ExitCode(1)
         }
-        let level = Logger.Level(rawValue: logLevel)!
-        let format = LogfmtHandler.Format(rawValue: logFormat)!
-        let logger = Logger(label: "cronq-worker") { label in LogfmtHandler(label: label, level: level, format: format) }
+        let logger = service.logger(label: "cronq-worker")
         let options = WorkerOptions(
             config: cfg, queues: queues.map { $0.split(separator: ",").map(String.init) }, concurrency: concurrency,
             grace: grace.flatMap(DurationText.parse))
         let loop = WorkerLoop(options: options, logger: logger)
-        var server: MetricsServer? = nil
-        if let metricsAddress {
-            do {
-                server = try MetricsServer.start(address: metricsAddress, logger: logger) { loop.stats.connected }
-            } catch {
-                FileHandle.standardError.write(Data("cronq-worker: cannot serve metrics on \(metricsAddress): \(error)\n".utf8))
-                throw ExitCode(1)
-            }
-        }
+        let server = try service.startMetrics("cronq-worker", logger: logger) { loop.stats.connected }
         SignalledRun.run(loop)
         server?.stop()
     }

@@ -1,0 +1,42 @@
+public import ArgumentParser
+public import CronqRuntime
+import Foundation
+public import Logging
+
+/// The options `cronq-ticker` and `cronq-worker` share: logging and the metrics endpoint.
+public struct ServiceOptions: ParsableArguments {
+    @Option(help: "Serve Prometheus metrics on /metrics and a health probe on /healthz at HOST:PORT (off by default), e.g. 127.0.0.1:9464.")
+    public var metricsAddress: String?
+
+    @Option(help: "trace, debug, info, notice, warning, error, critical.")
+    public var logLevel: String = "info"
+
+    @Option(help: "logfmt or json.")
+    public var logFormat: String = "logfmt"
+
+    public init() {}
+
+    public func validate() throws {
+        if let a = metricsAddress, MetricsServer.parseAddress(a) == nil { throw ValidationError("--metrics-address '\(a)' is not HOST:PORT") }
+        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
+        if LogfmtHandler.Format(rawValue: logFormat) == nil { throw ValidationError("--log-format must be logfmt or json") }
+    }
+
+    /// One line per event on stderr, at the chosen level and format.
+    public func logger(label: String) -> Logger {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let format = LogfmtHandler.Format(rawValue: logFormat) ?? .logfmt
+        return Logger(label: label) { LogfmtHandler(label: $0, level: level, format: format) }
+    }
+
+    /// Starts the metrics endpoint when `--metrics-address` was given; exits 1 when it cannot bind.
+    public func startMetrics(_ program: String, logger: Logger, health: @escaping @Sendable () -> Bool) throws -> MetricsServer? {
+        guard let metricsAddress else { return nil }
+        do {
+            return try MetricsServer.start(address: metricsAddress, logger: logger, health: health)
+        } catch {
+            FileHandle.standardError.write(Data("\(program): cannot serve metrics on \(metricsAddress): \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
