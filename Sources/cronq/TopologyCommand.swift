@@ -14,13 +14,10 @@ struct TopologyCommand: ParsableCommand {
             abstract: "Declare every exchange, queue and binding the config needs (idempotent).",
             discussion: "A queue that exists with other arguments is reported by name and argument; exit 1.")
 
-        @Option(help: "Configuration file (default: $CRONQ_CONFIG, else ./cronq.toml).")
-        var config: String?
+        @OptionGroup var options: ConfigOption
 
         func run() throws {
-            let path = ConfigLoader.resolvePath(config)
-            let c: CronqConfig
-            do { c = try ConfigLoader(allowMissingVariables: true).load(path: path) } catch let e as ConfigError { throw fail("\(e)") }
+            let c = try options.load()
             do {
                 let report = try TopologyApply.run(config: c)
                 print("applied: \(report.exchanges) exchanges, \(report.queues) queues, \(report.bindings) bindings")
@@ -35,20 +32,13 @@ struct TopologyCommand: ParsableCommand {
             abstract: "Print the topology as a RabbitMQ definitions file (import_definitions / load_definitions).",
             discussion: "Needs no broker and no secrets: unset ${VARS} in the config expand to empty strings here.")
 
-        @Option(help: "Configuration file (default: $CRONQ_CONFIG, else ./cronq.toml).")
-        var config: String?
+        @OptionGroup var options: ConfigOption
 
         @Option(help: "The vhost to put in the definitions.")
         var vhost = "/"
 
         func run() throws {
-            let path = ConfigLoader.resolvePath(config)
-            do {
-                let c = try ConfigLoader(allowMissingVariables: true).load(path: path)
-                print(Topology(config: c).definitionsJSON(vhost: vhost), terminator: "")
-            } catch let e as ConfigError {
-                throw fail("\(e)")
-            }
+            print(Topology(config: try options.load()).definitionsJSON(vhost: vhost), terminator: "")
         }
     }
 }
