@@ -41,7 +41,7 @@ struct DeadCommand: ParsableCommand {
             let entries: [DeadLetters.Entry]
             do {
                 entries = try DeadLetters(connection: c, names: .init(prefix: config.amqp.prefix))
-                    .list(filters.filter(since: try CronqCLI.since(since, now: Int64(Date().timeIntervalSince1970), flag: "--since")), limit: limit ?? Int.max)
+                    .list(filters.filter(since: try instantAgo(since, now: Int64(Date().timeIntervalSince1970), flag: "--since")), limit: limit ?? Int.max)
             } catch let e as ValidationError { throw e } catch { throw fail("cronq dead list: \(error)") }
             if json {
                 for e in entries {
@@ -147,7 +147,7 @@ struct DeadCommand: ParsableCommand {
 
         func run() throws {
             let config = try options.load()
-            let before = try CronqCLI.since(olderThan, now: Int64(Date().timeIntervalSince1970), flag: "--older-than")
+            let before = try instantAgo(olderThan, now: Int64(Date().timeIntervalSince1970), flag: "--older-than")
             let filter = filters.filter(before: before)
             let c = try connect(config, "dead purge")
             defer { c.close() }
@@ -164,9 +164,4 @@ struct DeadCommand: ParsableCommand {
             } catch { throw fail("cronq dead purge: \(error)") }
         }
     }
-}
-
-/// Namespaced helpers (so subcommands can call the free function despite their own `since` options).
-enum CronqCLI {
-    static func since(_ text: String?, now: Int64, flag: String) throws -> Int64? { try cronq.since(text, now: now, flag: flag) }
 }

@@ -28,8 +28,8 @@ func connect(_ config: CronqConfig, _ what: String) throws -> AMQPConnection {
     }
 }
 
-/// `90s`, `1h`, `7d` back from now.
-func since(_ text: String?, now: Int64, flag: String) throws -> Int64? {
+/// The instant `90s`, `1h`, `7d` back from now (for `--since`, `--older-than`).
+func instantAgo(_ text: String?, now: Int64, flag: String) throws -> Int64? {
     guard let text else { return nil }
     guard let d = DurationText.parse(text) else { throw ValidationError("\(flag) '\(text)' is not a duration (e.g. 30m, 2h, 7d)") }
     return now - d.totalSeconds
