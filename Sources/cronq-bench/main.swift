@@ -56,18 +56,20 @@ if what == "worker" || what == "all" { WorkerBench.run() }
 if what == "ticker" || what == "all" { TickerBench.run() }
 
 if what == "memprobe", CommandLine.arguments.count > 2 {
-    func rss() -> Double { TickerBench.currentRSS(getpid()) }
-    print("start \(rss())")
+    func rss() -> String {
+        String(format: "RSS %.1f MiB, heap in use %.1f MiB", TickerBench.currentRSS(getpid()), Double(cronq_heap_in_use()) / 1_048_576)
+    }
+    print("start \(rss()); a config job takes \(MemoryLayout<CronqConfig.Job>.stride) bytes inline, a planner job \(MemoryLayout<FirePlanner.Job>.stride)")
     do {
         let c = try ConfigLoader(allowMissingVariables: true).load(path: CommandLine.arguments[2])
-        print("loaded \(c.jobs.count) jobs: \(rss()) MiB")
+        print("loaded \(c.jobs.count) jobs: \(rss())")
         let jobs = c.jobs.map(FirePlanner.Job.init)
-        print("planner jobs: \(rss()) MiB \(jobs.count)")
+        print("planner jobs: \(rss()) \(jobs.count)")
     }
-    print("after scope: \(rss()) MiB")
+    print("after scope: \(rss())")
     cronq_release_free_memory()
-    print("after trim: \(rss()) MiB")
+    print("after trim: \(rss())")
     _ = try? ConfigLoader(allowMissingVariables: true).load(path: CommandLine.arguments[2])
     cronq_release_free_memory()
-    print("after a second load: \(rss()) MiB")
+    print("after a second load: \(rss())")
 }

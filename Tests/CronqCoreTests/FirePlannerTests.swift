@@ -18,9 +18,9 @@ struct FirePlannerTests {
         var p = planner([job("a", "*/2 * * * *"), job("b", "* * * * *")])
         #expect(p.nextDueMs == (Self.t0 + 60) * 1000)
         #expect(p.takeDue(nowMs: (Self.t0 + 59) * 1000).isEmpty)
-        #expect(p.takeDue(nowMs: (Self.t0 + 60) * 1000) == [.init(job: "b", instant: Self.t0 + 60, caughtUp: false)])
+        #expect(p.takeDue(nowMs: (Self.t0 + 60) * 1000) == [.init(job: "b", jobIndex: 1, instant: Self.t0 + 60, caughtUp: false)])
         let at120 = p.takeDue(nowMs: (Self.t0 + 120) * 1000 + 300)
-        #expect(at120 == [.init(job: "a", instant: Self.t0 + 120, caughtUp: false), .init(job: "b", instant: Self.t0 + 120, caughtUp: false)])
+        #expect(at120 == [.init(job: "a", jobIndex: 0, instant: Self.t0 + 120, caughtUp: false), .init(job: "b", jobIndex: 1, instant: Self.t0 + 120, caughtUp: false)])
         #expect(p.count == 2)
     }
 

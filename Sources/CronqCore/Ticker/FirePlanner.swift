@@ -33,6 +33,8 @@ public struct FirePlanner: Sendable {
     /// One fire to publish.
     public struct Fire: Sendable, Equatable {
         public var job: String
+        /// Where the job is in the `jobs` the planner was made with, so a caller finds it without a lookup by name.
+        public var jobIndex: Int
         /// The scheduled instant (Unix seconds): `scheduled_at` and the message id come from it.
         public var instant: Int64
         /// True when it was caught up after downtime rather than fired on time.
@@ -95,7 +97,7 @@ public struct FirePlanner: Sendable {
             popTop()
             let job = jobs[Int(top.job)]
             if top.isRetry {
-                if top.instant > (lastFired[job.name] ?? Int64.min) { fires.append(Fire(job: job.name, instant: top.instant, caughtUp: false)) }
+                if top.instant > (lastFired[job.name] ?? Int64.min) { fires.append(Fire(job: job.name, jobIndex: Int(top.job), instant: top.instant, caughtUp: false)) }
                 continue
             }
             var due = [top.instant]
@@ -107,7 +109,7 @@ public struct FirePlanner: Sendable {
             var missed: [Int64] = []
             for i in due {
                 if now - i <= onTimeGraceSeconds {
-                    fires.append(Fire(job: job.name, instant: i, caughtUp: false))
+                    fires.append(Fire(job: job.name, jobIndex: Int(top.job), instant: i, caughtUp: false))
                 } else if now - i <= windowSeconds {
                     missed.append(i)
                 }
@@ -118,7 +120,7 @@ public struct FirePlanner: Sendable {
             case .latest: kept = missed.suffix(1)
             case .all: kept = missed.suffix(maxCatchUp)
             }
-            fires.append(contentsOf: kept.map { Fire(job: job.name, instant: $0, caughtUp: true) })
+            fires.append(contentsOf: kept.map { Fire(job: job.name, jobIndex: Int(top.job), instant: $0, caughtUp: true) })
             schedule(top.job, after: t)
         }
         return fires.sorted { ($0.instant, $0.job) < ($1.instant, $1.job) }
@@ -126,8 +128,8 @@ public struct FirePlanner: Sendable {
 
     /// Puts a fire that could not be published back, due again at `retryAtMs`.
     public mutating func retry(_ fire: Fire, atMs retryAtMs: Int64) {
-        guard let i = jobs.firstIndex(where: { $0.name == fire.job }) else { return }
-        push(Entry(dueMs: retryAtMs, job: Int32(i), instant: fire.instant, isRetry: true))
+        guard jobs.indices.contains(fire.jobIndex), jobs[fire.jobIndex].name == fire.job else { return }
+        push(Entry(dueMs: retryAtMs, job: Int32(fire.jobIndex), instant: fire.instant, isRetry: true))
     }
 
     private mutating func schedule(_ job: Int32, after t: Int64) {

@@ -36,6 +36,9 @@ public final class TickerLoop: @unchecked Sendable {
     private var eventsChannel: AMQPChannel?
     private var isLeader = false
     private var planner: FirePlanner?
+    /// For each of the planner's jobs, its index in `config.jobs` (the enabled ones, in order): a fire
+    /// finds its job without a name lookup, and no second copy of 100,000 jobs is kept.
+    private var plannedJobIndices: [Int] = []
     /// Confirmed fires remembered across leadership changes and reconnects (merged with the checkpoint).
     private var lastFired: [String: Int64] = [:]
     private var checkpointDirty = false
@@ -65,7 +68,13 @@ public final class TickerLoop: @unchecked Sendable {
     public func requestStop() { stopRequested.store(true, ordering: .sequentiallyConsistent) }
     public func requestReload() { reloadRequested.store(true, ordering: .sequentiallyConsistent) }
 
-    var enabledJobs: [FirePlanner.Job] { config.jobs.filter(\.enabled).map(FirePlanner.Job.init) }
+    /// A planner for the enabled jobs of the current config, from the checkpoint kept in `lastFired`.
+    private func makePlanner() -> FirePlanner {
+        plannedJobIndices = config.jobs.indices.filter { config.jobs[$0].enabled }
+        return FirePlanner(
+            jobs: plannedJobIndices.map { FirePlanner.Job(config.jobs[$0]) }, lastFired: lastFired, now: nowMs() / 1000,
+            windowSeconds: config.ticker.catchUpWindow.totalSeconds, maxCatchUp: config.ticker.maxCatchUp)
+    }
 
     public func run() {
         cronq_release_free_memory()
@@ -153,10 +162,7 @@ public final class TickerLoop: @unchecked Sendable {
         CronqMetrics.leader(true)
         let checkpoint = try readCheckpoint(c)
         if let cp = checkpoint { lastFired.merge(cp.fired) { max($0, $1) } }
-        let now = nowMs() / 1000
-        planner = FirePlanner(
-            jobs: enabledJobs, lastFired: lastFired, now: now, windowSeconds: config.ticker.catchUpWindow.totalSeconds,
-            maxCatchUp: config.ticker.maxCatchUp)
+        planner = makePlanner()
         logger.notice("leadership acquired", metadata: [
             "checkpoint_at": "\(checkpoint.map { Timestamp.iso($0.at) } ?? "none")", "jobs": "\(planner?.count ?? 0)",
         ])
@@ -182,11 +188,11 @@ public final class TickerLoop: @unchecked Sendable {
         let fires = p.takeDue(nowMs: nowMs())
         planner = p
         if !fires.isEmpty {
-            let jobsByName = Dictionary(config.jobs.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
             var batch: [OutgoingMessage] = []
             var sent: [FirePlanner.Fire] = []
             for f in fires {
-                guard let job = jobsByName[f.job] else { continue }
+                guard plannedJobIndices.indices.contains(f.jobIndex) else { continue }
+                let job = config.jobs[plannedJobIndices[f.jobIndex]]
                 let m = JobMessage(job: job, scheduledAt: f.instant)
                 batch.append(OutgoingMessage(
                     exchange: names.jobsExchange, routingKey: job.queue,
@@ -288,11 +294,7 @@ public final class TickerLoop: @unchecked Sendable {
             config = new
             names = Topology.Names(prefix: new.amqp.prefix)
             if let c = connection { try TopologyDeclarer(connection: c).apply(Topology(config: new)) }
-            if isLeader {
-                planner = FirePlanner(
-                    jobs: enabledJobs, lastFired: lastFired, now: nowMs() / 1000, windowSeconds: new.ticker.catchUpWindow.totalSeconds,
-                    maxCatchUp: new.ticker.maxCatchUp)
-            }
+            if isLeader { planner = makePlanner() }
             cronq_release_free_memory()
             logger.notice("configuration reloaded", metadata: [
                 "added": "\(now.subtracting(old).sorted().joined(separator: ","))",
