@@ -74,7 +74,7 @@ test-unit: deps
 bench: deps
 	$(SWIFT) build -c release
 	@scripts/rabbitmq.sh up
-	@set +e; CRONQ_BENCH_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" .build/release/cronq-bench $(BENCH); rc=$$?; \
+	@set +e; CRONQ_BENCH_BROKER_PID=$$(scripts/rabbitmq.sh pid) CRONQ_BENCH_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" .build/release/cronq-bench $(BENCH); rc=$$?; \
 	scripts/rabbitmq.sh down; exit $$rc
 
 # Clone to jobs flowing: broker, demo backend, ticker, two workers and live events. Ctrl-C stops it.

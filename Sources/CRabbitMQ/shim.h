@@ -44,6 +44,12 @@ static inline int cronq_socket_set_nodelay(int fd) {
     return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+/* TCP_CORK: while on, small writes collect into full segments and go out when it is turned off.
+   An event loop turns it on for one turn's worth of acks and publishes, then off before it waits. */
+static inline int cronq_socket_set_cork(int fd, int on) {
+    return setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+}
+
 /* Waits up to timeout_ms for the socket to be readable; 1 readable, 0 timeout, -1 error. */
 static inline int cronq_socket_wait_readable(int fd, int timeout_ms) {
     struct pollfd p = { .fd = fd, .events = POLLIN, .revents = 0 };

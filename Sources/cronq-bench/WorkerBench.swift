@@ -5,6 +5,12 @@ import Foundation
 
 /// Worker throughput against the broker ceiling (issue: "drain N pre-published job messages").
 enum WorkerBench {
+    /// The broker's process, when `make bench` says which it is: its CPU per message shows what the
+    /// worker costs the broker, compared with the plain consume-and-ack loop.
+    static let brokerPID = ProcessInfo.processInfo.environment["CRONQ_BENCH_BROKER_PID"].flatMap { Int32($0) }
+
+    static func brokerCPU() -> Double { brokerPID.map { procStats($0).0 } ?? 0 }
+
     static func connect(_ url: String) throws -> AMQPConnection { try AMQPConnection(url: AMQPURL(url), name: "cronq-bench") }
 
     static func message(_ i: Int, prefix: String) -> AMQPMessage {
@@ -31,7 +37,7 @@ enum WorkerBench {
     }
 
     /// Plain consume-and-ack on the same AMQP layer, no HTTP: what the broker allows.
-    static func ceiling(_ url: String, count: Int) throws -> Double {
+    static func ceiling(_ url: String, count: Int) throws -> (rate: Double, brokerMsPerMessage: Double) {
         let q = "cronq-bench-ceiling-\(UUID().uuidString.prefix(6))"
         let admin = try connect(url)
         try admin.openChannel().declareQueue(q, arguments: ["x-queue-type": .string("quorum")])
@@ -40,6 +46,7 @@ enum WorkerBench {
         let c = try connect(url)
         let ch = try c.openChannel()
         try ch.setPrefetch(64)
+        let broker0 = brokerCPU()
         let start = ContinuousClock.now
         try ch.consume(queue: q)
         var n = 0
@@ -49,15 +56,17 @@ enum WorkerBench {
             n += 1
         }
         let seconds = seconds(ContinuousClock.now - start)
+        let broker = brokerCPU() - broker0
         ch.close()
         c.close()
-        return Double(count) / seconds
+        return (Double(count) / seconds, broker * 1000 / Double(count))
     }
 
     struct Run {
         var jobsPerSecond: Double
         var cpuMsPerJob: Double
         var rssMiB: Double
+        var brokerMsPerJob: Double
     }
 
     static func worker(_ url: String, count: Int, mode: StubServer.Mode, concurrency: Int) throws -> Run {
@@ -97,6 +106,7 @@ enum WorkerBench {
         p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("cronq-worker")
         p.arguments = ["--config", configPath, "--concurrency", "\(concurrency)", "--log-level", "error"]
         p.standardError = FileHandle.nullDevice
+        let broker0 = brokerCPU()
         let start = ContinuousClock.now
         try p.run()
         let probe = try admin.openChannel()
@@ -109,10 +119,12 @@ enum WorkerBench {
             Thread.sleep(forTimeInterval: 0.01)
         }
         let elapsed = seconds(ContinuousClock.now - start)
+        let broker = brokerCPU() - broker0
         let (cpu, rss) = procStats(p.processIdentifier)
         p.terminate()
         p.waitUntilExit()
-        return Run(jobsPerSecond: Double(count) / elapsed, cpuMsPerJob: cpu * 1000 / Double(count), rssMiB: rss)
+        return Run(jobsPerSecond: Double(count) / elapsed, cpuMsPerJob: cpu * 1000 / Double(count), rssMiB: rss,
+                   brokerMsPerJob: broker * 1000 / Double(count))
     }
 
     /// CPU seconds (user + system) and peak RSS in MiB of a running process, from /proc.
@@ -141,10 +153,10 @@ enum WorkerBench {
             for round in 1...3 {
                 let c = try ceiling(url, count: n)
                 let w = try worker(url, count: n, mode: .noContent, concurrency: 64)
-                ceilings.append(c)
+                ceilings.append(c.rate)
                 runs.append(w)
-                print(String(format: "round %d: ceiling %.0f msg/s   worker %.0f jobs/s   ratio %.2f   %.3f CPU ms/job   peak RSS %.1f MiB",
-                             round, c, w.jobsPerSecond, w.jobsPerSecond / c, w.cpuMsPerJob, w.rssMiB))
+                print(String(format: "round %d: ceiling %.0f msg/s   worker %.0f jobs/s   ratio %.2f   %.3f CPU ms/job   peak RSS %.1f MiB   broker CPU ms/msg: ceiling %.3f, worker %.3f",
+                             round, c.rate, w.jobsPerSecond, w.jobsPerSecond / c.rate, w.cpuMsPerJob, w.rssMiB, c.brokerMsPerMessage, w.brokerMsPerJob))
             }
             let mc = median(ceilings)
             let mw = median(runs.map(\.jobsPerSecond))

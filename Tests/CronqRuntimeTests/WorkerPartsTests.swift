@@ -1,6 +1,7 @@
 import CronqAMQP
 import CronqCore
 import CronqHTTP
+import Foundation
 @testable import CronqRuntime
 import Logging
 import Synchronization
@@ -94,5 +95,109 @@ struct WorkerPartsTests {
         #expect(line.contains(" level=info app=t msg=fired b=2 error=\"HTTP 503 after x=1\" job=every5min"), "\(line)")
         #expect(line.hasPrefix("ts=20"))
         #expect(!line.contains("\n"))
+    }
+}
+
+@Suite("Ack coalescing")
+struct AckCoalescerTests {
+    @Test("a contiguous run of ready deliveries becomes one multiple ack")
+    func contiguous() {
+        var a = AckCoalescer()
+        for t in 1...5 as ClosedRange<UInt64> { a.delivered(t) }
+        for t in [3, 1, 2] as [UInt64] { a.ready(t) }
+        #expect(a.flush() == .init(multipleUpTo: 3, singles: []))
+        #expect(a.flush().isEmpty)
+        a.ready(5)
+        a.ready(4)
+        #expect(a.flush() == .init(multipleUpTo: 5, singles: []))
+        #expect(a.unsettled == 0)
+    }
+
+    @Test("a slow delivery does not hold back the acks after it: those go singly, and never twice")
+    func gap() {
+        var a = AckCoalescer()
+        for t in 1...4 as ClosedRange<UInt64> { a.delivered(t) }
+        a.ready(1)
+        a.ready(3)
+        a.ready(4)
+        #expect(a.flush() == .init(multipleUpTo: 1, singles: [3, 4]))
+        a.ready(2)
+        // 2 is ready; 3 and 4 were already acked: one single ack for 2 (a multiple ack up to 2 would be as good).
+        let f = a.flush()
+        #expect(f.multipleUpTo == 2 && f.singles.isEmpty)
+        #expect(a.unsettled == 0)
+    }
+
+    @Test("a multiple ack never covers a delivery still being worked on")
+    func neverCoversWorking() {
+        var a = AckCoalescer()
+        for t in 10...13 as ClosedRange<UInt64> { a.delivered(t) }
+        a.ready(11)
+        a.ready(12)
+        let f = a.flush()
+        #expect(f.multipleUpTo == nil)
+        #expect(f.singles.sorted() == [11, 12])
+    }
+
+    @Test("deliveries nacked elsewhere let the run continue past them; reset forgets the channel")
+    func settledElsewhere() {
+        var a = AckCoalescer()
+        for t in 1...3 as ClosedRange<UInt64> { a.delivered(t) }
+        a.settledElsewhere(1)
+        a.ready(2)
+        #expect(a.flush() == .init(multipleUpTo: 2, singles: []))
+        a.reset()
+        #expect(a.unsettled == 0)
+        a.ready(3)
+        #expect(a.flush().isEmpty)
+    }
+
+    @Test("random completion orders: every ready tag is acked exactly once and nothing working is covered")
+    func randomised() {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            var a = AckCoalescer()
+            let n = UInt64.random(in: 1...80, using: &rng)
+            for t in 1...n { a.delivered(t) }
+            var working = Set(1...n)
+            var acked = Set<UInt64>()
+            while !working.isEmpty {
+                for _ in 0..<Int.random(in: 1...5, using: &rng) {
+                    guard let t = working.randomElement(using: &rng) else { break }
+                    working.remove(t)
+                    a.ready(t)
+                }
+                let f = a.flush()
+                if let upTo = f.multipleUpTo {
+                    #expect(working.allSatisfy { $0 > upTo })
+                    acked.formUnion((1...upTo).filter { !acked.contains($0) })
+                }
+                for t in f.singles {
+                    #expect(!acked.contains(t))
+                    acked.insert(t)
+                }
+            }
+            #expect(acked == Set(1...n))
+        }
+    }
+}
+
+@Suite("Outcome events")
+struct OutcomeEventEncodingTests {
+    @Test("the hand-written encoding is byte for byte what JSONEncoder with sorted keys writes")
+    func matchesJSONEncoder() throws {
+        let events = [
+            OutcomeEvent(event: "succeeded", job: "a", messageID: "a@2026-01-01T00:00:00Z", scheduledAt: "2026-01-01T00:00:00Z",
+                         attempt: 1, status: 204, durationMs: 12, queue: "default", at: 1_767_225_600),
+            OutcomeEvent(event: "dead", job: "unknown", messageID: "-", attempt: 3, reason: "malformed",
+                         error: "body \"quoted\" \\ and /slash\n", queue: "heavy", at: 0),
+            OutcomeEvent(event: "retrying", job: "b", messageID: "m", status: 503, durationMs: 5, tier: "10s", error: "HTTP 503", at: 99),
+        ]
+        for e in events {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            #expect(String(decoding: e.encoded(), as: UTF8.self) == String(decoding: try enc.encode(e), as: UTF8.self))
+            #expect(try JSONDecoder().decode(OutcomeEvent.self, from: Data(e.encoded())) == e)
+        }
     }
 }

@@ -1,14 +1,15 @@
 /// A minimal JSON writer with a fixed key order. Foundation's `JSONEncoder` orders keys by hash on
 /// Linux, which would make the job message's bytes change from run to run; the contract (and its
-/// golden fixture) wants one canonical form.
-struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
+/// golden fixture) wants one canonical form. It is also several times cheaper, which matters for the
+/// worker's per-job outcome event.
+package struct JSONWriter {
+    package private(set) var bytes: [UInt8] = []
 
-    init() { bytes.reserveCapacity(512) }
+    package init() { bytes.reserveCapacity(512) }
 
-    mutating func raw(_ s: String) { bytes.append(contentsOf: s.utf8) }
+    package mutating func raw(_ s: String) { bytes.append(contentsOf: s.utf8) }
 
-    mutating func string(_ s: String) {
+    package mutating func string(_ s: String) {
         bytes.append(UInt8(ascii: "\""))
         for b in s.utf8 {
             switch b {
@@ -28,14 +29,14 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    mutating func key(_ k: String) {
+    package mutating func key(_ k: String) {
         string(k)
         bytes.append(UInt8(ascii: ":"))
     }
 
-    mutating func optionalString(_ s: String?) {
+    package mutating func optionalString(_ s: String?) {
         if let s { string(s) } else { raw("null") }
     }
 
-    mutating func int(_ i: Int) { raw(String(i)) }
+    package mutating func int(_ i: Int) { raw(String(i)) }
 }

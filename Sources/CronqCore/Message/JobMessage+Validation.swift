@@ -1,4 +1,3 @@
-import Foundation
 
 /// Why a delivered message cannot be a job: it is dead-lettered with reason `malformed` and this text.
 public struct MalformedMessage: Error, Sendable, Equatable, CustomStringConvertible {
@@ -18,17 +17,14 @@ extension JobMessage {
         guard !body.isEmpty else { throw MalformedMessage("body is empty") }
         let m: JobMessage
         do {
-            m = try JSONDecoder().decode(JobMessage.self, from: Data(body))
-        } catch let DecodingError.keyNotFound(key, ctx) {
-            throw MalformedMessage("missing field \((ctx.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."))")
-        } catch let DecodingError.typeMismatch(_, ctx) {
-            throw MalformedMessage("wrong type for \(ctx.codingPath.map(\.stringValue).joined(separator: "."))")
-        } catch let DecodingError.valueNotFound(_, ctx) {
-            throw MalformedMessage("null for \(ctx.codingPath.map(\.stringValue).joined(separator: "."))")
+            m = try JobMessage(json: JSONReader.parse(body))
+        } catch let e as JSONReader.SyntaxError {
+            throw MalformedMessage("body is not valid JSON (\(e))")
+        } catch let e as MalformedMessage {
+            throw e
         } catch {
             throw MalformedMessage("body is not valid JSON")
         }
-        guard m.v == 1 else { throw MalformedMessage("unknown message version v=\(m.v) (this worker reads v=1)") }
         guard !m.job.isEmpty, m.job.count <= 64, m.job.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) else {
             throw MalformedMessage("job name '\(m.job.prefix(64))' is not [A-Za-z0-9_-]{1,64}")
         }
@@ -49,5 +45,97 @@ extension JobMessage {
             throw MalformedMessage("request.headers must not set Authorization")
         }
         return m
+    }
+}
+
+extension JobMessage {
+    /// Maps a parsed body onto the contract's fields, naming the first field that is missing or wrong.
+    init(json: JSONValue) throws(MalformedMessage) {
+        let root = try JSONObject(json, path: "")
+        // The version first: a future format may differ in every other field.
+        let version = try root.int("v")
+        guard version == 1 else { throw MalformedMessage("unknown message version v=\(version) (this worker reads v=1)") }
+        // In the contract's order, so the first problem named is the first one a reader would see.
+        let job = try root.string("job")
+        let scheduledAt = try root.string("scheduled_at")
+        let backend = try root.string("backend")
+        let request = try root.object("request")
+        let req = Request(
+            method: try request.string("method"), path: try request.string("path"), headers: try request.stringMap("headers"),
+            body: try request.optionalString("body"), timeoutMs: try request.int("timeout_ms"))
+        let retry = try root.object("retry")
+        let policy = Retry(
+            maxAttempts: try retry.int("max_attempts"), backoff: try retry.stringArray("backoff"),
+            maxDurationS: try retry.int("max_duration_s"))
+        self.init(job: job, scheduledAt: scheduledAt, backend: backend, request: req, retry: policy)
+    }
+}
+
+/// One JSON object of a job message, with the path to it for error messages (`request.path`).
+private struct JSONObject {
+    let members: [String: JSONValue]
+    let path: String
+
+    init(_ value: JSONValue, path: String) throws(MalformedMessage) {
+        guard case .object(let m) = value else {
+            throw MalformedMessage(path.isEmpty ? "body is not a JSON object" : "wrong type for \(path) (expected an object)")
+        }
+        members = m
+        self.path = path
+    }
+
+    private func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    private func required(_ key: String) throws(MalformedMessage) -> JSONValue {
+        guard let v = members[key] else { throw MalformedMessage("missing field \(name(key))") }
+        if case .null = v { throw MalformedMessage("null for \(name(key))") }
+        return v
+    }
+
+    func object(_ key: String) throws(MalformedMessage) -> JSONObject {
+        try JSONObject(required(key), path: name(key))
+    }
+
+    func string(_ key: String) throws(MalformedMessage) -> String {
+        guard case .string(let s) = try required(key) else { throw MalformedMessage("wrong type for \(name(key)) (expected a string)") }
+        return s
+    }
+
+    func optionalString(_ key: String) throws(MalformedMessage) -> String? {
+        switch members[key] {
+        case nil, .null?: return nil
+        case .string(let s)?: return s
+        default: throw MalformedMessage("wrong type for \(name(key)) (expected a string or null)")
+        }
+    }
+
+    func int(_ key: String) throws(MalformedMessage) -> Int {
+        switch try required(key) {
+        case .int(let n): return n
+        case .double(let d) where d == d.rounded() && abs(d) < 9e15: return Int(d)
+        default: throw MalformedMessage("wrong type for \(name(key)) (expected an integer)")
+        }
+    }
+
+    func stringArray(_ key: String) throws(MalformedMessage) -> [String] {
+        guard case .array(let items) = try required(key) else { throw MalformedMessage("wrong type for \(name(key)) (expected an array)") }
+        var out: [String] = []
+        out.reserveCapacity(items.count)
+        for item in items {
+            guard case .string(let s) = item else { throw MalformedMessage("wrong type for \(name(key)) (expected strings)") }
+            out.append(s)
+        }
+        return out
+    }
+
+    func stringMap(_ key: String) throws(MalformedMessage) -> [String: String] {
+        let o = try object(key)
+        var out: [String: String] = [:]
+        out.reserveCapacity(o.members.count)
+        for (k, v) in o.members {
+            guard case .string(let s) = v else { throw MalformedMessage("wrong type for \(name(key)).\(k.prefix(40)) (expected a string)") }
+            out[k] = s
+        }
+        return out
     }
 }

@@ -40,6 +40,8 @@ public final class WorkerLoop: @unchecked Sendable {
     private var waiting: [Item] = []
     private var confirms = PublishConfirms<Pending>()
     private var unpublished: [Pending] = []
+    /// Acks of the consume channel, sent coalesced once per loop turn.
+    private var acks = AckCoalescer()
     private var backoff = ReconnectBackoff(initial: .milliseconds(200), maximum: .seconds(15))
     private var reconnectAt: ContinuousClock.Instant?
     private var draining = false
@@ -112,6 +114,7 @@ public final class WorkerLoop: @unchecked Sendable {
                 try pumpConnections()
                 startWaiting()
                 try flushUnpublished()
+                try flushAcks()
             } catch let e as AMQPError {
                 connectionLost(e)
             } catch {
@@ -119,12 +122,16 @@ public final class WorkerLoop: @unchecked Sendable {
             }
             var fds: [Int32] = []
             var buffered = false
-            for c in [consumeConn, publishConn].compactMap({ $0 }) {
+            let connections = [consumeConn, publishConn].compactMap { $0 }
+            for c in connections {
                 fds.append(c.fileDescriptor)
                 if c.hasBufferedInput { buffered = true }
+                c.batchWrites(false)  // what this turn wrote goes out before we wait
             }
             let wait: Duration = buffered ? .zero : (consumeConn == nil ? .milliseconds(50) : .milliseconds(250))
             let (finished, _) = http.poll(timeout: wait, extraDescriptors: fds)
+            // One turn's acks, outcome publishes and events leave in a few segments, not one each.
+            for c in connections { c.batchWrites(true) }
             for (id, result) in finished { finish(id, result) }
         }
         shutdown()
@@ -140,7 +147,10 @@ public final class WorkerLoop: @unchecked Sendable {
             for tag in consumerQueues.keys { try? ch.cancel(consumerTag: tag) }
         }
         // Deliveries not started yet go back now.
-        for item in waiting where item.generation == generation { try? consumeChannel?.nack(item.delivery.deliveryTag, requeue: true) }
+        for item in waiting where item.generation == generation {
+            try? consumeChannel?.nack(item.delivery.deliveryTag, requeue: true)
+            acks.settledElsewhere(item.delivery.deliveryTag)
+        }
         waiting.removeAll()
     }
 
@@ -148,6 +158,7 @@ public final class WorkerLoop: @unchecked Sendable {
         if !inFlight.isEmpty {
             logger.warning("grace period over: unfinished requests go back to the queue unacked", metadata: ["count": "\(inFlight.count)"])
         }
+        try? flushAcks()
         // Closing the channels is a close/close-ok handshake: the broker has applied our acks by then.
         consumeChannel?.close()
         confirmChannel?.close()
@@ -184,6 +195,7 @@ public final class WorkerLoop: @unchecked Sendable {
             consumeConn = consume
             consumeChannel = ch
             consumerQueues = [:]
+            acks.reset()
             for q in options.queues {
                 let tag = try ch.consume(queue: names.workQueue(q))
                 consumerQueues[tag] = q
@@ -213,6 +225,7 @@ public final class WorkerLoop: @unchecked Sendable {
         confirmChannel = nil
         eventsChannel = nil
         consumerQueues = [:]
+        acks.reset()
     }
 
     /// Everything tied to the old connections is void: their delivery tags cannot be acked, so the
@@ -281,6 +294,7 @@ public final class WorkerLoop: @unchecked Sendable {
 
     private func accept(_ d: AMQPDelivery) {
         let queue = d.consumerTag.flatMap { consumerQueues[$0] } ?? d.routingKey
+        acks.delivered(d.deliveryTag)
         let now = Int64(Date().timeIntervalSince1970)
         let attempt = Republish.attempt(of: d.message)
         var item = Item(
@@ -344,12 +358,7 @@ public final class WorkerLoop: @unchecked Sendable {
         let decision = OutcomeRules.classify(call, attempt: item.attempt, firstAttemptAt: item.firstAttemptAt, now: now, policy: m.retry)
         switch decision {
         case .succeed:
-            do {
-                try consumeChannel?.ack(item.delivery.deliveryTag)
-            } catch let e as AMQPError {
-                connectionLost(e)
-                return
-            } catch {}
+            acks.ready(item.delivery.deliveryTag)
             bump { $0.succeeded += 1 }
             CronqMetrics.job(m.job, outcome: "success")
             logger.info("outcome", metadata: [
@@ -420,13 +429,21 @@ public final class WorkerLoop: @unchecked Sendable {
         }
     }
 
+    /// Sends the acks that became due this turn (see ``AckCoalescer``).
+    private func flushAcks() throws {
+        guard let ch = consumeChannel else { return }
+        let due = acks.flush()
+        if let upTo = due.multipleUpTo { try ch.ack(upTo, multiple: true) }
+        for tag in due.singles { try ch.ack(tag) }
+    }
+
     private func settled(_ p: Pending, _ outcome: PublishConfirms<Pending>.Outcome) {
         let item = p.item
         guard item.generation == generation, let consume = consumeChannel else { return }
         let job = p.event.job
         switch outcome {
         case .confirmed:
-            do { try consume.ack(item.delivery.deliveryTag) } catch let e as AMQPError { connectionLost(e); return } catch {}
+            acks.ready(item.delivery.deliveryTag)
             switch p.kind {
             case .retry(let tier):
                 bump { $0.retried += 1 }
@@ -460,7 +477,8 @@ public final class WorkerLoop: @unchecked Sendable {
             logger.error("outcome publish refused by the broker; the message goes back to its queue", metadata: [
                 "job": "\(job)", "message_id": "\(p.event.messageID)", "publish": "\(outcome)",
             ])
-            do { try consume.nack(item.delivery.deliveryTag, requeue: true) } catch let e as AMQPError { connectionLost(e) } catch {}
+            do { try consume.nack(item.delivery.deliveryTag, requeue: true) } catch let e as AMQPError { connectionLost(e); return } catch {}
+            acks.settledElsewhere(item.delivery.deliveryTag)
         }
     }
 
