@@ -10,6 +10,15 @@ extension JobMessage {
     /// The largest body a worker accepts; anything bigger is dead-lettered unread.
     public static let maxBodyBytes = 1 << 20
 
+    /// `[A-Za-z0-9_-]`, checked on bytes: the worker does it for every job.
+    static func isJobNameByte(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "_"), UInt8(ascii: "-"): return true
+        default: return false
+        }
+    }
+
     /// Decodes and checks a delivered body against the contract.
     /// - Throws: ``MalformedMessage`` saying what is wrong (never echoing more than a short excerpt).
     public static func parse(_ body: [UInt8]) throws(MalformedMessage) -> JobMessage {
@@ -25,7 +34,7 @@ extension JobMessage {
         } catch {
             throw MalformedMessage("body is not valid JSON")
         }
-        guard !m.job.isEmpty, m.job.count <= 64, m.job.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) else {
+        guard !m.job.isEmpty, m.job.utf8.count <= 64, m.job.utf8.allSatisfy(Self.isJobNameByte) else {
             throw MalformedMessage("job name '\(m.job.prefix(64))' is not [A-Za-z0-9_-]{1,64}")
         }
         if let why = pathProblem(m.request.path) { throw MalformedMessage("request.path \(why)") }

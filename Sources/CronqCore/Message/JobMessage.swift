@@ -128,17 +128,29 @@ public struct JobMessage: Codable, Sendable, Equatable {
     /// The token is only ever sent to the configured backend's origin, so a path must not be able
     /// to change the host: no scheme, no `//` authority, no `@`, no `\`, no control characters.
     public static func pathProblem(_ path: String) -> String? {
-        guard path.hasPrefix("/") else { return "'\(path.prefix(80))' must start with / (a path on the backend, not a URL)" }
-        if path.hasPrefix("//") { return "'\(path.prefix(80))' starts with // and would name another host" }
-        if path.contains("\\") { return "'\(path.prefix(80))' contains a backslash" }
-        if path.contains("@") && !(path.split(separator: "?", maxSplits: 1).first?.contains("@") == false) {
-            return "'\(path.prefix(80))' contains @ before the query"
+        // One pass over the bytes (this runs for every job the worker takes), then the verdicts in
+        // order of how clearly they name the problem.
+        var backslash = false, atBeforeQuery = false, scheme = false, unsafeByte = false, inQuery = false
+        var prev2: UInt8 = 0, prev1: UInt8 = 0
+        for b in path.utf8 {
+            switch b {
+            case UInt8(ascii: "\\"): backslash = true
+            case UInt8(ascii: "?"): inQuery = true
+            case UInt8(ascii: "@") where !inQuery: atBeforeQuery = true
+            case UInt8(ascii: "/") where prev1 == UInt8(ascii: "/") && prev2 == UInt8(ascii: ":"): scheme = true
+            case 0..<0x21, 0x7F...: unsafeByte = true
+            default: break
+            }
+            prev2 = prev1
+            prev1 = b
         }
-        if path.contains("://") { return "'\(path.prefix(80))' contains a URL scheme" }
-        if path.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F || $0.value > 0x7E }) {
-            return "'\(path.prefix(80))' contains spaces, control or non-ASCII characters (percent-encode them)"
-        }
-        if path.count > 2048 { return "is longer than 2048 characters" }
+        guard path.utf8.first == UInt8(ascii: "/") else { return "'\(path.prefix(80))' must start with / (a path on the backend, not a URL)" }
+        if path.utf8.dropFirst().first == UInt8(ascii: "/") { return "'\(path.prefix(80))' starts with // and would name another host" }
+        if backslash { return "'\(path.prefix(80))' contains a backslash" }
+        if atBeforeQuery { return "'\(path.prefix(80))' contains @ before the query" }
+        if scheme { return "'\(path.prefix(80))' contains a URL scheme" }
+        if unsafeByte { return "'\(path.prefix(80))' contains spaces, control or non-ASCII characters (percent-encode them)" }
+        if path.utf8.count > 2048 { return "is longer than 2048 characters" }
         return nil
     }
 }
