@@ -7,11 +7,12 @@ It stands in for the web app whose cron endpoints cronq calls:
   /demo/unauthorized    always 401
 and offers test behaviours:
   /status/<code>        answers <code>
-  /slow/<ms>            waits <ms> then 200
+  /slow/<ms>            waits <ms> then 200 (logged 499 if the caller hung up meanwhile)
   /retry-after/<value>  503 with Retry-After: <value> (URL-decoded)
   /redirect             302 to /status/200
   /echo                 200 with a JSON echo of method, path, headers and body
   /flaky/<key>/<n>      503 for the first <n> calls with <key>, then 200
+  /random-fail/<pct>    503 for <pct>% of calls at random, else 200 (soak and chaos tests)
 
 /cron/* and /demo/* require `Authorization: Bearer <token>` when --token (or BACKEND_TOKEN) is set,
 compared in constant time (hmac.compare_digest). Every request is logged as one JSON line to --log
@@ -21,6 +22,9 @@ import argparse
 import hmac
 import json
 import os
+import random
+import select
+import socket
 import signal
 import sys
 import threading
@@ -71,6 +75,13 @@ class Handler(BaseHTTPRequestHandler):
             with open(self.server.log_file, "a") as f:
                 f.write(json.dumps(entry) + "\n")
 
+    def _client_gone(self):
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
     def _authorized(self):
         token = self.server.token
         if not token:
@@ -96,6 +107,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._reply(int(parts[1]), ("status %s" % parts[1]).encode())
         if len(parts) == 2 and parts[0] == "slow":
             time.sleep(int(parts[1]) / 1000.0)
+            if self._client_gone():
+                # The caller timed out and hung up: log it as nginx does (499), answer nobody.
+                self.close_connection = True
+                return self._log(499)
             return self._reply(200, b"slow")
         if len(parts) == 2 and parts[0] == "retry-after":
             return self._reply(503, b"busy", {"Retry-After": urllib.parse.unquote(parts[1])})
@@ -109,6 +124,8 @@ class Handler(BaseHTTPRequestHandler):
                 "body": body.decode("utf-8", "replace"),
             }
             return self._reply(200, json.dumps(echo).encode(), {"Content-Type": "application/json"})
+        if len(parts) == 2 and parts[0] == "random-fail":
+            return self._reply(503 if random.random() * 100 < float(parts[1]) else 200, b"random")
         if len(parts) == 3 and parts[0] == "flaky":
             n = bump("flaky:" + parts[1])
             return self._reply(503 if n <= int(parts[2]) else 200, b"flaky")

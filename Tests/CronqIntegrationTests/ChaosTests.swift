@@ -1,0 +1,116 @@
+import CronqAMQP
+import CronqCore
+import CronqTestSupport
+import Foundation
+import Testing
+
+/// Faults against a whole deployment (two tickers, three workers, a backend failing 5% of calls), on a
+/// broker of its own; the accounting checker must balance at the end: every confirmed fire succeeded,
+/// is retrying or is dead, the backend saw nothing unfired, every duplicate is explained, and catch-up
+/// left no fire out. Run by `make chaos` (and so by `make test`), after the main suite, so that its load
+/// does not skew the timing tests.
+@Suite("Chaos", .serialized, .enabled(if: TestBroker.isConfigured && ProcessInfo.processInfo.environment["CRONQ_CHAOS"] != nil,
+                                       "run by `make chaos` / `make test`"))
+struct ChaosTests {
+    static func jobs(_ n: Int) -> [(name: String, schedule: String, path: String)] {
+        (0..<n).map { ("c\($0)", "* * * * * *", "/random-fail/5") }
+    }
+
+    /// Every job fired every second from its first to its last fire: catch-up left no gap.
+    static func gaps(_ d: Deployment) -> Int {
+        d.firedInstants().values.reduce(0) { sum, xs in
+            guard let first = xs.first, let last = xs.last else { return sum }
+            return sum + Int(last - first + 1) - xs.count
+        }
+    }
+
+    func settle(_ d: Deployment, _ label: String) throws -> Accounting {
+        for t in d.tickers { t?.signal(SIGTERM) }
+        for t in d.tickers { t?.process.waitUntilExit() }
+        let quiet = d.waitQuiet()
+        let a = try d.accounting()
+        print("chaos[\(label)]: \(a), gaps \(Self.gaps(d)), quiet \(quiet)")
+        #expect(quiet, "work and retry queues drained")
+        #expect(a.lost.isEmpty, "lost: \(a.lost.sorted().prefix(5))")
+        #expect(a.unknown.isEmpty)
+        #expect(a.conflicting.isEmpty)
+        #expect(a.unexplainedDuplicates.isEmpty, "duplicates without a redelivery, re-fire or re-publish: \(a.unexplainedDuplicates.prefix(5))")
+        #expect(a.balancesAtRest)
+        #expect(Self.gaps(d) == 0, "catch_up all filled every missed second")
+        #expect(a.fired.count > 0 && a.succeeded.count > 0)
+        return a
+    }
+
+    @Test("broker restarted twice, then stopped for 30 s; leader ticker SIGKILLed; both tickers restarted together")
+    func brokerAndTickers() throws {
+        let broker = try ChaosBroker(name: "cronq-chaos2", port: 5686)
+        defer { broker.stop() }
+        let d = try Deployment(broker: broker, jobs: Self.jobs(10))
+        defer { d.stop() }
+        try d.startTicker()
+        try d.startTicker()
+        for _ in 0..<3 { try d.startWorker() }
+        Thread.sleep(forTimeInterval: 4)
+        try broker.restart(down: 2)
+        Thread.sleep(forTimeInterval: 4)
+        try broker.restart(down: 2)
+        Thread.sleep(forTimeInterval: 4)
+        let leader = try #require(waitFor(20) { d.leaderIndex() }, "a leader after the restarts")
+        d.kill(d.tickers[leader])
+        Thread.sleep(forTimeInterval: 3)
+        try d.startTicker(replacing: leader)
+        Thread.sleep(forTimeInterval: 3)
+        for i in d.tickers.indices { d.kill(d.tickers[i]) }
+        Thread.sleep(forTimeInterval: 2)
+        for i in d.tickers.indices { try d.startTicker(replacing: i) }
+        Thread.sleep(forTimeInterval: 3)
+        try broker.restart(down: 30)
+        Thread.sleep(forTimeInterval: 6)
+        let a = try settle(d, "broker x2 + 30 s down + tickers")
+        #expect(d.logs("worker").contains("broker connection lost") || d.logs("worker").contains("cannot connect"))
+        #expect(a.fired.count >= 10 * 40, "about a minute of fires for 10 jobs, caught up across the outages")
+    }
+
+    @Test("a worker SIGKILLed every 3 s for a minute; the backend down for 20 s, then slow beyond the timeout")
+    func workersAndBackend() throws {
+        let broker = try ChaosBroker(name: "cronq-chaos2", port: 5686)
+        defer { broker.stop() }
+        var jobs = Self.jobs(8)
+        jobs.append(("slowpoke", "*/5 * * * * *", "/slow/4000"))  // beyond the 3 s timeout every time: retried, then dead
+        let d = try Deployment(broker: broker, jobs: jobs, maxAttempts: 3)
+        defer { d.stop() }
+        try d.startTicker()
+        for _ in 0..<3 { try d.startWorker(concurrency: 8) }
+        let start = Date()
+        var kills = 0
+        var backendDownAt: Date? = nil
+        while Date().timeIntervalSince(start) < 60 {
+            Thread.sleep(forTimeInterval: 3)
+            let i = kills % d.workers.count
+            d.kill(d.workers[i])
+            kills += 1
+            try d.startWorker(replacing: i, concurrency: 8)
+            if backendDownAt == nil && Date().timeIntervalSince(start) > 15 {
+                d.stopBackend()
+                backendDownAt = Date()
+            } else if let at = backendDownAt, d.backend == nil, Date().timeIntervalSince(at) >= 20 {
+                try d.startBackend()
+            }
+        }
+        if d.backend == nil { try d.startBackend() }
+        let a = try settle(d, "worker kills x\(kills) + backend down 20 s")
+        #expect(kills >= 15)
+        #expect(a.dead.contains { $0.hasPrefix("slowpoke@") }, "the request that always times out ends dead (exhausted)")
+        #expect(a.retrying.isEmpty && a.pending.isEmpty)
+        #expect(d.logs("worker").contains("redelivered message"), "killed workers' deliveries came back")
+    }
+
+    func waitFor<T>(_ timeout: TimeInterval, _ f: () -> T?) -> T? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let v = f() { return v }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        return f()
+    }
+}

@@ -1,0 +1,209 @@
+import CronqAMQP
+import CronqCore
+import CronqRuntime
+import CronqTestSupport
+import Foundation
+
+/// A whole cronq deployment for fault tests: tickers, workers and a test backend on a broker of their
+/// own (a `ChaosBroker`, so restarts disturb no other test). Every process can be killed and started
+/// again; every log is kept (one file per process start) for the ``Accounting`` check at the end.
+final class Deployment: @unchecked Sendable {
+    let broker: ChaosBroker
+    let prefix = uniqueName("dep")
+    let token = "dep-token-\(UUID().uuidString)"
+    let dir: URL
+    let configPath: String
+    let backendLog: String
+    private(set) var backendPort = 0
+    private(set) var backend: ChildProcess?
+    private(set) var tickers: [ChildProcess?] = []
+    private(set) var workers: [ChildProcess?] = []
+    private var logFiles: [String] = []
+    private var tickerLogPaths: [String] = []
+    var names: Topology.Names { .init(prefix: prefix) }
+
+    /// - Parameter jobs: `(name, 6-field schedule, path)`; every job catches up `all` missed fires.
+    init(broker: ChaosBroker, jobs: [(name: String, schedule: String, path: String)], maxAttempts: Int = 5,
+         backoff: [String] = ["1s", "2s"], timeout: String = "3s") throws {
+        self.broker = broker
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent(prefix)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        backendLog = dir.appendingPathComponent("backend.log").path
+        configPath = dir.appendingPathComponent("cronq.toml").path
+        try startBackend()
+        var text = """
+            [amqp]
+            url = "\(broker.url)"
+            prefix = "\(prefix)"
+            [backends.default]
+            base_url = "http://127.0.0.1:\(backendPort)"
+            token = "${DEP_TOKEN}"
+            timeout = "\(timeout)"
+            connect_timeout = "1s"
+            [retry]
+            max_attempts = \(maxAttempts)
+            backoff = [\(backoff.map { "\"\($0)\"" }.joined(separator: ", "))]
+            max_duration = "1h"
+            [ticker]
+            lock_retry = "1s"
+            catch_up_window = "1h"
+            max_catch_up = 1000
+            [worker]
+            grace = "5s"
+
+            """
+        for j in jobs {
+            text += "[[jobs]]\nname = \"\(j.name)\"\nschedule = \"\(j.schedule)\"\npath = \"\(j.path)\"\ncatch_up = \"all\"\n"
+        }
+        try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    var environment: [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["DEP_TOKEN"] = token
+        return env
+    }
+
+    private func newLog(_ kind: String) -> FileHandle {
+        let path = dir.appendingPathComponent("\(kind)-\(logFiles.count).log").path
+        logFiles.append(path)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        return FileHandle(forWritingAtPath: path)!
+    }
+
+    // MARK: - Processes
+
+    func startBackend() throws {
+        let b = try CronqTestSupport.startBackend(token: token, log: backendLog, port: backendPort)
+        backend = b
+        backendPort = b.port
+    }
+
+    func stopBackend() {
+        backend?.stop()
+        backend = nil
+    }
+
+    @discardableResult
+    func startTicker(replacing i: Int? = nil) throws -> Int {
+        let t = try ChildProcess(Repo.root + "/.build/debug/cronq-ticker", ["--config", configPath], environment: environment,
+                                 waitForListening: false, stderr: newLog("ticker"))
+        if let i {
+            tickers[i] = t
+            tickerLogPaths[i] = logFiles.last!
+            return i
+        }
+        tickers.append(t)
+        tickerLogPaths.append(logFiles.last!)
+        return tickers.count - 1
+    }
+
+    @discardableResult
+    func startWorker(replacing i: Int? = nil, concurrency: Int = 16) throws -> Int {
+        let w = try ChildProcess(Repo.root + "/.build/debug/cronq-worker", ["--config", configPath, "--concurrency", "\(concurrency)"],
+                                 environment: environment, waitForListening: false, stderr: newLog("worker"))
+        if let i { workers[i] = w; return i }
+        workers.append(w)
+        return workers.count - 1
+    }
+
+    func kill(_ p: ChildProcess?) {
+        guard let p else { return }
+        p.signal(SIGKILL)
+        p.process.waitUntilExit()
+    }
+
+    /// The slot of the ticker that leads now (the last leadership line of its log says acquired), if any.
+    func leaderIndex() -> Int? {
+        for (i, t) in tickers.enumerated() where t?.process.isRunning == true {
+            guard let text = try? String(contentsOfFile: tickerLogPaths[i], encoding: .utf8),
+                let acquired = text.range(of: "leadership acquired", options: .backwards) else { continue }
+            if let lost = text.range(of: "leadership lost", options: .backwards), lost.lowerBound > acquired.lowerBound { continue }
+            return i
+        }
+        return nil
+    }
+
+    // MARK: - Observing
+
+    func logs(_ kind: String) -> String {
+        logFiles.filter { $0.contains("/\(kind)-") }.map { (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "" }.joined(separator: "\n")
+    }
+
+    func backendRequests() -> [Accounting.Request] {
+        guard let text = try? String(contentsOfFile: backendLog, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                let id = o["idempotency_key"] as? String, let status = o["status"] as? Int else { return nil }
+            return Accounting.Request(id: id, status: status)
+        }
+    }
+
+    var workQueues: [String] { [names.workQueue("default")] }
+    var retryQueues: [String] { ["1s", "2s"].map(names.retryQueue) }
+
+    /// Message ids in a queue, read without taking them (fetched unacked, then the connection closes).
+    func ids(in queue: String) throws -> [String] {
+        try onThreadSync { [url = broker.url] in
+            let c = try AMQPConnection(url: AMQPURL(url))
+            let ch = try c.openChannel()
+            var out: [String] = []
+            while let d = try ch.get(queue: queue, noAck: false) { out.append(d.message.properties.messageID ?? "-") }
+            c.close()
+            return out
+        }
+    }
+
+    func count(_ queue: String) throws -> UInt32 {
+        try onThreadSync { [url = broker.url] in try AMQPConnection(url: AMQPURL(url)).openChannel().inspectQueue(queue).messageCount }
+    }
+
+    /// Waits until the work and retry queues are empty (every fire has an outcome).
+    func waitQuiet(timeout: TimeInterval = 90) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let n = try? (workQueues + retryQueues).map(count).reduce(0, +), n == 0 { return true }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        return false
+    }
+
+    func accounting() throws -> Accounting {
+        Accounting(
+            tickerLogs: logs("ticker"), workerLogs: logs("worker"), requests: backendRequests(),
+            retrying: try retryQueues.flatMap(ids), dead: try ids(in: names.deadQueue), pending: try workQueues.flatMap(ids))
+    }
+
+    /// Fire instants per job from the tickers' logs, to check that catch-up left no gap.
+    func firedInstants() -> [String: [Int64]] {
+        var out: [String: Set<Int64>] = [:]
+        for line in logs("ticker").split(separator: "\n") where line.contains("msg=fired ") {
+            guard let id = Accounting.field("message_id", in: line), let at = id.split(separator: "@").last,
+                let t = Timestamp.parse(String(at)) else { continue }
+            out[String(id.split(separator: "@").first!), default: []].insert(t)
+        }
+        return out.mapValues { $0.sorted() }
+    }
+
+    /// Resident memory (MiB) and open descriptors of a process.
+    static func usage(_ pid: Int32) -> (rssMiB: Double, fds: Int) {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let kb = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
+        return (kb / 1024, fds)
+    }
+
+    func stop() {
+        for t in tickers { t?.stop() }
+        for w in workers { w?.stop() }
+        stopBackend()
+        try? onThreadSync { [url = broker.url, configPath, token] in
+            let config = try ConfigLoader(environment: ["DEP_TOKEN": token]).load(path: configPath)
+            let t = Topology(config: config)
+            let ch = try AMQPConnection(url: AMQPURL(url)).openChannel()
+            for q in t.queues { _ = try? ch.deleteQueue(q.name) }
+            for x in t.exchanges { try? ch.deleteExchange(x.name) }
+        }
+        if ProcessInfo.processInfo.environment["CRONQ_KEEP_LOGS"] == nil { try? FileManager.default.removeItem(at: dir) }
+    }
+}
