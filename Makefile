@@ -9,14 +9,19 @@ export CRONQ_RMQ_DIST_PORT ?= 25682
 export CRONQ_RMQ_NODE ?= cronq-test@localhost
 DEB_PACKAGES := librabbitmq-dev libcurl4-openssl-dev rabbitmq-server tzdata ca-certificates python3 curl
 SWIFT_BUILD_FLAGS ?= -Xswiftc -warnings-as-errors
+SOAK_SECONDS ?= 600
+TEST_SOAK_SECONDS ?= 60
 
-.PHONY: help deps build release test test-unit test-django rabbitmq-up rabbitmq-down clean bench definitions demo demo-down docker-check fuzz
+.PHONY: help deps build release test test-unit test-django chaos soak rabbitmq-up rabbitmq-down clean bench definitions demo demo-down docker-check fuzz
 
 help:
 	@echo "make build        debug build of cronq, cronq-ticker, cronq-worker"
 	@echo "make release      release build"
 	@echo "make test         install missing packages, start a private RabbitMQ, run swift test, stop it"
+	@echo "                  (then the chaos tests and a $(TEST_SOAK_SECONDS) s soak, on brokers of their own)"
 	@echo "make test-unit    the tests that need no broker"
+	@echo "make chaos        fault tests with the accounting check (broker restarts and outage, kills, backend down)"
+	@echo "make soak         200 jobs for SOAK_SECONDS (600) with faults in the middle; accounting and leak check"
 	@echo "make rabbitmq-up  start the private RabbitMQ node (127.0.0.1:$(CRONQ_RMQ_PORT))"
 	@echo "make rabbitmq-down stop it"
 	@echo "make demo         release build, private broker, demo backend, ticker, 2 workers, live events"
@@ -58,8 +63,28 @@ test: deps
 	CRONQ_TEST_RABBITMQ_NODE="$(CRONQ_RMQ_NODE)" \
 	CRONQ_TEST_MANAGEMENT_URL="http://guest:guest@127.0.0.1:$(CRONQ_RMQ_MGMT_PORT)" \
 	$(SWIFT) test --skip-build; rc=$$?; \
+	if [ $$rc -eq 0 ]; then \
+	  CRONQ_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" CRONQ_TEST_RABBITMQ_NODE="$(CRONQ_RMQ_NODE)" \
+	  CRONQ_CHAOS=1 CRONQ_SOAK_SECONDS=$(TEST_SOAK_SECONDS) $(SWIFT) test --skip-build --filter 'ChaosTests|SoakTests'; rc=$$?; \
+	fi; \
 	scripts/rabbitmq.sh down; \
 	$(MAKE) --no-print-directory test-django || rc=1; exit $$rc
+
+# Fault tests with the accounting check (a private broker of their own, restarted and stopped), run
+# after the main suite so their load does not skew its timing tests. Each prints its figures.
+chaos: deps
+	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
+	@scripts/rabbitmq.sh up
+	@set +e; CRONQ_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" CRONQ_TEST_RABBITMQ_NODE="$(CRONQ_RMQ_NODE)" \
+	CRONQ_CHAOS=1 $(SWIFT) test --skip-build --filter ChaosTests; rc=$$?; scripts/rabbitmq.sh down; exit $$rc
+
+# The soak: 200 jobs, three workers, faults in the middle, accounting and leak checks at the end.
+# `make soak SOAK_SECONDS=120` for a shorter one (`make test` runs $(TEST_SOAK_SECONDS) s).
+soak: deps
+	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
+	@scripts/rabbitmq.sh up
+	@set +e; CRONQ_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" CRONQ_TEST_RABBITMQ_NODE="$(CRONQ_RMQ_NODE)" \
+	CRONQ_SOAK_SECONDS=$(SOAK_SECONDS) $(SWIFT) test --skip-build --filter SoakTests; rc=$$?; scripts/rabbitmq.sh down; exit $$rc
 
 # The Django example's own tests, when Django is installed (pip install django); skipped, saying so, otherwise.
 test-django:

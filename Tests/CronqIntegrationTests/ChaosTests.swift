@@ -16,27 +16,19 @@ struct ChaosTests {
         (0..<n).map { ("c\($0)", "* * * * * *", "/random-fail/5") }
     }
 
-    /// Every job fired every second from its first to its last fire: catch-up left no gap.
-    static func gaps(_ d: Deployment) -> Int {
-        d.firedInstants().values.reduce(0) { sum, xs in
-            guard let first = xs.first, let last = xs.last else { return sum }
-            return sum + Int(last - first + 1) - xs.count
-        }
-    }
-
     func settle(_ d: Deployment, _ label: String) throws -> Accounting {
         for t in d.tickers { t?.signal(SIGTERM) }
         for t in d.tickers { t?.process.waitUntilExit() }
-        let quiet = d.waitQuiet()
+        let quiet = try d.settle()
         let a = try d.accounting()
-        print("chaos[\(label)]: \(a), gaps \(Self.gaps(d)), quiet \(quiet)")
+        print("chaos[\(label)]: \(a), gaps \(d.gaps()), quiet \(quiet)")
         #expect(quiet, "work and retry queues drained")
         #expect(a.lost.isEmpty, "lost: \(a.lost.sorted().prefix(5))")
         #expect(a.unknown.isEmpty)
         #expect(a.conflicting.isEmpty)
         #expect(a.unexplainedDuplicates.isEmpty, "duplicates without a redelivery, re-fire or re-publish: \(a.unexplainedDuplicates.prefix(5))")
         #expect(a.balancesAtRest)
-        #expect(Self.gaps(d) == 0, "catch_up all filled every missed second")
+        #expect(d.gaps() == 0, "catch_up all filled every missed second")
         #expect(a.fired.count > 0 && a.succeeded.count > 0)
         return a
     }

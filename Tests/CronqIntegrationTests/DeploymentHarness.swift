@@ -20,12 +20,14 @@ final class Deployment: @unchecked Sendable {
     private(set) var workers: [ChildProcess?] = []
     private var logFiles: [String] = []
     private var tickerLogPaths: [String] = []
+    let jobs: [(name: String, schedule: String, path: String)]
     var names: Topology.Names { .init(prefix: prefix) }
 
     /// - Parameter jobs: `(name, 6-field schedule, path)`; every job catches up `all` missed fires.
     init(broker: ChaosBroker, jobs: [(name: String, schedule: String, path: String)], maxAttempts: Int = 5,
          backoff: [String] = ["1s", "2s"], timeout: String = "3s") throws {
         self.broker = broker
+        self.jobs = jobs
         dir = FileManager.default.temporaryDirectory.appendingPathComponent(prefix)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         backendLog = dir.appendingPathComponent("backend.log").path
@@ -158,11 +160,20 @@ final class Deployment: @unchecked Sendable {
         try onThreadSync { [url = broker.url] in try AMQPConnection(url: AMQPURL(url)).openChannel().inspectQueue(queue).messageCount }
     }
 
-    /// Waits until the work and retry queues are empty (every fire has an outcome).
-    func waitQuiet(timeout: TimeInterval = 90) -> Bool {
+    /// Waits until every fire has an outcome. Ready counts alone cannot tell (a delivery a worker holds
+    /// is unacked, not ready), so once the queues look empty the workers stop gracefully — finishing
+    /// and recording what they hold, returning the rest — and if anything came back they start again.
+    func settle(timeout: TimeInterval = 120) throws -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
+        let concurrency = 16
+        func empty() -> Bool { ((try? (workQueues + retryQueues).map(count).reduce(0, +)) ?? 1) == 0 }
         while Date() < deadline {
-            if let n = try? (workQueues + retryQueues).map(count).reduce(0, +), n == 0 { return true }
+            if empty() {
+                for w in workers { w?.signal(SIGTERM) }
+                for w in workers { w?.process.waitUntilExit() }
+                if empty() { return true }
+                for i in workers.indices { try startWorker(replacing: i, concurrency: concurrency) }
+            }
             Thread.sleep(forTimeInterval: 0.5)
         }
         return false
@@ -174,7 +185,7 @@ final class Deployment: @unchecked Sendable {
             retrying: try retryQueues.flatMap(ids), dead: try ids(in: names.deadQueue), pending: try workQueues.flatMap(ids))
     }
 
-    /// Fire instants per job from the tickers' logs, to check that catch-up left no gap.
+    /// Fire instants per job from the tickers' logs, to check that catch-up left no gap (every-second jobs).
     func firedInstants() -> [String: [Int64]] {
         var out: [String: Set<Int64>] = [:]
         for line in logs("ticker").split(separator: "\n") where line.contains("msg=fired ") {
@@ -183,6 +194,25 @@ final class Deployment: @unchecked Sendable {
             out[String(id.split(separator: "@").first!), default: []].insert(t)
         }
         return out.mapValues { $0.sorted() }
+    }
+
+    /// Fires the schedules call for between each job's first and last logged fire that were never
+    /// fired: what catch-up failed to fill (with `catch_up = "all"` it must be zero).
+    func gaps() -> Int {
+        let fired = firedInstants()
+        var missing = 0
+        for j in jobs {
+            guard let xs = fired[j.name], let first = xs.first, let last = xs.last,
+                let schedule = try? CronSchedule(j.schedule, timeZone: "UTC") else { continue }
+            var expected = 1
+            var t = first
+            while let n = schedule.next(after: t), n <= last {
+                expected += 1
+                t = n
+            }
+            missing += expected - xs.count
+        }
+        return missing
     }
 
     /// Resident memory (MiB) and open descriptors of a process.

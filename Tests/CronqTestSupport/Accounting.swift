@@ -39,7 +39,9 @@ public struct Accounting: CustomStringConvertible {
     public var duplicateSuccesses = 0
     public var explainedDuplicates = 0
     public var unexplainedDuplicates: [String] = []
+    /// Worst lateness of a fire made on time (caught-up fires are late by design, counted apart).
     public var maxLatenessMs = 0
+    public var caughtUp = 0
 
     /// - Parameters:
     ///   - tickerLogs: every ticker's log (logfmt lines; `msg=fired` lines carry `message_id` and `lateness_ms`).
@@ -53,7 +55,11 @@ public struct Accounting: CustomStringConvertible {
         for line in tickerLogs.split(separator: "\n") {
             if line.contains("msg=fired "), let id = Self.field("message_id", in: line) {
                 firedCount[id, default: 0] += 1
-                if let l = Self.field("lateness_ms", in: line).flatMap(Int.init) { maxLatenessMs = max(maxLatenessMs, l) }
+                if Self.field("caught_up", in: line) == "true" {
+                    caughtUp += 1
+                } else if let l = Self.field("lateness_ms", in: line).flatMap(Int.init) {
+                    maxLatenessMs = max(maxLatenessMs, l)
+                }
             } else if line.contains("fire not confirmed"), let job = Self.field("job", in: line),
                 let at = Self.field("scheduled_at", in: line) {
                 republished.insert("\(job)@\(at)")
@@ -104,7 +110,7 @@ public struct Accounting: CustomStringConvertible {
         var s = "fired \(fired.count) (re-fired \(refired.count), re-published \(republished.count)), backend requests \(requests), "
         s += "succeeded \(succeeded.count), retrying \(retrying.count), dead \(dead.count), pending \(pending.count), "
         s += "duplicate successes \(duplicateSuccesses) (explained \(explainedDuplicates), unexplained \(unexplainedDuplicates.count)), "
-        s += "max lateness \(maxLatenessMs) ms, lost \(lost.count), unknown \(unknown.count), conflicting \(conflicting.count)"
+        s += "caught up \(caughtUp), max on-time lateness \(maxLatenessMs) ms, lost \(lost.count), unknown \(unknown.count), conflicting \(conflicting.count)"
         if !lost.isEmpty { s += "\n  lost: \(lost.sorted().prefix(10).joined(separator: ", "))" }
         if !unknown.isEmpty { s += "\n  unknown: \(unknown.sorted().prefix(10).joined(separator: ", "))" }
         if !conflicting.isEmpty { s += "\n  conflicting: \(conflicting.sorted().prefix(10).joined(separator: ", "))" }
