@@ -110,7 +110,7 @@ public final class TickerLoop: @unchecked Sendable {
     private func connect() {
         do {
             let c = try AMQPConnection(url: AMQPURL(config.amqp.url), name: "cronq-ticker/\(getpid())")
-            try TopologyDeclarer(connection: c).apply(Topology(config: config))
+            try TopologyDeclarer(connection: c).apply(Topology(config: config), verifyWhenRefused: true)
             let p = try c.openChannel()
             try p.enableConfirms()
             eventsChannel = try c.openChannel()
@@ -293,7 +293,7 @@ public final class TickerLoop: @unchecked Sendable {
             if let p = planner { lastFired.merge(p.lastFired) { max($0, $1) } }
             config = new
             names = Topology.Names(prefix: new.amqp.prefix)
-            if let c = connection { try TopologyDeclarer(connection: c).apply(Topology(config: new)) }
+            if let c = connection { try TopologyDeclarer(connection: c).apply(Topology(config: new), verifyWhenRefused: true) }
             if isLeader { planner = makePlanner() }
             cronq_release_free_memory()
             logger.notice("configuration reloaded", metadata: [

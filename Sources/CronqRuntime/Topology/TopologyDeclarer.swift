@@ -19,36 +19,54 @@ public struct TopologyDeclarer {
         public var exchanges = 0
         public var queues = 0
         public var bindings = 0
+        /// Objects the user may not declare (403) but that exist: verified with a passive declare.
+        public var verifiedOnly = 0
     }
 
-    /// - Throws: ``TopologyError`` listing every conflict, or the ``AMQPError`` that killed the connection.
+    /// - Parameter verifyWhenRefused: for services running as least-privilege users (no configure
+    ///   permission, see the README): an object the broker refuses to let them declare (403) is only
+    ///   checked to exist, and a binding they may not make is trusted to be there (an operator applied
+    ///   the topology with `cronq topology apply`). Operators' `apply` leaves it off, so 403 is an error.
+    /// - Throws: ``TopologyError`` listing every conflict or missing object, or the ``AMQPError`` that killed the connection.
     @discardableResult
-    public func apply(_ topology: Topology) throws -> Report {
+    public func apply(_ topology: Topology, verifyWhenRefused: Bool = false) throws -> Report {
         var channel = try connection.openChannel()
         defer { channel.close() }
         var conflicts: [String] = []
         var report = Report()
-        func attempt(_ what: String, _ body: (AMQPChannel) throws -> Void) throws {
+        func attempt(_ what: String, _ body: (AMQPChannel) throws -> Void, verify: ((AMQPChannel) throws -> Void)? = nil) throws {
             do {
                 try body(channel)
             } catch let e as AMQPError where e.code == .channelClosed {
-                conflicts.append("\(what): \(e.detail)")
                 channel = try connection.openChannel()
+                guard e.replyCode == 403, verifyWhenRefused else {
+                    conflicts.append("\(what): \(e.detail)")
+                    return
+                }
+                guard let verify else { return }
+                do {
+                    try verify(channel)
+                    report.verifiedOnly += 1
+                } catch let e as AMQPError where e.code == .channelClosed {
+                    conflicts.append("\(what): not declared (this user may not configure it) and \(e.detail)")
+                    channel = try connection.openChannel()
+                }
             }
         }
         for x in topology.exchanges {
             guard let kind = AMQPChannel.ExchangeKind(rawValue: x.kind) else { preconditionFailure("unknown exchange kind \(x.kind)") }
-            try attempt("exchange \(x.name)") { try $0.declareExchange(x.name, kind: kind) }
+            try attempt("exchange \(x.name)", { try $0.declareExchange(x.name, kind: kind) }, verify: { try $0.checkExchange(x.name) })
             report.exchanges += 1
         }
         for q in topology.queues {
-            try attempt("queue \(q.name)") { try $0.declareQueue(q.name, arguments: Self.table(q.arguments)) }
+            try attempt("queue \(q.name)", { try $0.declareQueue(q.name, arguments: Self.table(q.arguments)) },
+                        verify: { _ = try $0.inspectQueue(q.name) })
             report.queues += 1
         }
         for b in topology.bindings {
-            try attempt("binding \(b.exchange) -> \(b.queue)") {
+            try attempt("binding \(b.exchange) -> \(b.queue)", {
                 try $0.bindQueue(b.queue, exchange: b.exchange, routingKey: b.routingKey, arguments: Self.table(b.arguments))
-            }
+            })
             report.bindings += 1
         }
         if !conflicts.isEmpty { throw TopologyError(conflicts: conflicts) }
@@ -72,7 +90,7 @@ public struct TopologyError: Error, CustomStringConvertible, Sendable {
     public let conflicts: [String]
 
     public var description: String {
-        "the broker already has objects declared differently:\n"
+        "the broker has objects declared differently, or is missing some:\n"
             + conflicts.map { "  - \($0)" }.joined(separator: "\n")
             + "\nalign the config with them, or delete them (losing their messages) and apply again"
     }

@@ -181,7 +181,7 @@ public final class WorkerLoop: @unchecked Sendable {
         do {
             let url = try AMQPURL(options.config.amqp.url)
             let publish = try AMQPConnection(url: url, name: "cronq-worker/\(getpid()) publish")
-            try TopologyDeclarer(connection: publish).apply(Topology(config: options.config))
+            try TopologyDeclarer(connection: publish).apply(Topology(config: options.config), verifyWhenRefused: true)
             let confirm = try publish.openChannel()
             try confirm.enableConfirms()
             let events = try publish.openChannel()
