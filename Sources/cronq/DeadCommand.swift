@@ -34,6 +34,12 @@ struct DeadCommand: ParsableCommand {
         @Flag(help: "One JSON object per line.")
         var json = false
 
+        func validate() throws {
+            // Bad input is a usage error before anything connects.
+            _ = try instantAgo(since, now: 0, flag: "--since")
+            if let l = limit, l < 1 { throw ValidationError("--limit must be at least 1") }
+        }
+
         func run() throws {
             let config = try options.load()
             let c = try connect(config, "dead list")

@@ -87,4 +87,67 @@ struct CLITests {
         #expect(r.stderr.contains("could not connect to the broker"), "\(r.stderr)")
         #expect(!r.stderr.contains("secretpw"))
     }
+
+    /// Bad input to every subcommand and both services: a clear message, exit 64 (usage) or 1 (the
+    /// config or the broker), never a stack trace or a hang. The config names an unreachable broker.
+    @Test("invalid input to every subcommand: exit 64 or 1, a message, no stack trace", arguments: [
+        (["trigger"], 64, "Missing expected argument '<job>'"),
+        (["trigger", "nope", "--config", "@"], 1, "no job 'nope' in the config"),
+        (["trigger", "a", "--wait", "--timeout", "banana", "--config", "@"], 64, "--timeout 'banana' is not a duration"),
+        (["trigger", "a", "--config", "@"], 1, "broker unreachable"),
+        (["status", "--config", "@"], 1, "broker unreachable"),
+        (["status", "--watch", "0", "--config", "@"], 64, "--watch must be at least 1 second"),
+        (["status", "--max-dead", "many", "--config", "@"], 64, "'many' is invalid for '--max-dead"),
+        (["dead", "list", "--limit", "x", "--config", "@"], 64, "'x' is invalid for '--limit"),
+        (["dead", "list", "--since", "5parsecs", "--config", "@"], 64, "--since '5parsecs' is not a duration"),
+        (["dead", "list", "--config", "@"], 1, "broker unreachable"),
+        (["dead", "show"], 64, "Missing expected argument '<message-id>'"),
+        (["dead", "show", "x@y", "--config", "@"], 1, "broker unreachable"),
+        (["dead", "replay", "--rate", "0", "--config", "@"], 64, "--rate must be positive"),
+        (["dead", "replay", "--config", "@"], 1, "broker unreachable"),
+        (["dead", "purge", "--config", "@"], 1, "broker unreachable"),
+        (["tail", "--format", "xml", "--config", "@"], 64, "--format must be pretty or json"),
+        (["tail", "--config", "@"], 1, "broker unreachable"),
+        (["topology", "apply", "--config", "/nonexistent/cronq.toml"], 1, "cannot read the file"),
+        (["topology", "export", "--config", "/nonexistent/cronq.toml"], 1, "cannot read the file"),
+        (["validate", "--bogus"], 64, "Unknown option '--bogus'"),
+        (["next", "* * * * *", "--count", "many"], 64, "'many' is invalid for '--count"),
+    ])
+    func badInput(args: [String], status: Int32, message: String) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cronq-cli-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("c.toml").path
+        try """
+            [amqp]
+            url = "amqp://guest:guest@127.0.0.1:1/%2F?connection_timeout=1000"
+            [backends.default]
+            base_url = "http://127.0.0.1:9"
+            token = "t"
+            [[jobs]]
+            name = "a"
+            schedule = "@daily"
+            path = "/x"
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let r = try runCommand("cronq", args.map { $0 == "@" ? config : $0 }, timeout: 20)
+        #expect(r.status == status, "\(args): exit \(r.status), \(r.stderr)")
+        #expect(r.stderr.contains(message), "\(args): \(r.stderr)")
+        #expect(!r.stderr.contains("Fatal error") && !r.stderr.contains("Stack dump"), "no stack traces")
+    }
+
+    @Test("the services refuse bad flags and configs the same way", arguments: [
+        ("cronq-worker", ["--concurrency", "0"], 64, "--concurrency must be 1-65535"),
+        ("cronq-worker", ["--grace", "x"], 64, "--grace 'x' is not a duration"),
+        ("cronq-worker", ["--metrics-address", "nowhere"], 64, "is not HOST:PORT"),
+        ("cronq-worker", ["--config", "/nonexistent/cronq.toml"], 1, "invalid configuration, not starting"),
+        ("cronq-ticker", ["--config", "/nonexistent/cronq.toml"], 1, "invalid configuration, not starting"),
+        ("cronq-ticker", ["--log-level", "loud"], 64, "--log-level must be one of"),
+        ("cronq-ticker", ["--log-format", "xml"], 64, "--log-format must be logfmt or json"),
+    ])
+    func servicesBadInput(tool: String, args: [String], status: Int32, message: String) throws {
+        let r = try runCommand(tool, args, timeout: 20)
+        #expect(r.status == status, "\(tool) \(args): exit \(r.status), \(r.stderr)")
+        #expect(r.stderr.contains(message), "\(r.stderr)")
+        #expect(!r.stderr.contains("Fatal error"))
+    }
 }

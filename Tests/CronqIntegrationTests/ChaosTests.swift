@@ -69,8 +69,10 @@ struct ChaosTests {
         defer { broker.stop() }
         var jobs = Self.jobs(8)
         jobs.append(("slowpoke", "*/5 * * * * *", "/slow/4000"))  // beyond the 3 s timeout every time: retried, then dead
+        jobs.append(("unauth", "*/5 * * * * *", "/status/401"))  // the 401 path: dead at once
         let d = try Deployment(broker: broker, jobs: jobs, maxAttempts: 3)
         defer { d.stop() }
+        try d.captureEvents()
         try d.startTicker()
         for _ in 0..<3 { try d.startWorker(concurrency: 8) }
         let start = Date()
@@ -95,6 +97,17 @@ struct ChaosTests {
         #expect(a.dead.contains { $0.hasPrefix("slowpoke@") }, "the request that always times out ends dead (exhausted)")
         #expect(a.retrying.isEmpty && a.pending.isEmpty)
         #expect(d.logs("worker").contains("redelivered message"), "killed workers' deliveries came back")
+        #expect(a.dead.contains { $0.hasPrefix("unauth@") })
+
+        // Security: neither the token nor the signing secret appears anywhere an operator can look.
+        var scanned = 0
+        for (place, text) in try d.everythingObservable() {
+            scanned += text.utf8.count
+            #expect(!text.contains(d.token), "the token leaked into \(place)")
+            #expect(!text.contains(d.signingSecret), "the signing secret leaked into \(place)")
+        }
+        #expect(scanned > 100_000, "a run's worth of logs, events and dead letters was scanned")
+        print("chaos: scanned \(scanned) bytes of logs, events, dead letters and CLI output: 0 secrets")
     }
 
     func waitFor<T>(_ timeout: TimeInterval, _ f: () -> T?) -> T? {

@@ -11,6 +11,7 @@ final class Deployment: @unchecked Sendable {
     let broker: ChaosBroker
     let prefix = uniqueName("dep")
     let token = "dep-token-\(UUID().uuidString)"
+    let signingSecret = "dep-signing-\(UUID().uuidString)"
     let dir: URL
     let configPath: String
     let backendLog: String
@@ -40,6 +41,7 @@ final class Deployment: @unchecked Sendable {
             [backends.default]
             base_url = "http://127.0.0.1:\(backendPort)"
             token = "${DEP_TOKEN}"
+            signing_secret = "${DEP_SIGNING}"
             timeout = "\(timeout)"
             connect_timeout = "1s"
             [retry]
@@ -63,6 +65,7 @@ final class Deployment: @unchecked Sendable {
     var environment: [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["DEP_TOKEN"] = token
+        env["DEP_SIGNING"] = signingSecret
         return env
     }
 
@@ -139,6 +142,46 @@ final class Deployment: @unchecked Sendable {
                 let id = o["idempotency_key"] as? String, let status = o["status"] as? Int else { return nil }
             return Accounting.Request(id: id, status: status)
         }
+    }
+
+    /// A queue bound to every event (`#`), declared before the processes start, so a test can read
+    /// every event the run published.
+    var eventsQueue: String { "\(prefix).test-events" }
+
+    func captureEvents() throws {
+        try onThreadSync { [url = broker.url, names, eventsQueue] in
+            let c = try AMQPConnection(url: AMQPURL(url))
+            let ch = try c.openChannel()
+            try ch.declareExchange(names.eventsExchange, kind: .topic)
+            try ch.declareQueue(eventsQueue, arguments: ["x-queue-type": .string("quorum")])
+            try ch.bindQueue(eventsQueue, exchange: names.eventsExchange, routingKey: "#")
+        }
+    }
+
+    /// Every byte the run exposed to operators: logs of every process, every event, every dead letter
+    /// (headers, properties and body), and what `cronq status` and `cronq dead list` print.
+    func everythingObservable() throws -> [(place: String, text: String)] {
+        var out: [(String, String)] = [("ticker logs", logs("ticker")), ("worker logs", logs("worker"))]
+        out.append(("backend request log", (try? String(contentsOfFile: backendLog, encoding: .utf8)) ?? ""))
+        let (events, dead) = try onThreadSync { [url = broker.url, eventsQueue, names] in
+            let c = try AMQPConnection(url: AMQPURL(url))
+            let ch = try c.openChannel()
+            var events: [String] = []
+            while let d = try ch.get(queue: eventsQueue, noAck: true) { events.append(String(decoding: d.message.body, as: UTF8.self)) }
+            var dead: [String] = []
+            while let d = try ch.get(queue: names.deadQueue, noAck: false) {
+                dead.append("\(d.message.properties)" + String(decoding: d.message.body, as: UTF8.self))
+            }
+            c.close()
+            return (events, dead)
+        }
+        out.append(("events (\(events.count))", events.joined(separator: "\n")))
+        out.append(("dead letters (\(dead.count))", dead.joined(separator: "\n")))
+        for args in [["status", "--config", configPath], ["dead", "list", "--config", configPath], ["dead", "list", "--json", "--config", configPath]] {
+            let r = try runCommand("cronq", args, environment: environment)
+            out.append(("cronq \(args.prefix(2).joined(separator: " "))", r.stdout + r.stderr))
+        }
+        return out
     }
 
     var workQueues: [String] { [names.workQueue("default")] }
@@ -228,7 +271,7 @@ final class Deployment: @unchecked Sendable {
         for w in workers { w?.stop() }
         stopBackend()
         try? onThreadSync { [url = broker.url, configPath, token] in
-            let config = try ConfigLoader(environment: ["DEP_TOKEN": token]).load(path: configPath)
+            let config = try ConfigLoader(environment: ["DEP_TOKEN": token, "DEP_SIGNING": "x"]).load(path: configPath)
             let t = Topology(config: config)
             let ch = try AMQPConnection(url: AMQPURL(url)).openChannel()
             for q in t.queues { _ = try? ch.deleteQueue(q.name) }
