@@ -31,7 +31,7 @@ public final class ChaosBroker: @unchecked Sendable {
         return text
     }
 
-    func ctl(_ args: [String]) throws {
+    public func ctl(_ args: [String]) throws {
         let status = try spawnAndWait("/usr/sbin/rabbitmqctl", ["-n", node] + args, environment: env, output: "/dev/null")
         guard status == 0 else { throw TestSupportError("rabbitmqctl \(args) failed") }
     }

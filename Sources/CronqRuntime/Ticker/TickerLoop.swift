@@ -184,7 +184,9 @@ public final class TickerLoop: @unchecked Sendable {
     // MARK: - Firing
 
     private func fireDue() throws {
-        guard var p = planner, let ch = publishChannel else { return }
+        // While a resource alarm blocks publishing, fires stay due in the planner: once unblocked they
+        // go out on time or, if late, through the job's catch-up policy. No reconnect churn meanwhile.
+        guard var p = planner, let ch = publishChannel, connection?.isBlocked != true else { return }
         let fires = p.takeDue(nowMs: nowMs())
         planner = p
         if !fires.isEmpty {
@@ -240,7 +242,7 @@ public final class TickerLoop: @unchecked Sendable {
     }
 
     private func publishCheckpoint() throws {
-        guard let ch = publishChannel else { return }
+        guard let ch = publishChannel, connection?.isBlocked != true else { return }
         let now = nowMs()
         let cp = Checkpoint(at: now / 1000, fired: lastFired)
         let r = try ch.publishAndConfirm([OutgoingMessage(
