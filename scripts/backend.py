@@ -14,6 +14,7 @@ and offers test behaviours:
   /flaky/<key>/<n>      503 for the first <n> calls with <key>, then 200
   /random-fail/<pct>    503 for <pct>% of calls at random, else 200 (soak and chaos tests)
 
+With --tls-cert/--tls-key it serves HTTPS (the TLS tests generate a self-signed certificate).
 /cron/* and /demo/* require `Authorization: Bearer <token>` when --token (or BACKEND_TOKEN) is set,
 compared in constant time (hmac.compare_digest). Every request is logged as one JSON line to --log
 (without the Authorization header). The first line on stdout is `listening 127.0.0.1:<port>`.
@@ -153,8 +154,15 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--token", default=os.environ.get("BACKEND_TOKEN", ""))
     ap.add_argument("--log", default="")
+    ap.add_argument("--tls-cert", default="", help="serve HTTPS with this certificate (PEM) ...")
+    ap.add_argument("--tls-key", default="", help="... and this key")
     args = ap.parse_args()
     server = Server(("127.0.0.1", args.port), Handler)
+    if args.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     server.token = args.token
     server.log_file = args.log
     print("listening 127.0.0.1:%d" % server.server_address[1], flush=True)

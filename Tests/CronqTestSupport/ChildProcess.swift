@@ -87,8 +87,9 @@ public enum Repo {
 }
 
 /// Starts the test backend (`scripts/backend.py`) on a free loopback port.
-public func startBackend(token: String = "", log: String? = nil, port: Int = 0) throws -> ChildProcess {
+public func startBackend(token: String = "", log: String? = nil, port: Int = 0, tls: (cert: String, key: String)? = nil) throws -> ChildProcess {
     var args = [Repo.script("backend.py")]
+    if let tls { args += ["--tls-cert", tls.cert, "--tls-key", tls.key] }
     if port != 0 { args += ["--port", "\(port)"] }
     if !token.isEmpty { args += ["--token", token] }
     if let log { args += ["--log", log] }
