@@ -80,6 +80,20 @@ management.tcp.port = $mgmt_port
 log.file.level = warning
 log.console = false
 CONF
+    # Optional TLS listener (the amqps tests): CRONQ_RMQ_TLS_PORT and CRONQ_RMQ_TLS_DIR holding ca.pem,
+    # server.pem and server.key; copied into the node's folder so the rabbitmq user can read them.
+    if [ -n "${CRONQ_RMQ_TLS_PORT:-}" ] && [ -n "${CRONQ_RMQ_TLS_DIR:-}" ]; then
+        mkdir -p "$dir/tls"
+        cp "$CRONQ_RMQ_TLS_DIR/ca.pem" "$CRONQ_RMQ_TLS_DIR/server.pem" "$CRONQ_RMQ_TLS_DIR/server.key" "$dir/tls/"
+        cat >> "$dir/rabbitmq.conf" <<CONF
+listeners.ssl.default = 127.0.0.1:$CRONQ_RMQ_TLS_PORT
+ssl_options.cacertfile = $dir/tls/ca.pem
+ssl_options.certfile = $dir/tls/server.pem
+ssl_options.keyfile = $dir/tls/server.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+CONF
+    fi
     echo "[rabbitmq_management]." > "$dir/enabled_plugins"
     echo "[]." > "$dir/advanced.config"
     : > "$dir/rabbitmq-env.conf"

@@ -8,10 +8,11 @@ public final class ChaosBroker: @unchecked Sendable {
     public let port: Int
     let env: [String: String]
 
-    public init(name: String = "cronq-chaos", port: Int = 5684) throws {
+    /// - Parameter extraEnvironment: more settings for `scripts/rabbitmq.sh` (e.g. its TLS listener).
+    public init(name: String = "cronq-chaos", port: Int = 5684, extraEnvironment: [String: String] = [:]) throws {
         node = "\(name)@localhost"
         self.port = port
-        var e = ProcessInfo.processInfo.environment
+        var e = ProcessInfo.processInfo.environment.merging(extraEnvironment) { $1 }
         e["CRONQ_RMQ_NODE"] = node
         e["CRONQ_RMQ_PORT"] = "\(port)"
         e["CRONQ_RMQ_MGMT_PORT"] = "\(port + 10000)"

@@ -139,6 +139,7 @@ public final class WorkerLoop: @unchecked Sendable {
 
     private func beginDrain() {
         draining = true
+        uncork()  // cancel waits for cancel-ok: nothing may sit in a corked socket meanwhile
         drainDeadline = ContinuousClock.now + options.grace
         logger.info("stopping: consumers cancelled, finishing in-flight requests", metadata: [
             "in_flight": "\(inFlight.count)", "grace_s": "\(options.grace.totalSeconds)",
@@ -159,6 +160,7 @@ public final class WorkerLoop: @unchecked Sendable {
             logger.warning("grace period over: unfinished requests go back to the queue unacked", metadata: ["count": "\(inFlight.count)"])
         }
         try? flushAcks()
+        uncork()
         // Closing the channels is a close/close-ok handshake: the broker has applied our acks by then.
         consumeChannel?.close()
         confirmChannel?.close()
@@ -427,6 +429,11 @@ public final class WorkerLoop: @unchecked Sendable {
                 return
             }
         }
+    }
+
+    private func uncork() {
+        consumeConn?.batchWrites(false)
+        publishConn?.batchWrites(false)
     }
 
     /// Sends the acks that became due this turn (see ``AckCoalescer``).
