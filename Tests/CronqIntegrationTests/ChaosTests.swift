@@ -133,6 +133,32 @@ struct ChaosTests {
         #expect(a.caughtUp > 0, "fires due during the alarm were caught up afterwards")
     }
 
+    @Test("a network cut between a worker and the broker: heartbeats notice, the worker reconnects, nothing is lost")
+    func networkCut() throws {
+        let broker = try ChaosBroker(name: "cronq-chaos2", port: 5686)
+        defer { broker.stop() }
+        let d = try Deployment(broker: broker, jobs: Self.jobs(6))
+        defer { d.stop() }
+        let proxy = try startProxy(to: "127.0.0.1:\(broker.port)")
+        defer {
+            proxy.signal(SIGCONT)
+            proxy.stop()
+        }
+        try d.startTicker()
+        try d.startWorker()
+        let cut = try d.startWorker(amqpURL: "amqp://guest:guest@127.0.0.1:\(proxy.port)/%2F?heartbeat=2&connection_timeout=2000")
+        Thread.sleep(forTimeInterval: 5)
+        proxy.signal(SIGSTOP)  // packets stop both ways; both TCP connections stay open
+        Thread.sleep(forTimeInterval: 12)
+        proxy.signal(SIGCONT)
+        Thread.sleep(forTimeInterval: 8)
+        let log = (try? String(contentsOfFile: d.workerLogPath(cut), encoding: .utf8)) ?? ""
+        let a = try settle(d, "network cut")
+        #expect(log.contains("broker connection lost"), "the cut was noticed: \(log.suffix(600))")
+        #expect(log.components(separatedBy: "msg=connected").count >= 3, "and the worker connected again through the proxy")
+        #expect(a.succeeded.count == a.fired.count)
+    }
+
     func waitFor<T>(_ timeout: TimeInterval, _ f: () -> T?) -> T? {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {

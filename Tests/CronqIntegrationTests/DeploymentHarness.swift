@@ -21,6 +21,7 @@ final class Deployment: @unchecked Sendable {
     private(set) var workers: [ChildProcess?] = []
     private var logFiles: [String] = []
     private var tickerLogPaths: [String] = []
+    private var workerLogPaths: [String] = []
     let jobs: [(name: String, schedule: String, path: String)]
     var names: Topology.Names { .init(prefix: prefix) }
 
@@ -36,7 +37,7 @@ final class Deployment: @unchecked Sendable {
         try startBackend()
         var text = """
             [amqp]
-            url = "\(broker.url)"
+            url = "${DEP_AMQP_URL}"
             prefix = "\(prefix)"
             [backends.default]
             base_url = "http://127.0.0.1:\(backendPort)"
@@ -66,6 +67,7 @@ final class Deployment: @unchecked Sendable {
         var env = ProcessInfo.processInfo.environment
         env["DEP_TOKEN"] = token
         env["DEP_SIGNING"] = signingSecret
+        env["DEP_AMQP_URL"] = broker.url
         return env
     }
 
@@ -104,13 +106,23 @@ final class Deployment: @unchecked Sendable {
     }
 
     @discardableResult
-    func startWorker(replacing i: Int? = nil, concurrency: Int = 16) throws -> Int {
+    func startWorker(replacing i: Int? = nil, concurrency: Int = 16, amqpURL: String? = nil) throws -> Int {
+        var env = environment
+        if let amqpURL { env["DEP_AMQP_URL"] = amqpURL }
         let w = try ChildProcess(Repo.root + "/.build/debug/cronq-worker", ["--config", configPath, "--concurrency", "\(concurrency)"],
-                                 environment: environment, waitForListening: false, stderr: newLog("worker"))
-        if let i { workers[i] = w; return i }
+                                 environment: env, waitForListening: false, stderr: newLog("worker"))
+        if let i {
+            workers[i] = w
+            workerLogPaths[i] = logFiles.last!
+            return i
+        }
         workers.append(w)
+        workerLogPaths.append(logFiles.last!)
         return workers.count - 1
     }
+
+    /// The log of the process that ran in worker slot `i` before it was last replaced or stopped.
+    func workerLogPath(_ i: Int) -> String { workerLogPaths[i] }
 
     func kill(_ p: ChildProcess?) {
         guard let p else { return }
@@ -271,7 +283,7 @@ final class Deployment: @unchecked Sendable {
         for w in workers { w?.stop() }
         stopBackend()
         try? onThreadSync { [url = broker.url, configPath, token] in
-            let config = try ConfigLoader(environment: ["DEP_TOKEN": token, "DEP_SIGNING": "x"]).load(path: configPath)
+            let config = try ConfigLoader(environment: ["DEP_TOKEN": token, "DEP_SIGNING": "x", "DEP_AMQP_URL": url]).load(path: configPath)
             let t = Topology(config: config)
             let ch = try AMQPConnection(url: AMQPURL(url)).openChannel()
             for q in t.queues { _ = try? ch.deleteQueue(q.name) }
