@@ -1,7 +1,8 @@
 import CronqCore
 import Foundation
 
-// cronq-fuzz [cron|config] [COUNT] [SEED]: random inputs for the cron parser and the config loader.
+// cronq-fuzz [cron|config|message] [COUNT] [SEED]: random inputs for the cron parser, the config loader
+// and the worker's job-message reader (JSONReader + contract checks).
 // Every input must either parse (and then compute fires without hanging) or be rejected with a typed
 // error whose message is non-empty. A crash is a bug; the input is printed first.
 
@@ -128,6 +129,47 @@ func fuzzConfig(_ n: Int, _ rng: inout SplitMix) {
                  n, accepted, rejected, Date().timeIntervalSince(start)))
 }
 
+/// A valid job message with every field kind (escapes, headers, body, tiers): the seed the message
+/// fuzzer mutates, besides pure random bytes.
+let baseMessage = Array(#"{"v":1,"job":"every5min","scheduled_at":"2026-11-28T10:05:00Z","backend":"default","request":{"method":"POST","path":"/cron/ee-recent?x=1","headers":{"X-A":"b\"c","B":"\u00e9\ud83d\ude00"},"body":"{\"k\":[1,2.5e3,null,true]}","timeout_ms":30000},"retry":{"max_attempts":5,"backoff":["10s","1m"],"max_duration_s":21600}}"#.utf8)
+
+func fuzzMessage(_ n: Int, _ rng: inout SplitMix) {
+    var accepted = 0
+    var rejected = 0
+    let start = Date()
+    let pieces = Array("{}[]\":,.-+eE0123456789tfnul\\/ \u{1}abcdxyz".utf8) + [0xC3, 0xA9, 0xFF, 0xED, 0xA0, 0x80]
+    for i in 0..<n {
+        var b: [UInt8]
+        if i % 10 == 0 {
+            b = (0..<Int.random(in: 0...400, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        } else {
+            b = baseMessage
+            for _ in 0..<Int.random(in: 1...5, using: &rng) {
+                guard !b.isEmpty else { break }
+                let k = Int.random(in: 0..<b.count, using: &rng)
+                switch Int.random(in: 0..<5, using: &rng) {
+                case 0: b[k] = pieces.randomElement(using: &rng)!
+                case 1: b.insert(pieces.randomElement(using: &rng)!, at: k)
+                case 2: b.remove(at: k)
+                case 3: b.insert(contentsOf: b[k..<min(b.count, k + Int.random(in: 1...30, using: &rng))], at: k)
+                default: b.insert(contentsOf: Array(repeating: UInt8(ascii: "["), count: Int.random(in: 1...200, using: &rng)), at: k)
+                }
+            }
+        }
+        do {
+            let m = try JobMessage.parse(b)
+            precondition(JobMessage.pathProblem(m.request.path) == nil, "accepted an unsafe path")
+            accepted += 1
+        } catch {
+            precondition(!error.reason.isEmpty, "empty reason")
+            rejected += 1
+        }
+    }
+    print(String(format: "message: %d inputs (%d accepted, %d rejected as malformed with a reason), no crash, %.1f s",
+                 n, accepted, rejected, Date().timeIntervalSince(start)))
+}
+
 var rng = SplitMix(state: seed)
 if what == "cron" || what == "all" { fuzzCron(count, &rng) }
 if what == "config" || what == "all" { fuzzConfig(count, &rng) }
+if what == "message" || what == "all" { fuzzMessage(count, &rng) }

@@ -63,13 +63,15 @@ struct ChaosTests {
         #expect(a.fired.count >= 10 * 40, "about a minute of fires for 10 jobs, caught up across the outages")
     }
 
-    @Test("a worker SIGKILLed every 3 s for a minute; the backend down for 20 s, then slow beyond the timeout")
+    @Test("a worker SIGKILLed every 3 s for a minute; the backend down for 20 s; jobs timing out, failing with 500 and with 503 + Retry-After")
     func workersAndBackend() throws {
         let broker = try ChaosBroker(name: "cronq-chaos2", port: 5686)
         defer { broker.stop() }
         var jobs = Self.jobs(8)
         jobs.append(("slowpoke", "*/5 * * * * *", "/slow/4000"))  // beyond the 3 s timeout every time: retried, then dead
         jobs.append(("unauth", "*/5 * * * * *", "/status/401"))  // the 401 path: dead at once
+        jobs.append(("broken", "*/5 * * * * *", "/status/500"))  // 500 forever: retried, then dead (exhausted)
+        jobs.append(("busy", "*/5 * * * * *", "/retry-after/1"))  // 503 with Retry-After: 1 s tier, then dead
         let d = try Deployment(broker: broker, jobs: jobs, maxAttempts: 3)
         defer { d.stop() }
         try d.captureEvents()
@@ -98,6 +100,8 @@ struct ChaosTests {
         #expect(a.retrying.isEmpty && a.pending.isEmpty)
         #expect(d.logs("worker").contains("redelivered message"), "killed workers' deliveries came back")
         #expect(a.dead.contains { $0.hasPrefix("unauth@") })
+        #expect(a.dead.contains { $0.hasPrefix("broken@") } && a.dead.contains { $0.hasPrefix("busy@") })
+        #expect(d.logs("worker").contains("job=busy") && d.logs("worker").contains("delay=1s"))
 
         // Security: neither the token nor the signing secret appears anywhere an operator can look.
         var scanned = 0
