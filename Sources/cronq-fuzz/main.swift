@@ -50,8 +50,11 @@ func fuzzCron(_ n: Int, _ rng: inout SplitMix) {
     var accepted = 0
     var rejected = 0
     let start = Date()
+    for seed in cronSeeds {
+        do { _ = try CronExpression(seed) } catch { preconditionFailure("corpus expression '\(seed)' no longer parses: \(error)") }
+    }
     for i in 0..<n {
-        let text = randomCron(&rng)
+        let text = i % 4 == 3 ? mutate(cronSeeds[i % cronSeeds.count], &rng) : randomCron(&rng)
         do {
             let e = try CronExpression(text)
             let s = CronSchedule(e, zone: ZoneRules.named(["UTC", "Europe/London", "Australia/Lord_Howe"][i % 3])!)
@@ -73,22 +76,18 @@ func fuzzCron(_ n: Int, _ rng: inout SplitMix) {
                  n, accepted, rejected, Date().timeIntervalSince(start)))
 }
 
-let baseConfig = """
-    [amqp]
-    url = "amqp://guest:guest@127.0.0.1:5672/%2F"
-    [backends.default]
-    base_url = "https://app.example.com"
-    token = "${TOKEN:-t}"
-    [retry]
-    max_attempts = 5
-    backoff = ["10s", "1m"]
-    [[jobs]]
-    name = "every5min"
-    schedule = "*/5 * * * *"
-    path = "/cron/ee-recent"
-    headers = { X-A = "b" }
-    retry = { max_attempts = 2 }
-    """
+/// The seeds in `fuzz/corpus` (see fuzz/README.md); `CRONQ_FUZZ_CORPUS` points elsewhere.
+let corpusDir = ProcessInfo.processInfo.environment["CRONQ_FUZZ_CORPUS"] ?? "fuzz/corpus"
+func corpus(_ name: String) -> String {
+    guard let text = try? String(contentsOfFile: "\(corpusDir)/\(name)", encoding: .utf8) else {
+        FileHandle.standardError.write(Data("cronq-fuzz: cannot read \(corpusDir)/\(name) (run from the repository, or set CRONQ_FUZZ_CORPUS)\n".utf8))
+        exit(1)
+    }
+    return text
+}
+let baseConfig = corpus("config.toml")
+let baseMessage = Array(corpus("message.json").trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+let cronSeeds = corpus("cron.txt").split(separator: "\n").map(String.init).filter { !$0.isEmpty }
 
 func mutate(_ s: String, _ rng: inout SplitMix) -> String {
     var b = Array(s.utf8)
@@ -128,10 +127,6 @@ func fuzzConfig(_ n: Int, _ rng: inout SplitMix) {
     print(String(format: "config: %d inputs (%d accepted, %d rejected with a ConfigError naming file and key), no crash, %.1f s",
                  n, accepted, rejected, Date().timeIntervalSince(start)))
 }
-
-/// A valid job message with every field kind (escapes, headers, body, tiers): the seed the message
-/// fuzzer mutates, besides pure random bytes.
-let baseMessage = Array(#"{"v":1,"job":"every5min","scheduled_at":"2026-11-28T10:05:00Z","backend":"default","request":{"method":"POST","path":"/cron/ee-recent?x=1","headers":{"X-A":"b\"c","B":"\u00e9\ud83d\ude00"},"body":"{\"k\":[1,2.5e3,null,true]}","timeout_ms":30000},"retry":{"max_attempts":5,"backoff":["10s","1m"],"max_duration_s":21600}}"#.utf8)
 
 func fuzzMessage(_ n: Int, _ rng: inout SplitMix) {
     var accepted = 0
