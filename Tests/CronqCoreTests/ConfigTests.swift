@@ -47,6 +47,21 @@ struct ConfigTests {
         #expect(c.worker.concurrency == 32)
     }
 
+    @Test("history retention and alert_after: defaults, values, and bad values named")
+    func historyAndAlerts() throws {
+        let d = try load(Self.minimal)
+        #expect(d.history.maxAge == .seconds(7 * 86_400) && d.history.maxLengthBytes == 1 << 30)
+        #expect(d.jobs[0].alertAfter == nil)
+        let c = try load("[history]\nmax_age = \"2d\"\nmax_length_bytes = 5000000\n" + Self.minimal + "\nalert_after = \"30m\"\n")
+        #expect(c.history.maxAge == .seconds(2 * 86_400) && c.history.maxLengthBytes == 5_000_000)
+        #expect(c.jobs[0].alertAfter == .seconds(1800))
+        let bad = issues("[history]\nmax_age = \"10s\"\nmax_length_bytes = 10\nkeep = 1\n" + Self.minimal + "\nalert_after = \"soon\"\n")
+        #expect(bad.contains("cronq.toml: history.max_age: must be at least 1m"))
+        #expect(bad.contains("cronq.toml: history.max_length_bytes: must be at least 1048576 (1 MiB)"))
+        #expect(bad.contains { $0.hasPrefix("cronq.toml: history.keep: unknown key") })
+        #expect(bad.contains { $0.contains("job 'every5min': alert_after: 'soon' is not a duration") }, "\(bad)")
+    }
+
     @Test("the example config carries the template's four jobs")
     func example() throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -166,7 +181,7 @@ struct ConfigTests {
             "cronq.toml: job 'a': jitter: '-5s' is not a duration (write e.g. 500ms, 90s, 5m, 2h, 1d)",
             "cronq.toml: job 'a': catch_up: 'sometimes' must be none, latest or all",
             "cronq.toml: job 'a': backend: unknown backend 'other' (defined: ; add [backends.other])",
-            "cronq.toml: job 'a': scheduel: unknown key (known keys: backend, body, catch_up, enabled, headers, jitter, method, name, path, queue, retry, schedule, timeout, timezone)",
+            "cronq.toml: job 'a': scheduel: unknown key (known keys: alert_after, backend, body, catch_up, enabled, headers, jitter, method, name, path, queue, retry, schedule, timeout, timezone)",
             "cronq.toml: job 'bad name!': name: 'bad name!' must be 1-64 characters of A-Z a-z 0-9 _ -",
             "cronq.toml: job 'bad name!': method: 'TRACE' must be one of DELETE, GET, PATCH, POST, PUT",
             "cronq.toml: job 'bad name!': path: '//evil.example/x' starts with // and would name another host",

@@ -23,8 +23,8 @@ struct TopologyApplyTests {
             let heavy = try ch.inspectQueue("\(prefix).jobs.heavy").messageCount
             return (first.queues, second.queues, heavy)
         }
-        #expect(r.0 == 6)
-        #expect(r.1 == 6)
+        #expect(r.0 == 7, "2 work queues, 2 tiers, dead, ticker state, history stream")
+        #expect(r.1 == 7)
         #expect(r.2 == 1)
     }
 
@@ -71,7 +71,7 @@ struct TopologyApplyTests {
             let c = try AMQPConnection(url: AMQPURL(url))
             return try TopologyDeclarer(connection: c).apply(Topology(config: config))
         }
-        #expect(report.queues == 7)
+        #expect(report.queues == 8)
     }
 
     static func cleanup(_ c: AMQPConnection, _ t: Topology) {

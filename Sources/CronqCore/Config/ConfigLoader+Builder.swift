@@ -28,7 +28,7 @@ struct Builder {
 
     func config(_ root: TOML.Table) -> CronqConfig {
         let top = TableReader(table: root, prefix: "", job: nil, b: self)
-        top.finish(allowed: ["amqp", "backends", "retry", "ticker", "worker", "jobs"])
+        top.finish(allowed: ["amqp", "backends", "retry", "ticker", "worker", "history", "jobs"])
 
         var amqp = CronqConfig.AMQPSettings(url: "amqp://guest:guest@127.0.0.1:5672/%2F", managementURL: nil, prefix: "cronq")
         if let t = top.table("amqp") {
@@ -79,6 +79,17 @@ struct Builder {
             t.finish(allowed: ["queues", "concurrency", "grace"])
         }
 
+        var history = CronqConfig.HistorySettings()
+        if let t = top.table("history") {
+            if let d = t.duration("max_age") {
+                if d < .seconds(60) { issues.add(nil, t.key("max_age"), "must be at least 1m") } else { history.maxAge = d }
+            }
+            if let n = t.int("max_length_bytes") {
+                if n < 1 << 20 { issues.add(nil, t.key("max_length_bytes"), "must be at least 1048576 (1 MiB)") } else { history.maxLengthBytes = Int64(n) }
+            }
+            t.finish(allowed: ["max_age", "max_length_bytes"])
+        }
+
         var jobs: [CronqConfig.Job] = []
         if let v = root["jobs"] {
             if let array = v.array {
@@ -98,7 +109,9 @@ struct Builder {
                 issues.add(nil, "jobs", "must be an array of tables ([[jobs]])")
             }
         }
-        return CronqConfig(amqp: amqp, backends: backends, retry: retry, ticker: ticker, worker: worker, jobs: jobs, path: "")
+        var config = CronqConfig(amqp: amqp, backends: backends, retry: retry, ticker: ticker, worker: worker, jobs: jobs, path: "")
+        config.history = history
+        return config
     }
 
     func backend(_ name: String, _ t: TableReader) -> CronqConfig.Backend? {
@@ -227,13 +240,15 @@ struct Builder {
             fail("backend", "unknown backend '\(backend)' (defined: \(backends.keys.sorted().joined(separator: ", ")); add [backends.\(backend)])")
         }
         let enabled = t.bool("enabled") ?? true
+        let alertAfter = t.duration("alert_after")
         t.finish(allowed: [
             "name", "schedule", "timezone", "method", "path", "queue", "timeout", "headers", "body", "retry", "catch_up",
-            "jitter", "backend", "enabled",
+            "jitter", "backend", "enabled", "alert_after",
         ])
         guard ok, let schedule else { return nil }
         return CronqConfig.Job(
             name: name, schedule: schedule, timezone: timezone, method: method, path: path, queue: queue, timeout: timeout,
-            headers: headers, body: body, retry: retry, catchUp: catchUp, jitter: jitter, backend: backend, enabled: enabled)
+            headers: headers, body: body, retry: retry, catchUp: catchUp, jitter: jitter, backend: backend, enabled: enabled,
+            alertAfter: alertAfter)
     }
 }

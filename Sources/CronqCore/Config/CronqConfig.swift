@@ -6,6 +6,7 @@ public struct CronqConfig: Sendable {
     public var retry: RetryPolicy
     public var ticker: TickerSettings
     public var worker: WorkerSettings
+    public var history: HistorySettings = HistorySettings()
     public var jobs: [Job]
     /// The file it was loaded from, for messages.
     public var path: String
@@ -61,6 +62,15 @@ public struct CronqConfig: Sendable {
         public var grace: Duration
     }
 
+    /// Retention of the run-history stream (`<prefix>.history`, every event on `<prefix>.events`).
+    public struct HistorySettings: Sendable, Equatable {
+        /// Events older than this are dropped (the stream's `x-max-age`).
+        public var maxAge: Duration = .seconds(7 * 86_400)
+        /// And the stream never grows beyond this (`x-max-length-bytes`).
+        public var maxLengthBytes: Int64 = 1 << 30
+        public init() {}
+    }
+
     /// What to do with fires missed while no ticker led.
     public enum CatchUp: String, Sendable, CaseIterable {
         case none, latest, all
@@ -81,6 +91,8 @@ public struct CronqConfig: Sendable {
         public var jitter: Duration
         public var backend: String
         public var enabled: Bool
+        /// `cronq status --jobs` exits 2 when the job has had no success for this long (a dead-man switch).
+        public var alertAfter: Duration? = nil
     }
 
     /// Every work queue name the enabled jobs use, sorted.

@@ -55,12 +55,13 @@ public struct Topology: Sendable, Equatable {
         public var deadQueue: String { "\(prefix).dead" }
         public var lockQueue: String { "\(prefix).ticker.lock" }
         public var stateQueue: String { "\(prefix).ticker.state" }
+        public var historyStream: String { "\(prefix).history" }
         public func workQueue(_ queue: String) -> String { "\(prefix).jobs.\(queue)" }
         public func retryQueue(_ tier: String) -> String { "\(prefix).retry.\(tier)" }
     }
 
     /// The topology for work queues `queues` and retry tiers `tiers`.
-    public init(names: Names, queues: [String], tiers: [Duration]) {
+    public init(names: Names, queues: [String], tiers: [Duration], history: CronqConfig.HistorySettings = .init()) {
         exchanges = [
             Exchange(name: names.jobsExchange, kind: "direct"),
             Exchange(name: names.retryExchange, kind: "headers"),
@@ -94,13 +95,19 @@ public struct Topology: Sendable, Equatable {
         self.queues.append(Queue(
             name: names.stateQueue,
             arguments: [("x-queue-type", .string("quorum")), ("x-max-length", .int(1)), ("x-overflow", .string("drop-head"))]))
+        // Run history: every event, kept for `max_age` (read by `cronq history` and `cronq status --jobs`).
+        self.queues.append(Queue(
+            name: names.historyStream,
+            arguments: [("x-queue-type", .string("stream")), ("x-max-age", .string("\(history.maxAge.totalSeconds)s")),
+                        ("x-max-length-bytes", .int(history.maxLengthBytes))]))
+        bindings.append(Binding(queue: names.historyStream, exchange: names.eventsExchange, routingKey: "#", arguments: []))
     }
 
     /// The topology a configuration needs: its jobs' queues (or `default`) and every retry tier.
     public init(config: CronqConfig) {
         var queues = Set(config.queues).union(config.worker.queues)
         if queues.isEmpty { queues = ["default"] }
-        self.init(names: Names(prefix: config.amqp.prefix), queues: queues.sorted(), tiers: config.retryTiers)
+        self.init(names: Names(prefix: config.amqp.prefix), queues: queues.sorted(), tiers: config.retryTiers, history: config.history)
     }
 
     /// A RabbitMQ definitions document (`rabbitmqctl import_definitions`, `load_definitions`), stable

@@ -6,7 +6,7 @@ import Foundation
 public struct QueueStatus: Sendable {
     public struct Row: Sendable, Codable, Equatable {
         public var queue: String
-        /// work, retry, dead
+        /// work, retry, dead, history
         public var kind: String
         public var ready: Int
         public var consumers: Int
@@ -32,7 +32,8 @@ public struct QueueStatus: Sendable {
         var rows: [Row] = []
         var ch = try connection.openChannel()
         for q in topology.queues where q.name != names.stateQueue {
-            let kind = q.name == names.deadQueue ? "dead" : q.name.hasPrefix(names.retryQueue("")) ? "retry" : "work"
+            let kind = q.name == names.deadQueue ? "dead" : q.name == names.historyStream ? "history"
+                : q.name.hasPrefix(names.retryQueue("")) ? "retry" : "work"
             do {
                 let info = try ch.inspectQueue(q.name)
                 rows.append(Row(queue: q.name, kind: kind, ready: Int(info.messageCount), consumers: Int(info.consumerCount), unacked: nil))

@@ -257,7 +257,7 @@ public final class TickerLoop: @unchecked Sendable {
         let e = OutcomeEvent(event: "fired", job: f.job, messageID: id, scheduledAt: Timestamp.iso(f.instant), at: nowMs() / 1000)
         _ = try? ch.publish(
             exchange: names.eventsExchange, routingKey: e.routingKey,
-            message: AMQPMessage(body: e.encoded(), properties: AMQPProperties(contentType: "application/json", messageID: id, type: "cronq.event", appID: JobMessageProperties.appTicker)),
+            message: AMQPMessage(body: e.encoded(), properties: AMQPProperties(contentType: "application/json", deliveryMode: 2, messageID: id, type: "cronq.event", appID: JobMessageProperties.appTicker)),
             mandatory: false)
     }
 
