@@ -201,3 +201,29 @@ struct OutcomeEventEncodingTests {
         }
     }
 }
+
+@Suite("History folding")
+struct HistoryFoldingTests {
+    func e(_ event: String, _ id: String, attempt: Int? = nil, status: Int? = nil, at: Int64, reason: String? = nil) -> OutcomeEvent {
+        OutcomeEvent(event: event, job: String(id.split(separator: "@")[0]), messageID: id, scheduledAt: String(id.split(separator: "@")[1]),
+                     attempt: attempt, status: status, durationMs: 5, reason: reason, at: at)
+    }
+
+    @Test("events fold into runs: success is final, then dead, then the latest state; newest first")
+    func fold() {
+        let runs = History.runs([
+            e("fired", "a@2026-01-01T00:00:00Z", at: 10),
+            e("fired", "b@2026-01-01T00:01:00Z", at: 70),
+            e("retrying", "a@2026-01-01T00:00:00Z", attempt: 1, status: 503, at: 11),
+            e("succeeded", "a@2026-01-01T00:00:00Z", attempt: 2, status: 200, at: 13),
+            e("dead", "a@2026-01-01T00:00:00Z", attempt: 1, status: 500, at: 14, reason: "exhausted"),  // a late duplicate
+            e("retrying", "b@2026-01-01T00:01:00Z", attempt: 1, status: 503, at: 71),
+            e("retrying", "b@2026-01-01T00:01:00Z", attempt: 2, status: 502, at: 73),
+            e("fired", "c@2026-01-01T00:02:00Z", at: 120),
+        ])
+        #expect(runs.map(\.messageID) == ["c@2026-01-01T00:02:00Z", "b@2026-01-01T00:01:00Z", "a@2026-01-01T00:00:00Z"])
+        #expect(runs[2].outcome == "succeeded" && runs[2].attempts == 2 && runs[2].status == 200)
+        #expect(runs[1].outcome == "retrying" && runs[1].attempts == 2 && runs[1].status == 502, "the latest retry")
+        #expect(runs[0].outcome == "fired" && runs[0].attempts == 0)
+    }
+}

@@ -1,0 +1,83 @@
+import CronqAMQP
+import CronqCore
+import CronqRuntime
+import CronqTestSupport
+import Foundation
+import Testing
+
+/// The run history (issue "Job control and history"): events land in the `<prefix>.history` stream and
+/// `cronq history` folds them into runs, read non-destructively from a point in time.
+@Suite("Run history", .serialized, .enabled(if: TestBroker.isConfigured, "run under `make test`"))
+struct HistoryTests {
+    func cronq(_ h: WorkerHarness, _ args: [String]) throws -> CommandResult {
+        try runCommand("cronq", args + ["--config", h.configPath], environment: ["WT_TOKEN": h.token])
+    }
+
+    static func runs(_ text: String) -> [[String: Any]] {
+        text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    @Test("a run's events appear with the right outcome; --since and the job filter narrow them; reading takes nothing")
+    func history() throws {
+        let h = try WorkerHarness(backoff: ["1s"], maxAttempts: 3,
+                                  extraJobs: "[[jobs]]\nname = \"other\"\nschedule = \"@daily\"\npath = \"/cron/other\"\n")
+        defer { h.stop() }
+        try h.startWorker()
+        let key = UUID().uuidString.prefix(8)
+        try h.publish([
+            h.message(job: "probe", path: "/cron/ee-recent", scheduledAt: "2026-11-29T10:00:00Z", id: "probe@2026-11-29T10:00:00Z"),
+            h.message(job: "probe", path: "/flaky/\(key)/1", scheduledAt: "2026-11-29T10:01:00Z", backoff: ["1s"], id: "probe@2026-11-29T10:01:00Z"),
+            h.message(job: "other", path: "/status/404", scheduledAt: "2026-11-29T10:02:00Z", id: "other@2026-11-29T10:02:00Z"),
+        ])
+        #expect(h.eventually(30) { h.workerLogs().components(separatedBy: "msg=outcome").count >= 5 }, "success, retry, success, dead")
+        Thread.sleep(forTimeInterval: 1)
+
+        let all = try cronq(h, ["history", "--json"])
+        #expect(all.status == 0, "\(all.stderr)")
+        let runs = Self.runs(all.stdout)
+        let byID = Dictionary(runs.map { ($0["message_id"] as! String, $0) }) { a, _ in a }
+        #expect(runs.count == 3, "\(all.stdout)")
+        #expect(byID["probe@2026-11-29T10:00:00Z"]?["outcome"] as? String == "succeeded")
+        let retried = byID["probe@2026-11-29T10:01:00Z"]
+        #expect(retried?["outcome"] as? String == "succeeded" && retried?["attempts"] as? Int == 2, "\(String(describing: retried))")
+        let dead = byID["other@2026-11-29T10:02:00Z"]
+        #expect(dead?["outcome"] as? String == "dead" && dead?["status"] as? Int == 404 && dead?["reason"] as? String == "http_404")
+        #expect(runs.first?["scheduled_at"] as? String == "2026-11-29T10:02:00Z", "newest first")
+
+        let probe = try cronq(h, ["history", "probe", "--json"])
+        #expect(Self.runs(probe.stdout).count == 2 && Self.runs(probe.stdout).allSatisfy { $0["job"] as? String == "probe" })
+
+        let table = try cronq(h, ["history", "--limit", "1"])
+        #expect(table.stdout.contains("SCHEDULED_AT") && table.stdout.contains("other") && table.stdout.contains("dead (http_404)"))
+        #expect(table.stdout.contains("1 run(s) since"))
+
+        Thread.sleep(forTimeInterval: 2)
+        let recent = try cronq(h, ["history", "--since", "1s", "--json"])
+        #expect(recent.status == 0 && Self.runs(recent.stdout).isEmpty, "nothing happened in the last second: \(recent.stdout)")
+        #expect(Self.runs(try cronq(h, ["history", "--json"]).stdout).count == 3, "reading the stream took nothing from it")
+
+        let bad = try cronq(h, ["history", "--since", "yesterday"])
+        #expect(bad.status == 64 && bad.stderr.contains("--since 'yesterday' is not a duration"))
+    }
+
+    @Test("the stream is declared with its retention arguments")
+    func retention() throws {
+        let h = try WorkerHarness(extraConfig: "", amqpExtra: "")
+        defer { h.stop() }
+        // Declaring it again with other arguments is refused by the broker: the arguments are what cronq says.
+        let refused = try onThreadSync { [url = h.brokerURL, q = h.names.historyStream] () -> UInt16? in
+            let ch = try AMQPConnection(url: AMQPURL(url)).openChannel()
+            do {
+                try ch.declareQueue(q, arguments: ["x-queue-type": .string("stream"), "x-max-age": .string("1D"), "x-max-length-bytes": .int64(1 << 30)])
+                return nil
+            } catch let e as AMQPError { return e.replyCode }
+        }
+        #expect(refused == 406, "x-max-age is 604800s, not 1D")
+        let same = try onThreadSync { [url = h.brokerURL, q = h.names.historyStream] () -> Bool in
+            let ch = try AMQPConnection(url: AMQPURL(url)).openChannel()
+            try ch.declareQueue(q, arguments: ["x-queue-type": .string("stream"), "x-max-age": .string("604800s"), "x-max-length-bytes": .int64(1 << 30)])
+            return true
+        }
+        #expect(same)
+    }
+}
