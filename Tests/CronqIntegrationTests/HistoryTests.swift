@@ -80,4 +80,44 @@ struct HistoryTests {
         }
         #expect(same)
     }
+
+    @Test("status --jobs and the silence alert: exit 2 for the job that fails, 0 once it succeeds")
+    func silenceAlert() throws {
+        let h = try WorkerHarness(backoff: ["1s"], maxAttempts: 2,
+                                  extraJobs: "[[jobs]]\nname = \"other\"\nschedule = \"@daily\"\npath = \"/cron/other\"\n")
+        defer { h.stop() }
+        try h.startWorker()
+        try h.publish([
+            h.message(job: "probe", path: "/cron/ee-recent", id: "probe@manual-1"),
+            h.message(job: "other", path: "/status/404", id: "other@manual-1"),
+        ])
+        #expect(h.eventually(30) { h.workerLogs().components(separatedBy: "msg=outcome").count >= 3 })
+        Thread.sleep(forTimeInterval: 1)
+
+        let failing = try cronq(h, ["status", "--max-silence", "probe=10m", "--max-silence", "other=10m"])
+        #expect(failing.status == 2, "\(failing.stdout) \(failing.stderr)")
+        #expect(failing.stderr.contains("job other: no success for over 10m: no success on record"))
+        #expect(!failing.stderr.contains("job probe"), "probe succeeded a moment ago")
+        #expect(failing.stdout.contains("LAST_SUCCESS") && failing.stdout.contains("NEXT_FIRE"))
+
+        let fine = try cronq(h, ["status", "--max-silence", "probe=10m"])
+        #expect(fine.status == 0, "\(fine.stderr)")
+
+        let json = try cronq(h, ["status", "--jobs", "--json"])
+        let obj = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let rows = (obj?["jobs"] as? [[String: Any]]) ?? []
+        let other = rows.first { $0["job"] as? String == "other" }
+        #expect(other?["dead"] as? Int == 1 && other?["succeeded"] as? Int == 0, "\(json.stdout)")
+        #expect(rows.first { $0["job"] as? String == "probe" }?["succeeded"] as? Int == 1)
+        #expect(obj?["queues"] != nil, "the queue status is still there")
+
+        // Then `other` succeeds (a manual run against a path that works): the alert clears.
+        try h.publish([h.message(job: "other", path: "/cron/other", id: "other@manual-2")])
+        #expect(h.eventually(20) { (try? cronq(h, ["status", "--max-silence", "other=10m"]).status) == 0 })
+
+        let bad = try cronq(h, ["status", "--max-silence", "nosuchjob=5m"])
+        #expect(bad.status == 64 && bad.stderr.contains("'nosuchjob', which is not a job"), "\(bad.status) \(bad.stderr)")
+        let bad2 = try cronq(h, ["status", "--max-silence", "other"])
+        #expect(bad2.status == 64 && bad2.stderr.contains("is not JOB=DURATION"))
+    }
 }

@@ -227,3 +227,62 @@ struct HistoryFoldingTests {
         #expect(runs[0].outcome == "fired" && runs[0].attempts == 0)
     }
 }
+
+@Suite("Job status and the dead-man switch")
+struct JobStatusTests {
+    static let config: CronqConfig = {
+        var c = try! ConfigLoader(environment: [:]).parse("""
+            [backends.default]
+            base_url = "https://app.example.com"
+            token = "t"
+            [[jobs]]
+            name = "a"
+            schedule = "*/5 * * * *"
+            path = "/a"
+            [[jobs]]
+            name = "b"
+            schedule = "0 * * * *"
+            path = "/b"
+            alert_after = "2h"
+            [[jobs]]
+            name = "c"
+            schedule = "@daily"
+            path = "/c"
+            """, path: "t.toml")
+        c.path = "t.toml"
+        return c
+    }()
+
+    func e(_ event: String, _ job: String, at: Int64) -> OutcomeEvent { OutcomeEvent(event: event, job: job, messageID: "\(job)@\(at)", at: at) }
+
+    @Test("rows: last fire and success, counts inside the window only, next fire")
+    func rows() {
+        let now: Int64 = 1_767_225_600 + 10 * 3600  // 2026-01-01T10:00:00Z
+        let s = JobStatus(config: Self.config, events: [
+            e("fired", "a", at: now - 7200), e("succeeded", "a", at: now - 7190),  // before the window
+            e("fired", "a", at: now - 600), e("retrying", "a", at: now - 590), e("succeeded", "a", at: now - 580),
+            e("fired", "b", at: now - 300), e("dead", "b", at: now - 290), e("fired", "zzz", at: now - 10),
+        ], windowStart: now - 3600, now: now)
+        let a = s.rows[0], b = s.rows[1], c = s.rows[2]
+        #expect(a.lastFired == now - 600 && a.lastSuccess == now - 580)
+        #expect(a.fired == 1 && a.succeeded == 1 && a.retrying == 1 && a.dead == 0, "counts cover the window only")
+        #expect(a.nextFire == now + 300)
+        #expect(b.dead == 1 && b.lastSuccess == nil && b.alertAfterSeconds == 7200)
+        #expect(c.lastFired == nil && c.nextFire == 1_767_225_600 + 86_400)
+        #expect(s.rows.count == 3, "events of unknown jobs are ignored")
+    }
+
+    @Test("the dead-man switch: silent longer than the limit alerts, a recent success does not; flags override the config")
+    func silence() {
+        let now: Int64 = 1_800_000_000
+        let recent = JobStatus(config: Self.config, events: [e("succeeded", "b", at: now - 3600)], windowStart: now - 86_400, now: now)
+        #expect(recent.alerts.isEmpty, "b succeeded an hour ago; its alert_after is 2h")
+        let old = JobStatus(config: Self.config, events: [e("succeeded", "b", at: now - 3 * 3600)], windowStart: now - 86_400, now: now)
+        #expect(old.alerts == ["job b: no success for over 2h: last success 3h ago (\(Timestamp.iso(now - 3 * 3600)))"])
+        let never = JobStatus(config: Self.config, events: [], windowStart: now - 86_400, now: now, maxSilence: ["a": .seconds(60), "b": .seconds(86_400)])
+        #expect(never.alerts == ["job a: no success for over 1m: no success on record", "job b: no success for over 1d: no success on record"])
+        #expect(JobStatus.parseSilence("ee-recent=30m")?.limit == .seconds(1800))
+        #expect(JobStatus.parseSilence("ee-recent") == nil && JobStatus.parseSilence("=5m") == nil && JobStatus.parseSilence("a=soon") == nil)
+        #expect(JobStatus.age(59) == "59s" && JobStatus.age(3 * 3600 + 120) == "3h2m" && JobStatus.age(2 * 86_400 + 3600) == "2d1h")
+    }
+}
