@@ -150,4 +150,30 @@ struct CLITests {
         #expect(r.stderr.contains(message), "\(r.stderr)")
         #expect(!r.stderr.contains("Fatal error"))
     }
+
+    @Test("validate warns about DST gaps and repeated hours; --strict makes them fatal")
+    func dstLint() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cronq-cli-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("c.toml").path
+        try """
+            [backends.default]
+            base_url = "https://x.example"
+            token = "t"
+            [[jobs]]
+            name = "nightly"
+            schedule = "30 1 * * *"
+            timezone = "Europe/London"
+            path = "/b"
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try runCommand("cronq", ["validate", "--config", path])
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("warning: job 'nightly':") && r.stderr.contains("does not exist (DST gap)") && r.stderr.contains("happens twice"), "\(r.stderr)")
+        #expect(r.stdout.contains("2 warning(s)"))
+        let strict = try runCommand("cronq", ["validate", "--strict", "--config", path])
+        #expect(strict.status == 1 && strict.stderr.contains("2 warning(s), fatal with --strict"))
+        let clean = try runCommand("cronq", ["validate", "--strict", "--config", Repo.root + "/cronq.example.toml"], environment: ["ERIFY_CRON_TOKEN": "x"])
+        #expect(clean.status == 0, "the example's jobs are UTC: \(clean.stderr)")
+    }
 }
