@@ -12,7 +12,7 @@ struct Cronq: ParsableCommand {
             """,
         subcommands: [
             NextCommand.self, ValidateCommand.self, TopologyCommand.self, TriggerCommand.self, StatusCommand.self, DeadCommand.self,
-            TailCommand.self, HistoryCommand.self,
+            TailCommand.self, HistoryCommand.self, PauseCommand.self, ResumeCommand.self,
         ])
 }
 

@@ -72,7 +72,7 @@ struct StatusCommand: ParsableCommand {
             if watch != nil && isTerminal && !first { print("\u{1B}[H\u{1B}[2J", terminator: "") }
             first = false
             var alerts = s.alerts(thresholds)
-            if let report = try jobReport(config) {
+            if let report = try jobReport(config, paused: s.paused) {
                 alerts += report.alerts
                 if json {
                     print(String(decoding: try mergedJSON(s, report), as: UTF8.self))
@@ -96,7 +96,7 @@ struct StatusCommand: ParsableCommand {
     }
 
     /// The per-job report, when asked for (`--jobs`, `--max-silence`, or any job with `alert_after`).
-    func jobReport(_ config: CronqConfig) throws -> JobStatus? {
+    func jobReport(_ config: CronqConfig, paused: [String: PauseState]) throws -> JobStatus? {
         let silence = Dictionary(maxSilence.compactMap(JobStatus.parseSilence).map { ($0.job, $0.limit) }) { _, b in b }
         for name in silence.keys where !config.jobs.contains(where: { $0.name == name }) {
             throw ValidationError("--max-silence names '\(name)', which is not a job in \(config.path)")
@@ -111,7 +111,7 @@ struct StatusCommand: ParsableCommand {
         defer { c.close() }
         do {
             let events = try History.events(connection: c, names: .init(prefix: config.amqp.prefix), since: since, now: now)
-            return JobStatus(config: config, events: events, windowStart: windowStart, now: now, maxSilence: silence)
+            return JobStatus(config: config, events: events, windowStart: windowStart, now: now, maxSilence: silence, paused: paused)
         } catch let e as AMQPError where e.replyCode == 404 {
             throw fail("cronq status: no history stream on the broker: run `cronq topology apply`")
         } catch {

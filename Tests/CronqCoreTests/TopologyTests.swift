@@ -9,8 +9,8 @@ struct TopologyTests {
     @Test("the DESIGN table: exchanges, work queue, retry tiers, dead letters, ticker state, history stream")
     func design() {
         let t = Topology(names: .init(prefix: "cronq"), queues: ["default"], tiers: [.seconds(60), .seconds(10)])
-        #expect(t.exchanges.map { "\($0.name):\($0.kind)" } == ["cronq.jobs:direct", "cronq.retry:headers", "cronq.dead:fanout", "cronq.events:topic"])
-        #expect(t.queues.map(\.name) == ["cronq.jobs.default", "cronq.retry.10s", "cronq.retry.1m", "cronq.dead", "cronq.ticker.state", "cronq.history"])
+        #expect(t.exchanges.map { "\($0.name):\($0.kind)" } == ["cronq.jobs:direct", "cronq.retry:headers", "cronq.dead:fanout", "cronq.events:topic", "cronq.control:fanout"])
+        #expect(t.queues.map(\.name) == ["cronq.jobs.default", "cronq.retry.10s", "cronq.retry.1m", "cronq.dead", "cronq.ticker.state", "cronq.ticker.control", "cronq.history"])
         let work = t.queues[0].arguments
         #expect(work.map(\.key) == ["x-queue-type", "x-dead-letter-exchange", "x-delivery-limit", "x-dead-letter-strategy", "x-overflow"])
         #expect(work.map(\.value) == [.string("quorum"), .string("cronq.dead"), .int(20), .string("at-least-once"), .string("reject-publish")])
@@ -24,7 +24,8 @@ struct TopologyTests {
         #expect(tierBinding.arguments.map(\.value) == [.string("all"), .string("1m")])
         let state = t.queues[4].arguments
         #expect(state.map(\.value) == [.string("quorum"), .int(1), .string("drop-head")])
-        let history = t.queues[5].arguments
+        #expect(t.bindings.contains { $0.queue == "cronq.ticker.control" && $0.exchange == "cronq.control" }, "pause/resume reach the leader")
+        let history = t.queues[6].arguments
         #expect(history.map(\.key) == ["x-queue-type", "x-max-age", "x-max-length-bytes"])
         #expect(history.map(\.value) == [.string("stream"), .string("604800s"), .int(1 << 30)], "7 days, 1 GiB by default")
         #expect(t.bindings.contains { $0.queue == "cronq.history" && $0.exchange == "cronq.events" && $0.routingKey == "#" }, "every event is kept")
@@ -43,9 +44,9 @@ struct TopologyTests {
         let t = Topology(names: .init(prefix: "x"), queues: ["a", "b"], tiers: [.seconds(5)])
         let doc = try JSONSerialization.jsonObject(with: Data(t.definitionsJSON(vhost: "prod").utf8)) as! [String: Any]
         let queues = doc["queues"] as! [[String: Any]]
-        #expect(queues.count == 6)
+        #expect(queues.count == 7)
         #expect(queues.allSatisfy { $0["vhost"] as? String == "prod" && $0["durable"] as? Bool == true })
-        #expect((doc["bindings"] as! [Any]).count == 5)
-        #expect((doc["exchanges"] as! [Any]).count == 4)
+        #expect((doc["bindings"] as! [Any]).count == 6)
+        #expect((doc["exchanges"] as! [Any]).count == 5)
     }
 }

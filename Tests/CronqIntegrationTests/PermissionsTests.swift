@@ -15,7 +15,7 @@ struct PermissionsTests {
     static func permissions(prefix: String) -> (ticker: [String], worker: [String]) {
         let p = NSRegularExpression.escapedPattern(for: prefix)
         return (
-            ticker: ["^\(p)\\.ticker\\.lock$", "^\(p)\\.(jobs|events)$|^amq\\.default$", "^\(p)\\.ticker\\.state$"],
+            ticker: ["^\(p)\\.ticker\\.lock$", "^\(p)\\.(jobs|events)$|^amq\\.default$", "^\(p)\\.ticker\\.(state|control)$"],
             worker: ["^$", "^\(p)\\.(retry|dead|events)$", "^\(p)\\.jobs\\..*$"])
     }
 

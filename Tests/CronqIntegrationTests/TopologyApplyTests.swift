@@ -23,8 +23,8 @@ struct TopologyApplyTests {
             let heavy = try ch.inspectQueue("\(prefix).jobs.heavy").messageCount
             return (first.queues, second.queues, heavy)
         }
-        #expect(r.0 == 7, "2 work queues, 2 tiers, dead, ticker state, history stream")
-        #expect(r.1 == 7)
+        #expect(r.0 == 8, "2 work queues, 2 tiers, dead, ticker state and control, history stream")
+        #expect(r.1 == 8)
         #expect(r.2 == 1)
     }
 
@@ -71,7 +71,7 @@ struct TopologyApplyTests {
             let c = try AMQPConnection(url: AMQPURL(url))
             return try TopologyDeclarer(connection: c).apply(Topology(config: config))
         }
-        #expect(report.queues == 8)
+        #expect(report.queues == 9)
     }
 
     static func cleanup(_ c: AMQPConnection, _ t: Topology) {

@@ -39,6 +39,13 @@ public struct FirePlanner: Sendable {
         public var instant: Int64
         /// True when it was caught up after downtime rather than fired on time.
         public var caughtUp: Bool
+
+        public init(job: String, jobIndex: Int, instant: Int64, caughtUp: Bool) {
+            self.job = job
+            self.jobIndex = jobIndex
+            self.instant = instant
+            self.caughtUp = caughtUp
+        }
     }
 
     struct Entry: Sendable {

@@ -56,6 +56,8 @@ public struct Topology: Sendable, Equatable {
         public var lockQueue: String { "\(prefix).ticker.lock" }
         public var stateQueue: String { "\(prefix).ticker.state" }
         public var historyStream: String { "\(prefix).history" }
+        public var controlExchange: String { "\(prefix).control" }
+        public var controlQueue: String { "\(prefix).ticker.control" }
         public func workQueue(_ queue: String) -> String { "\(prefix).jobs.\(queue)" }
         public func retryQueue(_ tier: String) -> String { "\(prefix).retry.\(tier)" }
     }
@@ -67,6 +69,7 @@ public struct Topology: Sendable, Equatable {
             Exchange(name: names.retryExchange, kind: "headers"),
             Exchange(name: names.deadExchange, kind: "fanout"),
             Exchange(name: names.eventsExchange, kind: "topic"),
+            Exchange(name: names.controlExchange, kind: "fanout"),
         ]
         let atLeastOnce: [(key: String, value: Argument)] = [
             ("x-dead-letter-strategy", .string("at-least-once")), ("x-overflow", .string("reject-publish")),
@@ -95,6 +98,9 @@ public struct Topology: Sendable, Equatable {
         self.queues.append(Queue(
             name: names.stateQueue,
             arguments: [("x-queue-type", .string("quorum")), ("x-max-length", .int(1)), ("x-overflow", .string("drop-head"))]))
+        // Pause/resume messages wait here for the leader ticker (durable: one sent with no leader is not lost).
+        self.queues.append(Queue(name: names.controlQueue, arguments: [("x-queue-type", .string("quorum"))]))
+        bindings.append(Binding(queue: names.controlQueue, exchange: names.controlExchange, routingKey: "", arguments: []))
         // Run history: every event, kept for `max_age` (read by `cronq history` and `cronq status --jobs`).
         self.queues.append(Queue(
             name: names.historyStream,

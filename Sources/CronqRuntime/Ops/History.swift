@@ -46,7 +46,8 @@ public enum History {
     public static func runs(_ events: [OutcomeEvent]) -> [Run] {
         var byID: [String: Run] = [:]
         var order: [String] = []
-        for e in events {
+        // Pause and resume are about a job, not a run.
+        for e in events where e.event != "paused" && e.event != "resumed" {
             var r = byID[e.messageID] ?? {
                 order.append(e.messageID)
                 return Run(messageID: e.messageID, job: e.job, scheduledAt: nil, outcome: e.event, attempts: 0, lastAt: e.at)

@@ -23,6 +23,8 @@ public struct QueueStatus: Sendable {
     public var leader: Bool
     /// Age in seconds of the oldest dead letter, if any.
     public var oldestDeadAgeSeconds: Int64?
+    /// Paused jobs, from the leader's checkpoint (`cronq pause`).
+    public var paused: [String: PauseState] = [:]
     public var at: Int64
 
     /// - Throws: ``AMQPError`` when the broker cannot be reached.
@@ -31,7 +33,7 @@ public struct QueueStatus: Sendable {
         let topology = Topology(config: config)
         var rows: [Row] = []
         var ch = try connection.openChannel()
-        for q in topology.queues where q.name != names.stateQueue {
+        for q in topology.queues where q.name != names.stateQueue && q.name != names.controlQueue {
             let kind = q.name == names.deadQueue ? "dead" : q.name == names.historyStream ? "history"
                 : q.name.hasPrefix(names.retryQueue("")) ? "retry" : "work"
             do {
@@ -60,12 +62,19 @@ public struct QueueStatus: Sendable {
             oldest = deadAt.map { now - $0 }
             try ch.reject(first.deliveryTag, requeue: true)
         }
+        var paused: [String: PauseState] = [:]
+        if let cp = try? ch.get(queue: names.stateQueue) {
+            try ch.reject(cp.deliveryTag, requeue: true)
+            paused = Checkpoint.decode(cp.message.body)?.paused.filter { $0.value.holds(at: now) } ?? [:]
+        } else {
+            ch = try connection.openChannel()
+        }
         ch.close()
         if let management = config.amqp.managementURL {
             let vhost = (try? AMQPURL(config.amqp.url).vhost) ?? "/"
             ManagementAPI.fill(&rows, baseURL: management, vhost: vhost)
         }
-        return QueueStatus(rows: rows, leader: leader, oldestDeadAgeSeconds: oldest, at: now)
+        return QueueStatus(rows: rows, leader: leader, oldestDeadAgeSeconds: oldest, paused: paused, at: now)
     }
 
     /// Alert thresholds; each crossed one is a one-line reason (exit 2).
@@ -111,6 +120,9 @@ public struct QueueStatus: Sendable {
         var s = TextTable.render(t)
         s += "ticker leader: \(leader ? "yes (lock held)" : "NONE")\n"
         if let age = oldestDeadAgeSeconds { s += "oldest dead letter: \(age) s old\n" }
+        for (job, p) in paused.sorted(by: { $0.key < $1.key }) {
+            s += "paused: \(job) since \(Timestamp.iso(p.since)), until \(p.until.map(Timestamp.iso) ?? "resumed")\(p.reason.map { " (\($0))" } ?? "")\n"
+        }
         return s
     }
 
@@ -127,6 +139,12 @@ public struct QueueStatus: Sendable {
             },
         ]
         if let a = oldestDeadAgeSeconds { obj["oldest_dead_age_s"] = a }
+        obj["paused"] = Dictionary(uniqueKeysWithValues: paused.map { job, p -> (String, [String: Any]) in
+            var d: [String: Any] = ["since": Timestamp.iso(p.since)]
+            if let u = p.until { d["until"] = Timestamp.iso(u) }
+            if let r = p.reason { d["reason"] = r }
+            return (job, d)
+        })
         let data = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }

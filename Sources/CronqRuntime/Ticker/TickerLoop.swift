@@ -23,25 +23,28 @@ import Synchronization
 /// ``requestReload()`` (SIGHUP) re-reads the config file; an invalid file is logged and ignored.
 public final class TickerLoop: @unchecked Sendable {
     // @unchecked: all state except the two atomics is confined to the thread inside run().
-    private var config: CronqConfig
+    var config: CronqConfig
     private let configPath: String?
-    private var names: Topology.Names
+    var names: Topology.Names
     var logger: Logger
-    private let nowMs: @Sendable () -> Int64
+    let nowMs: @Sendable () -> Int64
     private let stopRequested = Atomic<Bool>(false)
     private let reloadRequested = Atomic<Bool>(false)
 
-    private var connection: AMQPConnection?
+    var connection: AMQPConnection?
     private var publishChannel: AMQPChannel?
     private var eventsChannel: AMQPChannel?
     private var isLeader = false
-    private var planner: FirePlanner?
+    var planner: FirePlanner?
+    /// Jobs paused by `cronq pause` (kept in the checkpoint), and the channel the leader reads control messages on.
+    var paused: [String: PauseState] = [:]
+    var controlChannel: AMQPChannel?
     /// For each of the planner's jobs, its index in `config.jobs` (the enabled ones, in order): a fire
     /// finds its job without a name lookup, and no second copy of 100,000 jobs is kept.
-    private var plannedJobIndices: [Int] = []
+    var plannedJobIndices: [Int] = []
     /// Confirmed fires remembered across leadership changes and reconnects (merged with the checkpoint).
-    private var lastFired: [String: Int64] = [:]
-    private var checkpointDirty = false
+    var lastFired: [String: Int64] = [:]
+    var checkpointDirty = false
     private var nextLockTryMs: Int64 = 0
     private var reconnectAtMs: Int64 = 0
     private var backoff = ReconnectBackoff(initial: .milliseconds(200), maximum: .seconds(15))
@@ -139,6 +142,7 @@ public final class TickerLoop: @unchecked Sendable {
         CronqMetrics.leader(false)
         if let p = planner { lastFired.merge(p.lastFired) { max($0, $1) } }
         planner = nil
+        controlChannel = nil
         connection?.close()
         connection = nil
         publishChannel = nil
@@ -161,8 +165,12 @@ public final class TickerLoop: @unchecked Sendable {
         statsBox.withLock { $0.isLeader = true; $0.leadershipChanges += 1 }
         CronqMetrics.leader(true)
         let checkpoint = try readCheckpoint(c)
-        if let cp = checkpoint { lastFired.merge(cp.fired) { max($0, $1) } }
+        if let cp = checkpoint {
+            lastFired.merge(cp.fired) { max($0, $1) }
+            paused = cp.paused  // the cluster's pauses: what the last leader recorded
+        }
         planner = makePlanner()
+        try startControlConsumer(c)
         logger.notice("leadership acquired", metadata: [
             "checkpoint_at": "\(checkpoint.map { Timestamp.iso($0.at) } ?? "none")", "jobs": "\(planner?.count ?? 0)",
         ])
@@ -186,9 +194,18 @@ public final class TickerLoop: @unchecked Sendable {
     private func fireDue() throws {
         // While a resource alarm blocks publishing, fires stay due in the planner: once unblocked they
         // go out on time or, if late, through the job's catch-up policy. No reconnect churn meanwhile.
-        guard var p = planner, let ch = publishChannel, connection?.isBlocked != true else { return }
+        guard var p = planner, connection?.isBlocked != true else { return }
         let fires = p.takeDue(nowMs: nowMs())
         planner = p
+        try publish(skippingPaused(fires))
+        // Right after the fires: a new leader then re-publishes only what was confirmed in the last
+        // moment before a crash (same message ids, so harmless).
+        if checkpointDirty { try publishCheckpoint() }
+    }
+
+    /// Publishes fires as one confirmed batch; only confirmed ones count as fired, the rest are retried.
+    func publish(_ fires: [FirePlanner.Fire]) throws {
+        guard let ch = publishChannel else { return }
         if !fires.isEmpty {
             var batch: [OutgoingMessage] = []
             var sent: [FirePlanner.Fire] = []
@@ -236,15 +253,12 @@ public final class TickerLoop: @unchecked Sendable {
                 }
             }
         }
-        // Right after the fires: a new leader then re-publishes only what was confirmed in the last
-        // moment before a crash (same message ids, so harmless).
-        if checkpointDirty { try publishCheckpoint() }
     }
 
-    private func publishCheckpoint() throws {
+    func publishCheckpoint() throws {
         guard let ch = publishChannel, connection?.isBlocked != true else { return }
         let now = nowMs()
-        let cp = Checkpoint(at: now / 1000, fired: lastFired)
+        let cp = Checkpoint(at: now / 1000, fired: lastFired, paused: paused)
         let r = try ch.publishAndConfirm([OutgoingMessage(
             exchange: "", routingKey: names.stateQueue,
             message: AMQPMessage(body: cp.encoded(), properties: AMQPProperties(
@@ -253,8 +267,13 @@ public final class TickerLoop: @unchecked Sendable {
     }
 
     private func emitFired(_ f: FirePlanner.Fire, id: String) {
+        emit(OutcomeEvent(event: "fired", job: f.job, messageID: id, scheduledAt: Timestamp.iso(f.instant), at: nowMs() / 1000))
+    }
+
+    /// Best effort, like every event: a full or blocked broker never holds up a fire for an event.
+    func emit(_ e: OutcomeEvent) {
         guard let ch = eventsChannel, let c = connection, !c.isBlocked else { return }
-        let e = OutcomeEvent(event: "fired", job: f.job, messageID: id, scheduledAt: Timestamp.iso(f.instant), at: nowMs() / 1000)
+        let id = e.messageID
         _ = try? ch.publish(
             exchange: names.eventsExchange, routingKey: e.routingKey,
             message: AMQPMessage(body: e.encoded(), properties: AMQPProperties(contentType: "application/json", deliveryMode: 2, messageID: id, type: "cronq.event", appID: JobMessageProperties.appTicker)),
@@ -278,6 +297,8 @@ public final class TickerLoop: @unchecked Sendable {
                 logger.warning("broker blocked publishing (resource alarm); fires wait", metadata: ["reason": "\(reason)"])
             case .unblocked:
                 logger.info("broker unblocked publishing")
+            case .delivery(let d) where d.channel == controlChannel?.id:
+                try handleControl(d)
             default:
                 break
             }
