@@ -62,6 +62,18 @@ struct ConfigTests {
         #expect(bad.contains { $0.contains("job 'every5min': alert_after: 'soon' is not a duration") }, "\(bad)")
     }
 
+    @Test("overlap: allow by default, skip and serial; serial jobs get their own queue; the prefix is reserved")
+    func overlap() throws {
+        let c = try load(Self.minimal + "\noverlap = \"serial\"\ntimeout = \"10s\"\nretry = { max_attempts = 3, backoff = [\"1m\", \"5m\"] }\n")
+        #expect(c.jobs[0].overlap == .serial && c.jobs[0].routingQueue == "serial.every5min")
+        #expect(c.queues == ["serial.every5min"])
+        #expect(c.jobs[0].worstCaseRun == .seconds(3 * 10 + 60 + 300 + 60), "3 timeouts, the 1m and 5m backoffs, and a minute's margin")
+        #expect(try load(Self.minimal).jobs[0].overlap == .allow)
+        let bad = issues(Self.minimal + "\noverlap = \"sometimes\"\nqueue = \"serial.x\"\n")
+        #expect(bad.contains("cronq.toml: job 'every5min': overlap: 'sometimes' must be allow, skip or serial"))
+        #expect(bad.contains { $0.contains("queue: 'serial.x': names starting with 'serial.' are reserved") }, "\(bad)")
+    }
+
     @Test("the example config carries the template's four jobs")
     func example() throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -181,7 +193,7 @@ struct ConfigTests {
             "cronq.toml: job 'a': jitter: '-5s' is not a duration (write e.g. 500ms, 90s, 5m, 2h, 1d)",
             "cronq.toml: job 'a': catch_up: 'sometimes' must be none, latest or all",
             "cronq.toml: job 'a': backend: unknown backend 'other' (defined: ; add [backends.other])",
-            "cronq.toml: job 'a': scheduel: unknown key (known keys: alert_after, backend, body, catch_up, enabled, headers, jitter, method, name, path, queue, retry, schedule, timeout, timezone)",
+            "cronq.toml: job 'a': scheduel: unknown key (known keys: alert_after, backend, body, catch_up, enabled, headers, jitter, method, name, overlap, path, queue, retry, schedule, timeout, timezone)",
             "cronq.toml: job 'bad name!': name: 'bad name!' must be 1-64 characters of A-Z a-z 0-9 _ -",
             "cronq.toml: job 'bad name!': method: 'TRACE' must be one of DELETE, GET, PATCH, POST, PUT",
             "cronq.toml: job 'bad name!': path: '//evil.example/x' starts with // and would name another host",

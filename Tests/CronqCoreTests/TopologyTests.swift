@@ -49,4 +49,15 @@ struct TopologyTests {
         #expect((doc["bindings"] as! [Any]).count == 6)
         #expect((doc["exchanges"] as! [Any]).count == 5)
     }
+
+    @Test("serial jobs' queues have a single active consumer; skip jobs' ends are routed to the ticker")
+    func overlapTopology() {
+        let t = Topology(names: .init(prefix: "cronq"), queues: ["default", "serial.nightly"], tiers: [.seconds(10)], skipJobs: ["sync"])
+        let serial = t.queues.first { $0.name == "cronq.jobs.serial.nightly" }!
+        #expect(serial.arguments.last?.key == "x-single-active-consumer" && serial.arguments.last?.value == .bool(true))
+        #expect(!t.queues.first { $0.name == "cronq.jobs.default" }!.arguments.contains { $0.key == "x-single-active-consumer" })
+        #expect(t.bindings.filter { $0.queue == "cronq.ticker.completions" }.map(\.routingKey) == ["job.sync.succeeded", "job.sync.dead"])
+        #expect(Topology(names: .init(), queues: ["default"], tiers: []).queues.allSatisfy { $0.name != "cronq.ticker.completions" },
+                "no completions queue without skip jobs")
+    }
 }

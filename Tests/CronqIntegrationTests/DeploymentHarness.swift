@@ -23,13 +23,16 @@ final class Deployment: @unchecked Sendable {
     private var tickerLogPaths: [String] = []
     private var workerLogPaths: [String] = []
     let jobs: [(name: String, schedule: String, path: String)]
+    private let jobExtraByName: [String: String]
     var names: Topology.Names { .init(prefix: prefix) }
 
     /// - Parameter jobs: `(name, 6-field schedule, path)`; every job catches up `all` missed fires.
+    /// - Parameter jobExtra: more TOML lines for some jobs, by name (e.g. `overlap = "skip"`).
     init(broker: ChaosBroker, jobs: [(name: String, schedule: String, path: String)], maxAttempts: Int = 5,
-         backoff: [String] = ["1s", "2s"], timeout: String = "3s") throws {
+         backoff: [String] = ["1s", "2s"], timeout: String = "3s", jobExtra: [String: String] = [:]) throws {
         self.broker = broker
         self.jobs = jobs
+        self.jobExtraByName = jobExtra
         dir = FileManager.default.temporaryDirectory.appendingPathComponent(prefix)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         backendLog = dir.appendingPathComponent("backend.log").path
@@ -59,6 +62,7 @@ final class Deployment: @unchecked Sendable {
             """
         for j in jobs {
             text += "[[jobs]]\nname = \"\(j.name)\"\nschedule = \"\(j.schedule)\"\npath = \"\(j.path)\"\ncatch_up = \"all\"\n"
+            if let extra = jobExtra[j.name] { text += extra + "\n" }
         }
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
@@ -196,16 +200,27 @@ final class Deployment: @unchecked Sendable {
         return out
     }
 
-    var workQueues: [String] { [names.workQueue("default")] }
+    var workQueues: [String] {
+        var q = Set(["default"])
+        for (name, extra) in jobExtraByName where extra.contains("\"serial\"") { q.insert(CronqConfig.serialQueuePrefix + name) }
+        return q.sorted().map(names.workQueue)
+    }
     var retryQueues: [String] { ["1s", "2s"].map(names.retryQueue) }
 
-    /// Message ids in a queue, read without taking them (fetched unacked, then the connection closes).
+    /// Message ids in a queue, read without taking them: consumed unacked, then the connection closes
+    /// (a consumer, not basic.get, which single-active-consumer queues refuse).
     func ids(in queue: String) throws -> [String] {
-        try onThreadSync { [url = broker.url] in
+        let n = Int(try count(queue))
+        guard n > 0 else { return [] }
+        return try onThreadSync { [url = broker.url] in
             let c = try AMQPConnection(url: AMQPURL(url))
             let ch = try c.openChannel()
+            try ch.setPrefetch(UInt16(clamping: n))
+            try ch.consume(queue: queue)
             var out: [String] = []
-            while let d = try ch.get(queue: queue, noAck: false) { out.append(d.message.properties.messageID ?? "-") }
+            while out.count < n, case .delivery(let d)? = try c.nextEvent(timeout: .seconds(5)) {
+                out.append(d.message.properties.messageID ?? "-")
+            }
             c.close()
             return out
         }

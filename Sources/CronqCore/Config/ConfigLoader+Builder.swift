@@ -217,6 +217,8 @@ struct Builder {
         let queue = t.string("queue") ?? "default"
         if queue.isEmpty || queue.count > 100 || !queue.allSatisfy({ Self.queueNameChars.contains($0) }) {
             fail("queue", "'\(queue)' must be 1-100 characters of A-Z a-z 0-9 _ - .")
+        } else if queue.hasPrefix(CronqConfig.serialQueuePrefix) {
+            fail("queue", "'\(queue)': names starting with '\(CronqConfig.serialQueuePrefix)' are reserved for overlap = \"serial\" jobs")
         }
         let timeout = t.duration("timeout")
         var headers: [String: String] = [:]
@@ -241,14 +243,18 @@ struct Builder {
         }
         let enabled = t.bool("enabled") ?? true
         let alertAfter = t.duration("alert_after")
+        var overlap = CronqConfig.Overlap.allow
+        if let o = t.string("overlap") {
+            if let v = CronqConfig.Overlap(rawValue: o) { overlap = v } else { fail("overlap", "'\(o)' must be allow, skip or serial") }
+        }
         t.finish(allowed: [
             "name", "schedule", "timezone", "method", "path", "queue", "timeout", "headers", "body", "retry", "catch_up",
-            "jitter", "backend", "enabled", "alert_after",
+            "jitter", "backend", "enabled", "alert_after", "overlap",
         ])
         guard ok, let schedule else { return nil }
         return CronqConfig.Job(
             name: name, schedule: schedule, timezone: timezone, method: method, path: path, queue: queue, timeout: timeout,
             headers: headers, body: body, retry: retry, catchUp: catchUp, jitter: jitter, backend: backend, enabled: enabled,
-            alertAfter: alertAfter)
+            alertAfter: alertAfter, overlap: overlap)
     }
 }

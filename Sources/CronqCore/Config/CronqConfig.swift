@@ -71,6 +71,12 @@ public struct CronqConfig: Sendable {
         public init() {}
     }
 
+    /// What to do when a job's previous fire has not finished: `allow` (run both), `skip` (do not fire,
+    /// record a `skipped` event), `serial` (queue up; one at a time, in order, cluster-wide).
+    public enum Overlap: String, Sendable, CaseIterable {
+        case allow, skip, serial
+    }
+
     /// What to do with fires missed while no ticker led.
     public enum CatchUp: String, Sendable, CaseIterable {
         case none, latest, all
@@ -93,11 +99,28 @@ public struct CronqConfig: Sendable {
         public var enabled: Bool
         /// `cronq status --jobs` exits 2 when the job has had no success for this long (a dead-man switch).
         public var alertAfter: Duration? = nil
+        public var overlap: Overlap = .allow
+
+        /// The work queue its messages go to (routing key on `<prefix>.jobs`): a serial job has one of its own.
+        public var routingQueue: String { overlap == .serial ? "\(CronqConfig.serialQueuePrefix)\(name)" : queue }
+
+        /// How long a fire can take at worst: every attempt timing out, with every backoff between them,
+        /// capped by the retry deadline. `overlap = "skip"` forgets a run this old whose end was never
+        /// heard of (a lost event must not stall the job forever).
+        public var worstCaseRun: Duration {
+            let timeout = self.timeout ?? .seconds(30)
+            var total = timeout * retry.maxAttempts
+            for i in 0..<max(0, retry.maxAttempts - 1) where !retry.backoff.isEmpty { total += retry.backoff[min(i, retry.backoff.count - 1)] }
+            return min(total, retry.maxDuration + timeout) + .seconds(60)
+        }
     }
 
-    /// Every work queue name the enabled jobs use, sorted.
+    /// Work queues named `serial.<job>` belong to `overlap = "serial"` jobs (single active consumer, prefetch 1).
+    public static let serialQueuePrefix = "serial."
+
+    /// Every work queue name the enabled jobs use, sorted (serial jobs' own queues included).
     public var queues: [String] {
-        Array(Set(jobs.filter(\.enabled).map(\.queue))).sorted()
+        Array(Set(jobs.filter(\.enabled).map(\.routingQueue))).sorted()
     }
 
     /// Every retry tier any job can use, shortest first.

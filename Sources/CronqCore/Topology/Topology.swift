@@ -7,6 +7,7 @@ public struct Topology: Sendable, Equatable {
     public enum Argument: Sendable, Equatable {
         case string(String)
         case int(Int64)
+        case bool(Bool)
     }
 
     public struct Exchange: Sendable, Equatable {
@@ -58,12 +59,14 @@ public struct Topology: Sendable, Equatable {
         public var historyStream: String { "\(prefix).history" }
         public var controlExchange: String { "\(prefix).control" }
         public var controlQueue: String { "\(prefix).ticker.control" }
+        /// Ends (succeeded, dead) of `overlap = "skip"` jobs, for the leader ticker.
+        public var completionsQueue: String { "\(prefix).ticker.completions" }
         public func workQueue(_ queue: String) -> String { "\(prefix).jobs.\(queue)" }
         public func retryQueue(_ tier: String) -> String { "\(prefix).retry.\(tier)" }
     }
 
     /// The topology for work queues `queues` and retry tiers `tiers`.
-    public init(names: Names, queues: [String], tiers: [Duration], history: CronqConfig.HistorySettings = .init()) {
+    public init(names: Names, queues: [String], tiers: [Duration], history: CronqConfig.HistorySettings = .init(), skipJobs: [String] = []) {
         exchanges = [
             Exchange(name: names.jobsExchange, kind: "direct"),
             Exchange(name: names.retryExchange, kind: "headers"),
@@ -80,7 +83,9 @@ public struct Topology: Sendable, Equatable {
             self.queues.append(Queue(
                 name: names.workQueue(q),
                 arguments: [("x-queue-type", .string("quorum")), ("x-dead-letter-exchange", .string(names.deadExchange)),
-                            ("x-delivery-limit", .int(Self.deliveryLimit))] + atLeastOnce))
+                            ("x-delivery-limit", .int(Self.deliveryLimit))] + atLeastOnce
+                    // A serial job's queue: one consumer at a time cluster-wide (others stand by).
+                    + (q.hasPrefix(CronqConfig.serialQueuePrefix) ? [("x-single-active-consumer", .bool(true))] : [])))
             bindings.append(Binding(queue: names.workQueue(q), exchange: names.jobsExchange, routingKey: q, arguments: []))
         }
         for tier in tiers.sorted() {
@@ -101,6 +106,17 @@ public struct Topology: Sendable, Equatable {
         // Pause/resume messages wait here for the leader ticker (durable: one sent with no leader is not lost).
         self.queues.append(Queue(name: names.controlQueue, arguments: [("x-queue-type", .string("quorum"))]))
         bindings.append(Binding(queue: names.controlQueue, exchange: names.controlExchange, routingKey: "", arguments: []))
+        if !skipJobs.isEmpty {
+            // Bounded: if no ticker reads it for a long time, the oldest ends go (their runs then expire).
+            self.queues.append(Queue(name: names.completionsQueue, arguments: [
+                ("x-queue-type", .string("quorum")), ("x-max-length", .int(100_000)), ("x-overflow", .string("drop-head")),
+            ]))
+            for job in skipJobs.sorted() {
+                for end in ["succeeded", "dead"] {
+                    bindings.append(Binding(queue: names.completionsQueue, exchange: names.eventsExchange, routingKey: "job.\(job).\(end)", arguments: []))
+                }
+            }
+        }
         // Run history: every event, kept for `max_age` (read by `cronq history` and `cronq status --jobs`).
         self.queues.append(Queue(
             name: names.historyStream,
@@ -113,7 +129,8 @@ public struct Topology: Sendable, Equatable {
     public init(config: CronqConfig) {
         var queues = Set(config.queues).union(config.worker.queues)
         if queues.isEmpty { queues = ["default"] }
-        self.init(names: Names(prefix: config.amqp.prefix), queues: queues.sorted(), tiers: config.retryTiers, history: config.history)
+        self.init(names: Names(prefix: config.amqp.prefix), queues: queues.sorted(), tiers: config.retryTiers, history: config.history,
+                  skipJobs: config.jobs.filter { $0.enabled && $0.overlap == .skip }.map(\.name))
     }
 
     /// A RabbitMQ definitions document (`rabbitmqctl import_definitions`, `load_definitions`), stable
@@ -125,6 +142,7 @@ public struct Topology: Sendable, Equatable {
                 switch v {
                 case .string(let s): d[k] = s
                 case .int(let i): d[k] = i
+                case .bool(let b): d[k] = b
                 }
             }
             return d

@@ -39,6 +39,10 @@ public final class TickerLoop: @unchecked Sendable {
     /// Jobs paused by `cronq pause` (kept in the checkpoint), and the channel the leader reads control messages on.
     var paused: [String: PauseState] = [:]
     var controlChannel: AMQPChannel?
+    /// `overlap = "skip"` jobs' runs in flight (message id, scheduled instant, when to stop waiting for
+    /// their end), and the channel their ends arrive on.
+    var running: [String: (id: String, instant: Int64, expiresAt: Int64)] = [:]
+    var completionsChannel: AMQPChannel?
     /// For each of the planner's jobs, its index in `config.jobs` (the enabled ones, in order): a fire
     /// finds its job without a name lookup, and no second copy of 100,000 jobs is kept.
     var plannedJobIndices: [Int] = []
@@ -143,6 +147,7 @@ public final class TickerLoop: @unchecked Sendable {
         if let p = planner { lastFired.merge(p.lastFired) { max($0, $1) } }
         planner = nil
         controlChannel = nil
+        completionsChannel = nil
         connection?.close()
         connection = nil
         publishChannel = nil
@@ -171,6 +176,7 @@ public final class TickerLoop: @unchecked Sendable {
         }
         planner = makePlanner()
         try startControlConsumer(c)
+        try startCompletionsConsumer(c)
         logger.notice("leadership acquired", metadata: [
             "checkpoint_at": "\(checkpoint.map { Timestamp.iso($0.at) } ?? "none")", "jobs": "\(planner?.count ?? 0)",
         ])
@@ -197,7 +203,7 @@ public final class TickerLoop: @unchecked Sendable {
         guard var p = planner, connection?.isBlocked != true else { return }
         let fires = p.takeDue(nowMs: nowMs())
         planner = p
-        try publish(skippingPaused(fires))
+        try publish(skippingOverlaps(skippingPaused(fires)))
         // Right after the fires: a new leader then re-publishes only what was confirmed in the last
         // moment before a crash (same message ids, so harmless).
         if checkpointDirty { try publishCheckpoint() }
@@ -214,7 +220,7 @@ public final class TickerLoop: @unchecked Sendable {
                 let job = config.jobs[plannedJobIndices[f.jobIndex]]
                 let m = JobMessage(job: job, scheduledAt: f.instant)
                 batch.append(OutgoingMessage(
-                    exchange: names.jobsExchange, routingKey: job.queue,
+                    exchange: names.jobsExchange, routingKey: job.routingQueue,
                     message: AMQPMessage(body: m.encoded(), properties: AMQPProperties(
                         contentType: JobMessageProperties.contentType, deliveryMode: 2, messageID: m.messageID,
                         timestamp: UInt64(f.instant), type: JobMessageProperties.type, appID: JobMessageProperties.appTicker))))
@@ -243,6 +249,12 @@ public final class TickerLoop: @unchecked Sendable {
                         "lateness_ms": "\(confirmedAt - f.instant * 1000)", "caught_up": "\(f.caughtUp)",
                     ])
                     emitFired(f, id: id)
+                    if plannedJobIndices.indices.contains(f.jobIndex) {
+                        let job = config.jobs[plannedJobIndices[f.jobIndex]]
+                        if job.overlap == .skip {
+                            running[f.job] = (id, f.instant, confirmedAt / 1000 + job.worstCaseRun.totalSeconds)
+                        }
+                    }
                 } else {
                     statsBox.withLock { $0.failed += 1 }
                     CronqMetrics.fireFailed(f.job)
@@ -299,6 +311,8 @@ public final class TickerLoop: @unchecked Sendable {
                 logger.info("broker unblocked publishing")
             case .delivery(let d) where d.channel == controlChannel?.id:
                 try handleControl(d)
+            case .delivery(let d) where d.channel == completionsChannel?.id:
+                try handleCompletion(d)
             default:
                 break
             }

@@ -79,6 +79,7 @@ public struct TopologyDeclarer {
             switch v {
             case .string(let s): t[k] = .string(s)
             case .int(let i): t[k] = .int64(i)
+            case .bool(let b): t[k] = .bool(b)
             }
         }
         return t

@@ -198,7 +198,15 @@ public final class WorkerLoop: @unchecked Sendable {
             consumeChannel = ch
             consumerQueues = [:]
             acks.reset()
-            for q in options.queues {
+            // Serial jobs' queues first, each consumer with prefetch 1 (QoS is per consumer, set before
+            // it starts): with the queue's single active consumer, one run at a time cluster-wide.
+            let serial = options.queues.filter { $0.hasPrefix(CronqConfig.serialQueuePrefix) }
+            if !serial.isEmpty {
+                try ch.setPrefetch(1)
+                for q in serial { consumerQueues[try ch.consume(queue: names.workQueue(q))] = q }
+                try ch.setPrefetch(UInt16(clamping: options.concurrency))
+            }
+            for q in options.queues where !q.hasPrefix(CronqConfig.serialQueuePrefix) {
                 let tag = try ch.consume(queue: names.workQueue(q))
                 consumerQueues[tag] = q
             }
