@@ -1,4 +1,5 @@
 import ArgumentParser
+import CronqAMQP
 import CronqCore
 import CronqRuntime
 import Foundation
@@ -20,6 +21,9 @@ struct ValidateCommand: ParsableCommand {
     @Flag(help: "Exit 1 on warnings (DST gaps and repeated hours) too.")
     var strict = false
 
+    @Flag(help: "Do not contact the broker (by default, when it is reachable, paused jobs are listed too).")
+    var offline = false
+
     func run() throws {
         let path = ConfigLoader.resolvePath(config)
         do {
@@ -30,9 +34,25 @@ struct ValidateCommand: ParsableCommand {
             for w in warnings { FileHandleOutput.stderr("warning: \(w)") }
             print("\(path): OK, \(c.jobs.count) job(s), \(c.backends.count) backend(s), queues: \(c.queues.joined(separator: ", "))"
                 + (warnings.isEmpty ? "" : ", \(warnings.count) warning(s)"))
+            if !offline { showPaused(c, now: now) }
             if strict && !warnings.isEmpty { throw fail("\(path): \(warnings.count) warning(s), fatal with --strict") }
         } catch let e as ConfigError {
             throw fail("\(e)\n\(path): \(e.issues.count) problem(s)")
+        }
+    }
+
+    /// Best effort: the paused jobs in the leader's checkpoint, when the broker answers; a config check
+    /// never fails because the broker is away.
+    func showPaused(_ c: CronqConfig, now: Int64) {
+        guard let conn = try? AMQPConnection(url: AMQPURL(c.amqp.url), name: "cronq/\(getpid()) validate") else {
+            FileHandleOutput.stderr("note: broker not reachable; paused jobs (if any) not shown")
+            return
+        }
+        defer { conn.close() }
+        guard let ch = try? conn.openChannel(), let d = try? ch.get(queue: Topology.Names(prefix: c.amqp.prefix).stateQueue) else { return }
+        try? ch.reject(d.deliveryTag, requeue: true)
+        for (job, p) in (Checkpoint.decode(d.message.body)?.paused ?? [:]).sorted(by: { $0.key < $1.key }) where p.holds(at: now) {
+            print("paused: \(job) since \(Timestamp.iso(p.since)), until \(p.until.map(Timestamp.iso) ?? "resumed")\(p.reason.map { " (\($0))" } ?? "")")
         }
     }
 }

@@ -49,6 +49,8 @@ struct JobControlTests {
         #expect(d.logs("ticker").contains("msg=skipped") && d.logs("ticker").contains("reason=paused"))
         #expect(fires(d, "b").contains { $0 > pausedAt + 1 }, "b goes on")
 
+        let validate = try cronq(d, ["validate"])
+        #expect(validate.status == 0 && validate.stdout.contains("paused: a since") && validate.stdout.contains("until resumed (maintenance)"), "\(validate.stdout)")
         let status = try cronq(d, ["status", "--jobs"])
         #expect(status.stdout.contains("paused: a since") && status.stdout.contains("(maintenance)"), "\(status.stdout)")
 
