@@ -9,17 +9,6 @@ import Testing
 /// one an outcome (dead-lettered, or run if the mutation left it valid), never crash, and keep working.
 @Suite("Malformed message fuzzing", .enabled(if: TestBroker.isConfigured, "run under `make test`"))
 struct MalformedFuzzTests {
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Every field type but a NaN double, which RabbitMQ itself refuses (it closes the connection, 541).
     static let oddValues: [AMQPFieldValue] = [
         .string("x"), .string(""), .int64(-5), .int64(Int64.max), .int32(0), .bool(true), .double(1.5), .bytes([0xFF, 0x00]),
@@ -31,7 +20,7 @@ struct MalformedFuzzTests {
         let h = try WorkerHarness(backoff: ["1s"], maxAttempts: 2, timeout: "2s")
         defer { h.stop() }
         let worker = try h.startWorker(concurrency: 16)
-        var rng = SplitMix64(state: 2026)
+        var rng = SeededGenerator(seed: 2026)
         var messages: [AMQPMessage] = []
         for i in 0..<400 {
             let at = Timestamp.iso(1_800_000_000 + Int64(i))
