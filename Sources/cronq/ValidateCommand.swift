@@ -49,10 +49,7 @@ struct ValidateCommand: ParsableCommand {
             return
         }
         defer { conn.close() }
-        guard let ch = try? conn.openChannel(), let d = try? ch.get(queue: Topology.Names(prefix: c.amqp.prefix).stateQueue) else { return }
-        try? ch.reject(d.deliveryTag, requeue: true)
-        for (job, p) in (Checkpoint.decode(d.message.body)?.paused ?? [:]).sorted(by: { $0.key < $1.key }) where p.holds(at: now) {
-            print("paused: \(job) since \(Timestamp.iso(p.since)), until \(p.until.map(Timestamp.iso) ?? "resumed")\(p.reason.map { " (\($0))" } ?? "")")
-        }
+        guard let ch = try? conn.openChannel(), let cp = (try? TickerState.peek(ch, names: .init(prefix: c.amqp.prefix)))?.checkpoint else { return }
+        for line in TickerState.pausedLines(cp.paused, now: now) { print(line) }
     }
 }

@@ -62,13 +62,8 @@ public struct QueueStatus: Sendable {
             oldest = deadAt.map { now - $0 }
             try ch.reject(first.deliveryTag, requeue: true)
         }
-        var paused: [String: PauseState] = [:]
-        if let cp = try? ch.get(queue: names.stateQueue) {
-            try ch.reject(cp.deliveryTag, requeue: true)
-            paused = Checkpoint.decode(cp.message.body)?.paused.filter { $0.value.holds(at: now) } ?? [:]
-        } else {
-            ch = try connection.openChannel()
-        }
+        // Best effort: a missing or unreadable state queue only means no pauses to show.
+        let paused = (try? TickerState.peek(ch, names: names))?.checkpoint?.paused.filter { $0.value.holds(at: now) } ?? [:]
         ch.close()
         if let management = config.amqp.managementURL {
             let vhost = (try? AMQPURL(config.amqp.url).vhost) ?? "/"
@@ -120,9 +115,7 @@ public struct QueueStatus: Sendable {
         var s = TextTable.render(t)
         s += "ticker leader: \(leader ? "yes (lock held)" : "NONE")\n"
         if let age = oldestDeadAgeSeconds { s += "oldest dead letter: \(age) s old\n" }
-        for (job, p) in paused.sorted(by: { $0.key < $1.key }) {
-            s += "paused: \(job) since \(Timestamp.iso(p.since)), until \(p.until.map(Timestamp.iso) ?? "resumed")\(p.reason.map { " (\($0))" } ?? "")\n"
-        }
+        for line in TickerState.pausedLines(paused, now: at) { s += line + "\n" }
         return s
     }
 

@@ -186,13 +186,9 @@ public final class TickerLoop: @unchecked Sendable {
     private func readCheckpoint(_ c: AMQPConnection) throws -> Checkpoint? {
         let ch = try c.openChannel()
         defer { ch.close() }
-        guard let d = try ch.get(queue: names.stateQueue) else { return nil }
-        try ch.reject(d.deliveryTag, requeue: true)
-        guard let cp = Checkpoint.decode(d.message.body) else {
-            logger.warning("ignoring an unreadable checkpoint in \(names.stateQueue)")
-            return nil
-        }
-        return cp
+        let peek = try TickerState.peek(ch, names: names)
+        if peek == .unreadable { logger.warning("ignoring an unreadable checkpoint in \(names.stateQueue)") }
+        return peek.checkpoint
     }
 
     // MARK: - Firing

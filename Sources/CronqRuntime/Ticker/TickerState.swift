@@ -1,0 +1,31 @@
+public import CronqAMQP
+public import CronqCore
+
+/// The leader ticker's state on the broker, as the ticker, `cronq status` and `cronq validate` read it.
+public enum TickerState {
+    /// What `<prefix>.ticker.state` holds, read without taking it (get, then reject with requeue).
+    public enum Peek: Sendable, Equatable {
+        case empty
+        /// A message that is not a v1 checkpoint (it is then ignored).
+        case unreadable
+        case checkpoint(Checkpoint)
+
+        public var checkpoint: Checkpoint? {
+            if case .checkpoint(let c) = self { return c }
+            return nil
+        }
+    }
+
+    public static func peek(_ ch: AMQPChannel, names: Topology.Names) throws -> Peek {
+        guard let d = try ch.get(queue: names.stateQueue) else { return .empty }
+        try ch.reject(d.deliveryTag, requeue: true)
+        return Checkpoint.decode(d.message.body).map(Peek.checkpoint) ?? .unreadable
+    }
+
+    /// One line per job paused at `now`, for people: `paused: JOB since …, until … (reason)`.
+    public static func pausedLines(_ paused: [String: PauseState], now: Int64) -> [String] {
+        paused.filter { $0.value.holds(at: now) }.sorted { $0.key < $1.key }.map { job, p in
+            "paused: \(job) since \(Timestamp.iso(p.since)), until \(p.until.map(Timestamp.iso) ?? "resumed")\(p.reason.map { " (\($0))" } ?? "")"
+        }
+    }
+}
