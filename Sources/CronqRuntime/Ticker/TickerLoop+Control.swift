@@ -70,13 +70,19 @@ extension TickerLoop {
             }
             p.lastSkipped = max(p.lastSkipped ?? f.instant, f.instant)
             paused[f.job] = p
-            planner?.confirmed(job: f.job, instant: f.instant)
-            lastFired[f.job] = max(lastFired[f.job] ?? 0, f.instant)
-            checkpointDirty = true
-            let id = JobMessage.messageID(job: f.job, scheduledAt: Timestamp.iso(f.instant))
-            logger.info("skipped", metadata: ["job": "\(f.job)", "scheduled_at": "\(Timestamp.iso(f.instant))", "reason": "paused", "message_id": "\(id)"])
-            emit(OutcomeEvent(event: "skipped", job: f.job, messageID: id, scheduledAt: Timestamp.iso(f.instant), reason: "paused", at: now))
+            recordSkipped(f, reason: "paused", now: now)
         }
         return out
+    }
+
+    /// A fire not made, on purpose: done as far as the schedule and catch-up are concerned (it never
+    /// comes back), logged, and recorded as a `skipped` event.
+    func recordSkipped(_ f: FirePlanner.Fire, reason: String, now: Int64) {
+        planner?.confirmed(job: f.job, instant: f.instant)
+        lastFired[f.job] = max(lastFired[f.job] ?? 0, f.instant)
+        checkpointDirty = true
+        let id = JobMessage.messageID(job: f.job, scheduledAt: Timestamp.iso(f.instant))
+        logger.info("skipped", metadata: ["job": "\(f.job)", "scheduled_at": "\(Timestamp.iso(f.instant))", "reason": "\(reason)", "message_id": "\(id)"])
+        emit(OutcomeEvent(event: "skipped", job: f.job, messageID: id, scheduledAt: Timestamp.iso(f.instant), reason: reason, at: now))
     }
 }

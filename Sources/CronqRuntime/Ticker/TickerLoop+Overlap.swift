@@ -52,13 +52,7 @@ extension TickerLoop {
                 out.append(f)
                 continue
             }
-            planner?.confirmed(job: f.job, instant: f.instant)
-            lastFired[f.job] = max(lastFired[f.job] ?? 0, f.instant)
-            checkpointDirty = true
-            let id = JobMessage.messageID(job: f.job, scheduledAt: Timestamp.iso(f.instant))
-            let reason = "overlap: previous run \(blocker) has not finished"
-            logger.info("skipped", metadata: ["job": "\(f.job)", "scheduled_at": "\(Timestamp.iso(f.instant))", "reason": "\(reason)", "message_id": "\(id)"])
-            emit(OutcomeEvent(event: "skipped", job: f.job, messageID: id, scheduledAt: Timestamp.iso(f.instant), reason: reason, at: now))
+            recordSkipped(f, reason: "overlap: previous run \(blocker) has not finished", now: now)
         }
         return out
     }
