@@ -58,6 +58,10 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         let config = try options.load()
         let thresholds = QueueStatus.Thresholds(maxDead: maxDead, maxReady: maxReady, requireLeader: requireLeader, requireConsumers: requireConsumers)
+        let silence = Dictionary(maxSilence.compactMap(JobStatus.parseSilence).map { ($0.job, $0.limit) }) { _, b in b }
+        for name in silence.keys where !config.jobs.contains(where: { $0.name == name }) {
+            throw ValidationError("--max-silence names '\(name)', which is not a job in \(config.path)")
+        }
         let interrupt = watch != nil ? Interrupt() : nil
         var first = true
         while true {
@@ -66,13 +70,18 @@ struct StatusCommand: ParsableCommand {
             do {
                 s = try QueueStatus.collect(connection: c, config: config, now: Int64(Date().timeIntervalSince1970))
             } catch {
+                c.close()
                 throw fail("cronq status: \(error)")
             }
-            c.close()
+            let jobReport: JobStatus?
+            do {
+                defer { c.close() }
+                jobReport = try self.jobReport(config, silence: silence, connection: c, paused: s.paused)
+            }
             if watch != nil && isTerminal && !first { print("\u{1B}[H\u{1B}[2J", terminator: "") }
             first = false
             var alerts = s.alerts(thresholds)
-            if let report = try jobReport(config, paused: s.paused) {
+            if let report = jobReport {
                 alerts += report.alerts
                 if json {
                     print(String(decoding: try mergedJSON(s, report), as: UTF8.self))
@@ -96,19 +105,15 @@ struct StatusCommand: ParsableCommand {
     }
 
     /// The per-job report, when asked for (`--jobs`, `--max-silence`, or any job with `alert_after`).
-    func jobReport(_ config: CronqConfig, paused: [String: PauseState]) throws -> JobStatus? {
-        let silence = Dictionary(maxSilence.compactMap(JobStatus.parseSilence).map { ($0.job, $0.limit) }) { _, b in b }
-        for name in silence.keys where !config.jobs.contains(where: { $0.name == name }) {
-            throw ValidationError("--max-silence names '\(name)', which is not a job in \(config.path)")
-        }
+    /// Reads the history on the connection the queue status used.
+    func jobReport(_ config: CronqConfig, silence: [String: Duration], connection c: AMQPConnection,
+                   paused: [String: PauseState]) throws -> JobStatus? {
         guard jobs || !silence.isEmpty || config.jobs.contains(where: { $0.alertAfter != nil }) else { return nil }
         let now = Int64(Date().timeIntervalSince1970)
         let windowStart = try instantAgo(window, now: now, flag: "--window") ?? now
         // Read back far enough for the longest silence too.
         let longest = (Array(silence.values) + config.jobs.compactMap(\.alertAfter)).map(\.totalSeconds).max() ?? 0
         let since = min(windowStart, now - longest)
-        let c = try connect(config, "status")
-        defer { c.close() }
         do {
             let events = try History.events(connection: c, names: .init(prefix: config.amqp.prefix), since: since, now: now)
             return JobStatus(config: config, events: events, windowStart: windowStart, now: now, maxSilence: silence, paused: paused)
