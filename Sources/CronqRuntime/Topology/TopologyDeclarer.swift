@@ -19,8 +19,6 @@ public struct TopologyDeclarer {
         public var exchanges = 0
         public var queues = 0
         public var bindings = 0
-        /// Objects the user may not declare (403) but that exist: verified with a passive declare.
-        public var verifiedOnly = 0
     }
 
     /// - Parameter verifyWhenRefused: for services running as least-privilege users (no configure
@@ -46,7 +44,6 @@ public struct TopologyDeclarer {
                 guard let verify else { return }
                 do {
                     try verify(channel)
-                    report.verifiedOnly += 1
                 } catch let e as AMQPError where e.code == .channelClosed {
                     conflicts.append("\(what): not declared (this user may not configure it) and \(e.detail)")
                     channel = try connection.openChannel()
