@@ -99,14 +99,19 @@ final class Deployment: @unchecked Sendable {
     func startTicker(replacing i: Int? = nil) throws -> Int {
         let t = try ChildProcess(Repo.root + "/.build/debug/cronq-ticker", ["--config", configPath], environment: environment,
                                  waitForListening: false, stderr: newLog("ticker"))
-        if let i {
-            tickers[i] = t
-            tickerLogPaths[i] = logFiles.last!
-            return i
+        return Self.place(t, log: logFiles.last!, in: &tickers, logs: &tickerLogPaths, replacing: i)
+    }
+
+    /// Puts a started process in slot `i` (a restart) or a new slot, with its log; returns the slot.
+    private static func place(_ p: ChildProcess, log: String, in slots: inout [ChildProcess?], logs: inout [String], replacing i: Int?) -> Int {
+        guard let i else {
+            slots.append(p)
+            logs.append(log)
+            return slots.count - 1
         }
-        tickers.append(t)
-        tickerLogPaths.append(logFiles.last!)
-        return tickers.count - 1
+        slots[i] = p
+        logs[i] = log
+        return i
     }
 
     @discardableResult
@@ -115,14 +120,7 @@ final class Deployment: @unchecked Sendable {
         if let amqpURL { env["DEP_AMQP_URL"] = amqpURL }
         let w = try ChildProcess(Repo.root + "/.build/debug/cronq-worker", ["--config", configPath, "--concurrency", "\(concurrency)"],
                                  environment: env, waitForListening: false, stderr: newLog("worker"))
-        if let i {
-            workers[i] = w
-            workerLogPaths[i] = logFiles.last!
-            return i
-        }
-        workers.append(w)
-        workerLogPaths.append(logFiles.last!)
-        return workers.count - 1
+        return Self.place(w, log: logFiles.last!, in: &workers, logs: &workerLogPaths, replacing: i)
     }
 
     /// The log of the process that ran in worker slot `i` before it was last replaced or stopped.
