@@ -200,6 +200,44 @@ struct OutcomeEventEncodingTests {
             #expect(try JSONDecoder().decode(OutcomeEvent.self, from: Data(e.encoded())) == e)
         }
     }
+
+    func ok(_ job: String, _ n: Int) -> OutcomeEvent {
+        OutcomeEvent(event: "succeeded", job: job, messageID: "\(job)@\(n)", attempt: 1, status: 204, at: Int64(n))
+    }
+
+    @Test("a turn's events of one routing key share a message, one JSON object per line, in order")
+    func batching() {
+        var b = EventBatcher()
+        #expect(b.isEmpty)
+        let evil = OutcomeEvent(event: "dead", job: "a", messageID: "a@x", reason: "malformed", error: "line1\nline2\r\n{\"v\":1}", at: 5)
+        for e in [ok("a", 1), ok("b", 2), evil, ok("a", 3)] { b.add(e) }
+        let out = b.drain()
+        #expect(b.isEmpty && b.drain().isEmpty)
+        #expect(out.map(\.routingKey) == ["job.a.succeeded", "job.b.succeeded", "job.a.dead"])
+        #expect(out.map(\.count) == [2, 1, 1])
+        #expect(out.map(\.messageID) == ["a@1", "b@2", "a@x"])
+        #expect(OutcomeEvent.decodeAll(out[0].body) == [ok("a", 1), ok("a", 3)])
+        // One event: the same bytes a single event always had; a newline inside a string stays escaped.
+        #expect(out[1].body == ok("b", 2).encoded())
+        #expect(OutcomeEvent.decodeAll(out[2].body) == [evil])
+        #expect(OutcomeEvent.lines(out[0].body).count == 2)
+    }
+
+    @Test("a burst is cut into messages of at most maxEvents events, none lost")
+    func burst() {
+        var b = EventBatcher()
+        let n = EventBatcher.maxEvents * 2 + 3
+        for i in 0..<n { b.add(ok("a", i)) }
+        let out = b.drain()
+        #expect(out.map(\.count) == [EventBatcher.maxEvents, EventBatcher.maxEvents, 3])
+        #expect(out.flatMap { OutcomeEvent.decodeAll($0.body) } == (0..<n).map { ok("a", $0) })
+    }
+
+    @Test("a reader skips lines that are not events and keeps the rest")
+    func foreignLines() {
+        let body = Array("not json\n".utf8) + ok("a", 1).encoded() + Array("\n\n{\"event\":1}\n".utf8)
+        #expect(OutcomeEvent.decodeAll(body) == [ok("a", 1)])
+    }
 }
 
 @Suite("History folding")

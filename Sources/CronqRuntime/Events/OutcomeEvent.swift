@@ -3,6 +3,9 @@ import Foundation
 
 /// A best-effort event on `cronq.events` (routing key `job.<name>.<event>`), for `cronq tail` and
 /// monitoring. Carries names, ids, statuses and timings: never a token, a header value or a body.
+///
+/// A message carries one or more events of the same routing key, one JSON object per line (a worker
+/// coalesces a loop turn's events: see `EventBatcher`); read them with ``decodeAll(_:)``.
 public struct OutcomeEvent: Codable, Sendable, Equatable {
     public var event: String
     public var job: String
@@ -39,6 +42,17 @@ public struct OutcomeEvent: Codable, Sendable, Equatable {
         self.error = error
         self.queue = queue
         self.at = Timestamp.iso(at)
+    }
+
+    /// Every event a message body carries, in order. A line that is not an event is skipped (events
+    /// are best-effort; a foreign publisher must not break a reader).
+    public static func decodeAll(_ body: [UInt8]) -> [OutcomeEvent] {
+        lines(body).compactMap { try? JSONDecoder().decode(OutcomeEvent.self, from: Data($0)) }
+    }
+
+    /// The body's lines: the events' JSON texts (a JSON string cannot hold a raw newline).
+    public static func lines(_ body: [UInt8]) -> [ArraySlice<UInt8>] {
+        body.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)
     }
 
     /// `job.<name>.<event>`.

@@ -86,12 +86,15 @@ public enum History {
                 try ch.ack(d.deliveryTag, multiple: true)
                 sinceAck = 0
             }
-            guard let e = try? JSONDecoder().decode(OutcomeEvent.self, from: Data(d.message.body)) else { continue }
-            let at = Timestamp.parse(e.at) ?? 0
-            if at > now { break }
-            // The offset is chunk-grained: earlier events of the first chunk come too.
-            guard at >= since, job == nil || e.job == job else { continue }
-            out.append(e)
+            var newer = false
+            for e in OutcomeEvent.decodeAll(d.message.body) {
+                let at = Timestamp.parse(e.at) ?? 0
+                if at > now { newer = true; break }
+                // The offset is chunk-grained: earlier events of the first chunk come too.
+                guard at >= since, job == nil || e.job == job else { continue }
+                out.append(e)
+            }
+            if newer { break }
         }
         return out
     }

@@ -14,9 +14,9 @@ public enum Tail {
         while !shouldStop() {
             guard case .delivery(let d)? = try connection.nextEvent(timeout: .milliseconds(250)) else { continue }
             if json {
-                emit(String(decoding: d.message.body, as: UTF8.self))
-            } else if let e = try? JSONDecoder().decode(OutcomeEvent.self, from: Data(d.message.body)) {
-                emit(pretty(e))
+                for line in OutcomeEvent.lines(d.message.body) { emit(String(decoding: line, as: UTF8.self)) }
+            } else {
+                for e in OutcomeEvent.decodeAll(d.message.body) { emit(pretty(e)) }
             }
         }
     }

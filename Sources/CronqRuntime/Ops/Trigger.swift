@@ -46,9 +46,10 @@ public enum Trigger {
         let deadline = ContinuousClock.now + wait
         while ContinuousClock.now < deadline {
             guard case .delivery(let d)? = try connection.nextEvent(timeout: deadline - ContinuousClock.now) else { continue }
-            guard let e = try? JSONDecoder().decode(OutcomeEvent.self, from: Data(d.message.body)), e.messageID == id else { continue }
-            if e.event == "succeeded" { return .succeeded(messageID: id) }
-            if e.event == "dead" { return .dead(messageID: id, reason: e.reason ?? "?") }
+            for e in OutcomeEvent.decodeAll(d.message.body) where e.messageID == id {
+                if e.event == "succeeded" { return .succeeded(messageID: id) }
+                if e.event == "dead" { return .dead(messageID: id, reason: e.reason ?? "?") }
+            }
         }
         return .timedOut(messageID: id)
     }

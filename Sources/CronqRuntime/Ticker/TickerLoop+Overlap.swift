@@ -20,12 +20,14 @@ extension TickerLoop {
 
     func handleCompletion(_ d: AMQPDelivery) throws {
         defer { try? completionsChannel?.ack(d.deliveryTag) }
-        guard let e = try? JSONDecoder().decode(OutcomeEvent.self, from: Data(d.message.body)), let r = running[e.job] else { return }
-        // The run's own end, or the end of a later one (which implies the earlier ended too).
-        let endedAt = e.scheduledAt.flatMap(Timestamp.parse) ?? Int64.min
-        if e.messageID == r.id || endedAt >= r.instant {
-            running[e.job] = nil
-            logger.debug("run ended", metadata: ["job": "\(e.job)", "message_id": "\(e.messageID)", "outcome": "\(e.event)"])
+        for e in OutcomeEvent.decodeAll(d.message.body) {
+            guard let r = running[e.job] else { continue }
+            // The run's own end, or the end of a later one (which implies the earlier ended too).
+            let endedAt = e.scheduledAt.flatMap(Timestamp.parse) ?? Int64.min
+            if e.messageID == r.id || endedAt >= r.instant {
+                running[e.job] = nil
+                logger.debug("run ended", metadata: ["job": "\(e.job)", "message_id": "\(e.messageID)", "outcome": "\(e.event)"])
+            }
         }
     }
 

@@ -42,6 +42,8 @@ public final class WorkerLoop: @unchecked Sendable {
     private var unpublished: [Pending] = []
     /// Acks of the consume channel, sent coalesced once per loop turn.
     private var acks = AckCoalescer()
+    /// Outcome events of this loop turn, published coalesced at its end.
+    private var events = EventBatcher()
     private var backoff = ReconnectBackoff(initial: .milliseconds(200), maximum: .seconds(15))
     private var reconnectAt: ContinuousClock.Instant?
     private var draining = false
@@ -115,6 +117,7 @@ public final class WorkerLoop: @unchecked Sendable {
                 startWaiting()
                 try flushUnpublished()
                 try flushAcks()
+                flushEvents()
             } catch let e as AMQPError {
                 connectionLost(e)
             } catch {
@@ -160,6 +163,7 @@ public final class WorkerLoop: @unchecked Sendable {
             logger.warning("grace period over: unfinished requests go back to the queue unacked", metadata: ["count": "\(inFlight.count)"])
         }
         try? flushAcks()
+        flushEvents()
         uncork()
         // Closing the channels is a close/close-ok handshake: the broker has applied our acks by then.
         consumeChannel?.close()
@@ -236,6 +240,7 @@ public final class WorkerLoop: @unchecked Sendable {
         eventsChannel = nil
         consumerQueues = [:]
         acks.reset()
+        _ = events.drain()  // best effort: a lost connection's events are not worth holding
     }
 
     /// Everything tied to the old connections is void: their delivery tags cannot be acked, so the
@@ -497,17 +502,30 @@ public final class WorkerLoop: @unchecked Sendable {
         }
     }
 
-    /// Best effort: an event that cannot be published never blocks or fails a job.
+    /// Best effort: an event that cannot be published never blocks or fails a job. It leaves at the end
+    /// of the loop turn, with the turn's other events of the same job and kind (see ``EventBatcher``).
     private func emit(_ event: OutcomeEvent) {
+        guard eventsChannel != nil else { return }
+        events.add(event)
+    }
+
+    private func flushEvents() {
+        guard !events.isEmpty else { return }
+        let batches = events.drain()
         guard let ch = eventsChannel, let conn = publishConn, !conn.isBlocked else { return }
-        let message = AMQPMessage(
-            body: event.encoded(),
-            properties: AMQPProperties(contentType: "application/json", deliveryMode: 2, messageID: event.messageID,
-                                       timestamp: UInt64(max(0, Date().timeIntervalSince1970)), type: "cronq.event", appID: "cronq-worker"))
-        do {
-            try ch.publish(exchange: names.eventsExchange, routingKey: event.routingKey, message: message, mandatory: false)
-        } catch let e as AMQPError where e.isConnectionFatal {
-            connectionLost(e)
-        } catch {}
+        let now = UInt64(max(0, Date().timeIntervalSince1970))
+        for b in batches {
+            let message = AMQPMessage(
+                body: b.body,
+                properties: AMQPProperties(contentType: b.count == 1 ? "application/json" : "application/x-ndjson", deliveryMode: 2,
+                                           messageID: b.messageID,
+                                           timestamp: now, type: "cronq.event", appID: "cronq-worker"))
+            do {
+                try ch.publish(exchange: names.eventsExchange, routingKey: b.routingKey, message: message, mandatory: false)
+            } catch let e as AMQPError where e.isConnectionFatal {
+                connectionLost(e)
+                return
+            } catch {}
+        }
     }
 }
