@@ -60,6 +60,40 @@ struct HistoryTests {
         #expect(bad.status == 64 && bad.stderr.contains("--since 'yesterday' is not a duration"))
     }
 
+    @Test("a backlog drained in a burst: events coalesce into fewer messages, and the history keeps every run")
+    func burst() throws {
+        let h = try WorkerHarness()
+        defer { h.stop() }
+        let capture = "\(h.names.prefix).test-capture"
+        try onThreadSync { [url = h.brokerURL, names = h.names] in
+            let ch = try AMQPConnection(url: AMQPURL(url)).openChannel()
+            try ch.declareQueue(capture, arguments: [:])
+            try ch.bindQueue(capture, exchange: names.eventsExchange, routingKey: "job.#")
+        }
+        let n = 300
+        let base = Timestamp.parse("2026-11-29T11:00:00Z")!
+        let ids = (0..<n).map { "probe@\(Timestamp.iso(base + Int64($0)))" }
+        try h.publish((0..<n).map { h.message(path: "/cron/ee-recent", scheduledAt: Timestamp.iso(base + Int64($0)), id: ids[$0]) })
+        try h.startWorker(concurrency: 64)
+        #expect(h.eventually(60) { h.workerLogs().components(separatedBy: "outcome=success").count - 1 >= n })
+        Thread.sleep(forTimeInterval: 1)
+
+        let messages = try h.drain(capture)
+        let events = messages.flatMap { OutcomeEvent.decodeAll($0.message.body) }
+        #expect(events.count == n && Set(events.map(\.messageID)) == Set(ids) && events.allSatisfy { $0.event == "succeeded" })
+        #expect(messages.count < n, "\(messages.count) messages for \(n) events: nothing was coalesced")
+        for m in messages {
+            let count = OutcomeEvent.decodeAll(m.message.body).count
+            #expect(m.message.properties.contentType == (count == 1 ? "application/json" : "application/x-ndjson"))
+            #expect(m.routingKey == "job.probe.succeeded" && m.message.properties.messageID == OutcomeEvent.decodeAll(m.message.body).first?.messageID)
+        }
+
+        let history = try cronq(h, ["history", "probe", "--json", "--limit", "1000"])
+        let runs = Self.runs(history.stdout)
+        #expect(runs.count == n && Set(runs.compactMap { $0["message_id"] as? String }) == Set(ids), "\(runs.count) runs")
+        #expect(runs.allSatisfy { $0["outcome"] as? String == "succeeded" })
+    }
+
     @Test("the stream is declared with its retention arguments")
     func retention() throws {
         let h = try WorkerHarness(extraConfig: "", amqpExtra: "")
