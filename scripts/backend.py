@@ -71,6 +71,7 @@ class Handler(BaseHTTPRequestHandler):
             "idempotency_key": self.headers.get("Idempotency-Key"),
             "job": self.headers.get("X-Cronq-Job"),
             "attempt": self.headers.get("X-Cronq-Attempt"),
+            "peer": self.client_address[1],  # the caller's port: one per connection it opened
         }
         with lock:
             with open(self.server.log_file, "a") as f:

@@ -32,12 +32,19 @@ public final class HTTPClient {
         public func wake() { _ = curl_multi_wakeup(multi) }
     }
 
-    public init(maxConnectionsPerHost: Int = 0) {
+    /// - Parameter keepConnections: how many connections (busy and idle) the client keeps open for reuse;
+    ///   give at least the number of concurrent requests. libcurl's default is four times the number of
+    ///   requests in flight *at the moment a request ends*: after a burst finishes together it falls to a
+    ///   few, and the connections that served the burst are closed, to be opened again by the next one.
+    public init(maxConnectionsPerHost: Int = 0, keepConnections: Int = 0) {
         HTTPClient.globalInit
         guard let multi = curl_multi_init() else { preconditionFailure("curl_multi_init returned NULL") }
         self.multi = multi
         if maxConnectionsPerHost > 0 {
             _ = cronq_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
+        }
+        if keepConnections > 0 {
+            _ = cronq_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, keepConnections)
         }
     }
 

@@ -129,6 +129,28 @@ struct HTTPClientTests {
         #expect(elapsed < .seconds(4))
     }
 
+    @Test("connections are kept across bursts: waves of requests that end together reuse the same connections")
+    func keepsConnections() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cronq-http-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = dir.appendingPathComponent("backend.log").path
+        let logged = try startBackend(log: log)
+        defer { logged.stop() }
+        let results = try await onThread { [port = logged.port] () -> [Result<HTTPResponse, HTTPError>] in
+            let client = HTTPClient(keepConnections: 24)
+            var all: [Result<HTTPResponse, HTTPError>] = []
+            for _ in 0..<4 { all += client.perform((0..<24).map { _ in HTTPRequest(method: "POST", url: "http://127.0.0.1:\(port)/slow/100") }) }
+            return all
+        }
+        #expect(results.count == 96 && results.allSatisfy { (try? $0.get().status) == 200 })
+        let peers = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["peer"] as? Int
+        }
+        #expect(peers.count == 96)
+        #expect(Set(peers).count <= 24, "\(Set(peers).count) connections for 4 waves of 24 requests")
+    }
+
     @Test("the body excerpt is capped, the size is counted")
     func excerptCap() async throws {
         let big = [UInt8](repeating: UInt8(ascii: "a"), count: 10_000)

@@ -99,7 +99,8 @@ public final class WorkerLoop: @unchecked Sendable {
 
     /// Runs until stopped. Call on a dedicated thread (it blocks).
     public func run() {
-        http = HTTPClient()
+        // Every backend may have `concurrency` requests in flight: keep that many connections each.
+        http = HTTPClient(keepConnections: options.concurrency * max(1, options.config.backends.count))
         wakerBox.withLock { $0 = http.waker }
         logger.info("worker starting", metadata: [
             "queues": "\(options.queues.joined(separator: ","))", "concurrency": "\(options.concurrency)",
