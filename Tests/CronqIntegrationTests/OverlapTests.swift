@@ -54,4 +54,33 @@ struct OverlapTests {
         let events = try d.everythingObservable().first { $0.place.hasPrefix("events") }?.text ?? ""
         #expect(events.contains("\"event\":\"skipped\"") && events.contains("overlap: previous run"), "skips are recorded as events")
     }
+
+    @Test("a SIGHUP that makes a job skip applies at once: the leader starts learning run ends without a leadership change")
+    func skipByReload() throws {
+        let broker = try ChaosBroker(name: "cronq-overlap", port: 5694)
+        defer { broker.stop() }
+        let d = try Deployment(broker: broker, jobs: [("sk", "* * * * * *", "/slow/2502")])
+        defer { d.stop() }
+        let t = try d.startTicker()
+        try d.startWorker()
+        Thread.sleep(forTimeInterval: 4)
+        let text = try String(contentsOfFile: d.configPath, encoding: .utf8)
+        try text.replacingOccurrences(of: "path = \"/slow/2502\"\n", with: "path = \"/slow/2502\"\noverlap = \"skip\"\n")
+            .write(toFile: d.configPath, atomically: true, encoding: .utf8)
+        let reloadedAt = Date().timeIntervalSince1970
+        d.tickers[t]?.signal(SIGHUP)
+        Thread.sleep(forTimeInterval: 13)
+        d.tickers[t]?.signal(SIGTERM)
+        d.tickers[t]?.process.waitUntilExit()
+        #expect(try d.settle())
+        let all = replies(d, "/slow/2502")
+        // Runs that began before the reload (one a second, 2.5 s each) have all ended 4 s after it.
+        let after = all.filter { $0 > reloadedAt + 4 }
+        print(String(format: "skip by reload: %d runs before, %d after (min gap %.2f s)", all.count - after.count, after.count, minGap(after)))
+        #expect(minGap(all.filter { $0 < reloadedAt + 2 }) < 2.0, "before the reload the runs overlap")
+        #expect(after.count >= 2 && minGap(after) >= 2.4, "after it, never two at once")
+        #expect(d.logs("ticker").contains("configuration reloaded") && d.logs("ticker").contains("msg=skipped"))
+        let a = try d.accounting()
+        #expect(a.lost.isEmpty && a.unknown.isEmpty && a.balancesAtRest, "\(a)")
+    }
 }

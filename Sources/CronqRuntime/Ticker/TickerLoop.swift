@@ -327,7 +327,11 @@ public final class TickerLoop: @unchecked Sendable {
             config = new
             names = Topology.Names(prefix: new.amqp.prefix)
             if let c = connection { try TopologyDeclarer(connection: c).apply(Topology(config: new), verifyWhenRefused: true) }
-            if isLeader { planner = makePlanner() }
+            if isLeader {
+                planner = makePlanner()
+                // The first `overlap = "skip"` job needs the ends of runs now, not at the next leadership change.
+                if completionsChannel == nil, let c = connection { try startCompletionsConsumer(c) }
+            }
             cronq_release_free_memory()
             logger.notice("configuration reloaded", metadata: [
                 "added": "\(now.subtracting(old).sorted().joined(separator: ","))",
