@@ -117,7 +117,7 @@ struct FirePlannerTests {
     @Test("checkpoint JSON round trip")
     func checkpoint() {
         let c = Checkpoint(at: Self.t0, fired: ["a": Self.t0 - 60, "b": Self.t0])
-        #expect(String(decoding: c.encoded(), as: UTF8.self) == #"{"v":1,"at":"2026-11-28T10:00:00Z","fired":{"a":"2026-11-28T09:59:00Z","b":"2026-11-28T10:00:00Z"},"paused":{}}"#)
+        #expect(String(decoding: c.encoded(), as: UTF8.self) == #"{"v":1,"at":"2026-11-28T10:00:00Z","fired":{"a":"2026-11-28T09:59:00Z","b":"2026-11-28T10:00:00Z"},"paused":{},"running":{}}"#)
         #expect(Checkpoint.decode(c.encoded()) == c)
         #expect(Checkpoint.decode(Array("nonsense".utf8)) == nil)
         #expect(Checkpoint.decode(Array(#"{"v":2}"#.utf8)) == nil)

@@ -17,6 +17,16 @@ struct JobControlMessageTests {
         }
     }
 
+    @Test("the checkpoint keeps skip jobs' runs in flight; a run with a missing field is dropped, not the checkpoint")
+    func checkpointRunning() {
+        let cp = Checkpoint(at: 100, fired: ["sk": 90], running: [
+            "sk": .init(id: "sk@1970-01-01T00:01:30Z", scheduledAt: 90, expiresAt: 400), "x\"y": .init(id: "q", scheduledAt: 1, expiresAt: 2),
+        ])
+        #expect(Checkpoint.decode(cp.encoded()) == cp)
+        let partial = Array(#"{"v":1,"at":"2026-01-01T00:00:00Z","fired":{},"running":{"a":{"id":"a@x","scheduled_at":"2026-01-01T00:00:00Z"},"b":{"id":"b@x","scheduled_at":"2026-01-01T00:00:00Z","expires_at":"2026-01-01T00:10:00Z"}}}"#.utf8)
+        #expect(Checkpoint.decode(partial)?.running.keys.sorted() == ["b"])
+    }
+
     @Test("the checkpoint keeps paused jobs; an old checkpoint without them still reads")
     func checkpoint() {
         let cp = Checkpoint(at: 100, fired: ["a": 60], paused: [
@@ -24,7 +34,7 @@ struct JobControlMessageTests {
         ])
         #expect(Checkpoint.decode(cp.encoded()) == cp)
         let old = Array(#"{"v":1,"at":"2026-01-01T00:00:00Z","fired":{"a":"2026-01-01T00:00:00Z"}}"#.utf8)
-        #expect(Checkpoint.decode(old)?.paused == [:])
+        #expect(Checkpoint.decode(old)?.paused == [:] && Checkpoint.decode(old)?.running == [:])
         #expect(PauseState(until: 200, since: 0).holds(at: 199) && !PauseState(until: 200, since: 0).holds(at: 200))
         #expect(PauseState(since: 0).holds(at: .max), "no until: until resumed")
     }

@@ -132,6 +132,9 @@ final class Deployment: @unchecked Sendable {
         p.process.waitUntilExit()
     }
 
+    /// What the ticker in slot `i` has logged so far.
+    func tickerLog(_ i: Int) -> String { (try? String(contentsOfFile: tickerLogPaths[i], encoding: .utf8)) ?? "" }
+
     /// The slot of the ticker that leads now (the last leadership line of its log says acquired), if any.
     func leaderIndex() -> Int? {
         for (i, t) in tickers.enumerated() where t?.process.isRunning == true {

@@ -1,17 +1,35 @@
 import Foundation
 
 /// The leader's checkpoint on `cronq.ticker.state`: the last confirmed (or skipped) fire of every job,
-/// and the paused jobs. JSON `{"v":1,"at":"…","fired":{"every5min":"2026-11-28T10:05:00Z",…},
-/// "paused":{"job":{"since":"…","until":"…"|null,"reason":"…"|null,"last_skipped":"…"|null}}}`.
+/// the paused jobs, and the runs of `overlap = "skip"` jobs still in flight. JSON `{"v":1,"at":"…",
+/// "fired":{"every5min":"2026-11-28T10:05:00Z",…}, "paused":{"job":{"since":"…","until":"…"|null,
+/// "reason":"…"|null,"last_skipped":"…"|null}}, "running":{"job":{"id":"…","scheduled_at":"…","expires_at":"…"}}}`.
+/// Older checkpoints without `paused` or `running` still read (as none).
 public struct Checkpoint: Sendable, Equatable {
     public var at: Int64
     public var fired: [String: Int64]
     public var paused: [String: PauseState]
+    /// A skip job's run in flight: a new leader does not fire the job again until its end is heard.
+    public var running: [String: RunInFlight]
 
-    public init(at: Int64, fired: [String: Int64], paused: [String: PauseState] = [:]) {
+    public struct RunInFlight: Sendable, Equatable {
+        public var id: String
+        public var scheduledAt: Int64
+        /// When to stop waiting for its end (the job's worst-case run time after the fire).
+        public var expiresAt: Int64
+
+        public init(id: String, scheduledAt: Int64, expiresAt: Int64) {
+            self.id = id
+            self.scheduledAt = scheduledAt
+            self.expiresAt = expiresAt
+        }
+    }
+
+    public init(at: Int64, fired: [String: Int64], paused: [String: PauseState] = [:], running: [String: RunInFlight] = [:]) {
         self.at = at
         self.fired = fired
         self.paused = paused
+        self.running = running
     }
 
     public func encoded() -> [UInt8] {
@@ -34,6 +52,16 @@ public struct Checkpoint: Sendable, Equatable {
             w.raw(","); w.key("last_skipped"); w.optionalString(p.lastSkipped.map(Timestamp.iso))
             w.raw("}")
         }
+        w.raw("}")
+        w.raw(","); w.key("running"); w.raw("{")
+        for (i, (k, r)) in running.sorted(by: { $0.key < $1.key }).enumerated() {
+            if i > 0 { w.raw(",") }
+            w.key(k); w.raw("{")
+            w.key("id"); w.string(r.id)
+            w.raw(","); w.key("scheduled_at"); w.string(Timestamp.iso(r.scheduledAt))
+            w.raw(","); w.key("expires_at"); w.string(Timestamp.iso(r.expiresAt))
+            w.raw("}")
+        }
         w.raw("}}")
         return w.bytes
     }
@@ -52,6 +80,12 @@ public struct Checkpoint: Sendable, Equatable {
                 until: (v["until"] as? String).flatMap(Timestamp.parse), reason: v["reason"] as? String, since: since,
                 lastSkipped: (v["last_skipped"] as? String).flatMap(Timestamp.parse))
         }
-        return Checkpoint(at: at, fired: out, paused: paused)
+        var running: [String: RunInFlight] = [:]
+        for (k, v) in (obj["running"] as? [String: [String: Any]]) ?? [:] {
+            guard let id = v["id"] as? String, let s = (v["scheduled_at"] as? String).flatMap(Timestamp.parse),
+                let e = (v["expires_at"] as? String).flatMap(Timestamp.parse) else { continue }
+            running[k] = RunInFlight(id: id, scheduledAt: s, expiresAt: e)
+        }
+        return Checkpoint(at: at, fired: out, paused: paused, running: running)
     }
 }

@@ -7,8 +7,8 @@ import Logging
 /// ended (succeeded or dead). It learns ends from the workers' events, through the durable
 /// `<prefix>.ticker.completions` queue; an end that never arrives (a lost event) is given up on after
 /// the job's worst-case run time (every attempt timing out, with every backoff), so a job is never
-/// stalled for good. A new leader after a failover does not know the runs in flight: it may fire once
-/// while one still runs.
+/// stalled for good. Runs in flight are kept in the checkpoint and an end is acked only once a checkpoint
+/// without its run is confirmed, so a new leader after a failover waits for the same runs.
 extension TickerLoop {
     func startCompletionsConsumer(_ c: AMQPConnection) throws {
         guard config.jobs.contains(where: { $0.enabled && $0.overlap == .skip }) else { return }
@@ -18,16 +18,33 @@ extension TickerLoop {
         completionsChannel = ch
     }
 
+    /// Forgets runs of jobs that are no longer `skip` jobs (removed or changed by a reload), so the
+    /// checkpoint does not carry them for ever.
+    func pruneRunning() {
+        guard !running.isEmpty else { return }
+        let skip = Set(config.jobs.lazy.filter { $0.enabled && $0.overlap == .skip }.map(\.name))
+        let before = running.count
+        running = running.filter { skip.contains($0.key) }
+        if running.count != before { checkpointDirty = true }
+    }
+
     func handleCompletion(_ d: AMQPDelivery) throws {
-        defer { try? completionsChannel?.ack(d.deliveryTag) }
+        var ended = false
         for e in OutcomeEvent.decodeAll(d.message.body) {
             guard let r = running[e.job] else { continue }
             // The run's own end, or the end of a later one (which implies the earlier ended too).
             let endedAt = e.scheduledAt.flatMap(Timestamp.parse) ?? Int64.min
-            if e.messageID == r.id || endedAt >= r.instant {
+            if e.messageID == r.id || endedAt >= r.scheduledAt {
                 running[e.job] = nil
+                ended = true
                 logger.debug("run ended", metadata: ["job": "\(e.job)", "message_id": "\(e.messageID)", "outcome": "\(e.event)"])
             }
+        }
+        if ended {
+            checkpointDirty = true  // acked with the next checkpoint, which no longer holds the run
+            completionsToAck.append(d.deliveryTag)
+        } else {
+            try completionsChannel?.ack(d.deliveryTag)
         }
     }
 

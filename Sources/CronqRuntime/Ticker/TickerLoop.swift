@@ -39,10 +39,12 @@ public final class TickerLoop: @unchecked Sendable {
     /// Jobs paused by `cronq pause` (kept in the checkpoint), and the channel the leader reads control messages on.
     var paused: [String: PauseState] = [:]
     var controlChannel: AMQPChannel?
-    /// `overlap = "skip"` jobs' runs in flight (message id, scheduled instant, when to stop waiting for
-    /// their end), and the channel their ends arrive on.
-    var running: [String: (id: String, instant: Int64, expiresAt: Int64)] = [:]
+    /// `overlap = "skip"` jobs' runs in flight (kept in the checkpoint, so a new leader waits for them
+    /// too), the channel their ends arrive on, and the ends to ack once a checkpoint without their runs
+    /// is confirmed (until then a crash leaves them in the queue for the next leader).
+    var running: [String: Checkpoint.RunInFlight] = [:]
     var completionsChannel: AMQPChannel?
+    var completionsToAck: [UInt64] = []
     /// For each of the planner's jobs, its index in `config.jobs` (the enabled ones, in order): a fire
     /// finds its job without a name lookup, and no second copy of 100,000 jobs is kept.
     var plannedJobIndices: [Int] = []
@@ -148,6 +150,7 @@ public final class TickerLoop: @unchecked Sendable {
         planner = nil
         controlChannel = nil
         completionsChannel = nil
+        completionsToAck.removeAll()  // their channel is gone: the broker gives them to the next leader
         connection?.close()
         connection = nil
         publishChannel = nil
@@ -173,7 +176,9 @@ public final class TickerLoop: @unchecked Sendable {
         if let cp = checkpoint {
             lastFired.merge(cp.fired) { max($0, $1) }
             paused = cp.paused  // the cluster's pauses: what the last leader recorded
+            running.merge(cp.running) { $0.scheduledAt >= $1.scheduledAt ? $0 : $1 }
         }
+        pruneRunning()
         planner = makePlanner()
         try startControlConsumer(c)
         try startCompletionsConsumer(c)
@@ -248,7 +253,7 @@ public final class TickerLoop: @unchecked Sendable {
                     if plannedJobIndices.indices.contains(f.jobIndex) {
                         let job = config.jobs[plannedJobIndices[f.jobIndex]]
                         if job.overlap == .skip {
-                            running[f.job] = (id, f.instant, confirmedAt / 1000 + job.worstCaseRun.totalSeconds)
+                            running[f.job] = .init(id: id, scheduledAt: f.instant, expiresAt: confirmedAt / 1000 + job.worstCaseRun.totalSeconds)
                         }
                     }
                 } else {
@@ -266,12 +271,17 @@ public final class TickerLoop: @unchecked Sendable {
     func publishCheckpoint() throws {
         guard let ch = publishChannel, connection?.isBlocked != true else { return }
         let now = nowMs()
-        let cp = Checkpoint(at: now / 1000, fired: lastFired, paused: paused)
+        let cp = Checkpoint(at: now / 1000, fired: lastFired, paused: paused, running: running)
         let r = try ch.publishAndConfirm([OutgoingMessage(
             exchange: "", routingKey: names.stateQueue,
             message: AMQPMessage(body: cp.encoded(), properties: AMQPProperties(
                 contentType: "application/json", deliveryMode: 2, type: "cronq.checkpoint", appID: JobMessageProperties.appTicker)))])
-        if r.first == .confirmed { checkpointDirty = false }
+        guard r.first == .confirmed else { return }
+        checkpointDirty = false
+        if let ch = completionsChannel {
+            for tag in completionsToAck { try ch.ack(tag) }
+        }
+        completionsToAck.removeAll()
     }
 
     private func emitFired(_ f: FirePlanner.Fire, id: String) {
@@ -329,6 +339,7 @@ public final class TickerLoop: @unchecked Sendable {
             if let c = connection { try TopologyDeclarer(connection: c).apply(Topology(config: new), verifyWhenRefused: true) }
             if isLeader {
                 planner = makePlanner()
+                pruneRunning()
                 // The first `overlap = "skip"` job needs the ends of runs now, not at the next leadership change.
                 if completionsChannel == nil, let c = connection { try startCompletionsConsumer(c) }
             }
