@@ -12,6 +12,8 @@ final class TickerHarness: @unchecked Sendable {
     let configPath: String
     var tickers: [ChildProcess] = []
     var names: Topology.Names { .init(prefix: prefix) }
+    /// The topology of every configuration written, for stop() to delete (a test may leave a broken file).
+    private var topologies: [Topology] = []
 
     let brokerURL: String
 
@@ -41,6 +43,7 @@ final class TickerHarness: @unchecked Sendable {
             text += "[[jobs]]\nname = \"\(j.name)\"\nschedule = \"\(j.schedule)\"\npath = \"/cron/\(j.name)\"\ncatch_up = \"\(j.catchUp)\"\n"
         }
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+        topologies.append(Topology(config: try ConfigLoader().load(path: configPath)))
     }
 
     @discardableResult
@@ -82,13 +85,11 @@ final class TickerHarness: @unchecked Sendable {
 
     func stop() {
         for t in tickers { t.stop() }
-        if let c = try? ConfigLoader(allowMissingVariables: true).load(path: configPath) {
-            let t = Topology(config: c)
-            try? onThreadSync { [brokerURL] in
-                let ch = try AMQPConnection(url: AMQPURL(brokerURL)).openChannel()
-                for q in t.queues { _ = try? ch.deleteQueue(q.name) }
-                for x in t.exchanges { try? ch.deleteExchange(x.name) }
-            }
+        let queues = Set(topologies.flatMap { $0.queues.map(\.name) }), exchanges = Set(topologies.flatMap { $0.exchanges.map(\.name) })
+        try? onThreadSync { [brokerURL] in
+            let ch = try AMQPConnection(url: AMQPURL(brokerURL)).openChannel()
+            for q in queues { _ = try? ch.deleteQueue(q) }
+            for x in exchanges { try? ch.deleteExchange(x) }
         }
         try? FileManager.default.removeItem(at: dir)
     }
