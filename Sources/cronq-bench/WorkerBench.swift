@@ -67,6 +67,8 @@ enum WorkerBench {
         var cpuMsPerJob: Double
         var rssMiB: Double
         var brokerMsPerJob: Double
+        /// This process's CPU per job while the worker ran: the stub backend, plus the queue-count probe.
+        var stubMsPerJob: Double
     }
 
     static func worker(_ url: String, count: Int, mode: StubServer.Mode, concurrency: Int) throws -> Run {
@@ -115,6 +117,7 @@ enum WorkerBench {
         }
         let broker0 = brokerCPU()
         let (cpu0, _) = procStats(p.processIdentifier)
+        let (own0, _) = procStats(getpid())
         let start = ContinuousClock.now
         var expected = count
         if case .fail10PercentFirstAttempt = mode { expected = count + count / 10 - count / 50 }  // ≈ 10% retried once
@@ -127,11 +130,12 @@ enum WorkerBench {
         let elapsed = seconds(ContinuousClock.now - start)
         let broker = brokerCPU() - broker0
         let (cpu1, rss) = procStats(p.processIdentifier)
+        let own = procStats(getpid()).0 - own0
         let cpu = cpu1 - cpu0
         p.terminate()
         p.waitUntilExit()
         return Run(jobsPerSecond: Double(count) / elapsed, cpuMsPerJob: cpu * 1000 / Double(count), rssMiB: rss,
-                   brokerMsPerJob: broker * 1000 / Double(count))
+                   brokerMsPerJob: broker * 1000 / Double(count), stubMsPerJob: own * 1000 / Double(count))
     }
 
     /// CPU seconds (user + system) and peak RSS in MiB of a running process, from /proc.
@@ -162,8 +166,8 @@ enum WorkerBench {
                 let w = try worker(url, count: n, mode: .noContent, concurrency: 64)
                 ceilings.append(c.rate)
                 runs.append(w)
-                print(String(format: "round %d: ceiling %.0f msg/s   worker %.0f jobs/s   ratio %.2f   %.3f CPU ms/job   peak RSS %.1f MiB   broker CPU ms/msg: ceiling %.3f, worker %.3f",
-                             round, c.rate, w.jobsPerSecond, w.jobsPerSecond / c.rate, w.cpuMsPerJob, w.rssMiB, c.brokerMsPerMessage, w.brokerMsPerJob))
+                print(String(format: "round %d: ceiling %.0f msg/s   worker %.0f jobs/s   ratio %.2f   %.3f CPU ms/job   peak RSS %.1f MiB   broker CPU ms/msg: ceiling %.3f, worker %.3f   stub backend %.3f CPU ms/job",
+                             round, c.rate, w.jobsPerSecond, w.jobsPerSecond / c.rate, w.cpuMsPerJob, w.rssMiB, c.brokerMsPerMessage, w.brokerMsPerJob, w.stubMsPerJob))
             }
             let mc = median(ceilings)
             let mw = median(runs.map(\.jobsPerSecond))
