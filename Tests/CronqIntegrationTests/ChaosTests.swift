@@ -162,13 +162,4 @@ struct ChaosTests {
         #expect(log.components(separatedBy: "msg=connected").count >= 3, "and the worker connected again through the proxy")
         #expect(a.succeeded.count == a.fired.count)
     }
-
-    func waitFor<T>(_ timeout: TimeInterval, _ f: () -> T?) -> T? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if let v = f() { return v }
-            Thread.sleep(forTimeInterval: 0.2)
-        }
-        return f()
-    }
 }

@@ -308,3 +308,18 @@ final class Deployment: @unchecked Sendable {
         if ProcessInfo.processInfo.environment["CRONQ_KEEP_LOGS"] == nil { try? FileManager.default.removeItem(at: dir) }
     }
 }
+
+/// Polls `f` every 0.1 s until it gives a value, or until `timeout` has passed (then tries once more).
+func waitFor<T>(_ timeout: TimeInterval, _ f: () -> T?) -> T? {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if let v = f() { return v }
+        Thread.sleep(forTimeInterval: 0.1)
+    }
+    return f()
+}
+
+/// Polls `f` until it holds or `timeout` has passed.
+func waitFor(_ timeout: TimeInterval, _ f: () -> Bool) -> Bool {
+    waitFor(timeout) { f() ? true : nil } ?? false
+}

@@ -13,15 +13,6 @@ struct JobControlTests {
         try runCommand("cronq", args + ["--config", d.configPath], environment: d.environment)
     }
 
-    func waitFor(_ timeout: TimeInterval, _ f: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if f() { return true }
-            Thread.sleep(forTimeInterval: 0.2)
-        }
-        return f()
-    }
-
     /// Instants of `job`'s fires in the tickers' logs.
     func fires(_ d: Deployment, _ job: String, caughtUp: Bool? = nil) -> [Int64] {
         d.logs("ticker").split(separator: "\n").filter { $0.contains("msg=fired ") && $0.contains(" job=\(job) ") }

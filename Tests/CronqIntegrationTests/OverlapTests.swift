@@ -84,12 +84,7 @@ struct OverlapTests {
         #expect(a.lost.isEmpty && a.unknown.isEmpty && a.balancesAtRest, "\(a)")
     }
 
-    /// The message ids of a ticker log's `fired` lines, in order.
-    func firedIDs(_ log: String) -> [String] {
-        log.split(separator: "\n").filter { $0.contains("msg=fired") }.compactMap { line in
-            line.split(separator: " ").first { $0.hasPrefix("message_id=") }.map { String($0.dropFirst("message_id=".count)) }
-        }
-    }
+    func firedIDs(_ log: String) -> [String] { firedFires(log).map(\.id) }
 
     @Test("skip holds across a failover: the new leader waits for the run the old leader fired")
     func skipAcrossFailover() throws {
@@ -117,14 +112,5 @@ struct OverlapTests {
                 "the new leader knew the old leader's run from the checkpoint")
         let a = try d.accounting()
         #expect(a.lost.isEmpty && a.unknown.isEmpty && a.balancesAtRest, "\(a)")
-    }
-
-    func waitFor<T>(_ timeout: TimeInterval, _ f: () -> T?) -> T? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if let v = f() { return v }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        return nil
     }
 }

@@ -176,7 +176,7 @@ public final class TickerLoop: @unchecked Sendable {
         if let cp = checkpoint {
             lastFired.merge(cp.fired) { max($0, $1) }
             paused = cp.paused  // the cluster's pauses: what the last leader recorded
-            running.merge(cp.running) { $0.scheduledAt >= $1.scheduledAt ? $0 : $1 }
+            running = cp.running  // not ours from an earlier term: the leader since may have heard their ends
         }
         pruneRunning()
         planner = makePlanner()
