@@ -48,17 +48,21 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
+# Recipes that need the broker start it unless it already runs, and stop it afterwards only if they
+# started it (a developer's running node is left as it was).
+BROKER_UP = started=; scripts/rabbitmq.sh status >/dev/null 2>&1 || started=1; scripts/rabbitmq.sh up || exit 1
+BROKER_DOWN = if [ -n "$$started" ]; then scripts/rabbitmq.sh down; else echo "rabbitmq: left running, as it was before"; fi
+
 rabbitmq-up: deps
 	@scripts/rabbitmq.sh up
 
 rabbitmq-down:
 	@scripts/rabbitmq.sh down
 
-# The node is stopped whatever the tests do; the test exit code is kept.
+# The node (if this started it) is stopped whatever the tests do; the test exit code is kept.
 test: deps
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
-	@scripts/rabbitmq.sh up
-	@set +e; \
+	@$(BROKER_UP); set +e; \
 	CRONQ_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" \
 	CRONQ_TEST_RABBITMQ_NODE="$(CRONQ_RMQ_NODE)" \
 	CRONQ_TEST_MANAGEMENT_URL="http://guest:guest@127.0.0.1:$(CRONQ_RMQ_MGMT_PORT)" \
@@ -67,24 +71,22 @@ test: deps
 	  CRONQ_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" CRONQ_TEST_RABBITMQ_NODE="$(CRONQ_RMQ_NODE)" \
 	  CRONQ_CHAOS=1 CRONQ_SOAK_SECONDS=$(TEST_SOAK_SECONDS) $(SWIFT) test --skip-build --filter 'ChaosTests|SoakTests'; rc=$$?; \
 	fi; \
-	scripts/rabbitmq.sh down; \
+	$(BROKER_DOWN); \
 	$(MAKE) --no-print-directory test-django || rc=1; exit $$rc
 
 # Fault tests with the accounting check (a private broker of their own, restarted and stopped), run
 # after the main suite so their load does not skew its timing tests. Each prints its figures.
 chaos: deps
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
-	@scripts/rabbitmq.sh up
-	@set +e; CRONQ_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" CRONQ_TEST_RABBITMQ_NODE="$(CRONQ_RMQ_NODE)" \
-	CRONQ_CHAOS=1 $(SWIFT) test --skip-build --filter ChaosTests; rc=$$?; scripts/rabbitmq.sh down; exit $$rc
+	@$(BROKER_UP); set +e; CRONQ_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" CRONQ_TEST_RABBITMQ_NODE="$(CRONQ_RMQ_NODE)" \
+	CRONQ_CHAOS=1 $(SWIFT) test --skip-build --filter ChaosTests; rc=$$?; $(BROKER_DOWN); exit $$rc
 
 # The soak: 200 jobs, three workers, faults in the middle, accounting and leak checks at the end.
 # `make soak SOAK_SECONDS=120` for a shorter one (`make test` runs $(TEST_SOAK_SECONDS) s).
 soak: deps
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
-	@scripts/rabbitmq.sh up
-	@set +e; CRONQ_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" CRONQ_TEST_RABBITMQ_NODE="$(CRONQ_RMQ_NODE)" \
-	CRONQ_SOAK_SECONDS=$(SOAK_SECONDS) $(SWIFT) test --skip-build --filter SoakTests; rc=$$?; scripts/rabbitmq.sh down; exit $$rc
+	@$(BROKER_UP); set +e; CRONQ_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" CRONQ_TEST_RABBITMQ_NODE="$(CRONQ_RMQ_NODE)" \
+	CRONQ_SOAK_SECONDS=$(SOAK_SECONDS) $(SWIFT) test --skip-build --filter SoakTests; rc=$$?; $(BROKER_DOWN); exit $$rc
 
 # The Django example's own tests, when Django is installed (pip install django); skipped, saying so, otherwise.
 test-django:
@@ -95,12 +97,11 @@ test-django:
 test-unit: deps
 	$(SWIFT) test --filter 'CronqCoreTests|CronqAMQPTests|CronqHTTPTests'
 
-# Release build; starts the private broker for the worker numbers and stops it afterwards.
+# Release build; starts the private broker for the worker numbers (and stops it afterwards if it started it).
 bench: deps
 	$(SWIFT) build -c release
-	@scripts/rabbitmq.sh up
-	@set +e; CRONQ_BENCH_BROKER_PID=$$(scripts/rabbitmq.sh pid) CRONQ_BENCH_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" .build/release/cronq-bench $(BENCH); rc=$$?; \
-	scripts/rabbitmq.sh down; exit $$rc
+	@$(BROKER_UP); set +e; CRONQ_BENCH_BROKER_PID=$$(scripts/rabbitmq.sh pid) CRONQ_BENCH_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" .build/release/cronq-bench $(BENCH); rc=$$?; \
+	$(BROKER_DOWN); exit $$rc
 
 # Clone to jobs flowing: broker, demo backend, ticker, two workers and live events. Ctrl-C stops it.
 demo: release
