@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A loopback TCP proxy for fault tests: `tcp_proxy.py HOST:PORT` forwards 127.0.0.1:<random> there.
+"""A loopback TCP proxy for fault tests: `tcp_proxy.py HOST:PORT [LISTEN_PORT]` forwards
+127.0.0.1:<LISTEN_PORT, or a random port> there (a fixed port lets a test start it again after a kill).
 
 Freeze it with SIGSTOP to make a peer that goes silent while TCP stays open; kill it to cut every
 connection at once. The first line on stdout is `listening 127.0.0.1:<port>`.
@@ -34,7 +35,7 @@ def main():
     host, port = sys.argv[1].rsplit(":", 1)
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("127.0.0.1", 0))
+    server.bind(("127.0.0.1", int(sys.argv[2]) if len(sys.argv) > 2 else 0))
     server.listen(64)
     print("listening 127.0.0.1:%d" % server.getsockname()[1], flush=True)
     while True:

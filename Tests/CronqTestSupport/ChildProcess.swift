@@ -96,9 +96,9 @@ public func startBackend(token: String = "", log: String? = nil, port: Int = 0, 
     return try ChildProcess("/usr/bin/env", ["python3"] + args)
 }
 
-/// Starts a loopback TCP proxy to `target` (`scripts/tcp_proxy.py`).
-public func startProxy(to target: String) throws -> ChildProcess {
-    try ChildProcess("/usr/bin/env", ["python3", Repo.script("tcp_proxy.py"), target])
+/// Starts a loopback TCP proxy to `target` (`scripts/tcp_proxy.py`), on `port` if not 0.
+public func startProxy(to target: String, port: Int = 0) throws -> ChildProcess {
+    try ChildProcess("/usr/bin/env", ["python3", Repo.script("tcp_proxy.py"), target] + (port == 0 ? [] : ["\(port)"]))
 }
 
 /// Runs one of the package's executables (`cronq`, `cronq-worker`, …) to completion.

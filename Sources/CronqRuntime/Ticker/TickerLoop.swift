@@ -214,6 +214,7 @@ public final class TickerLoop: @unchecked Sendable {
     func publish(_ fires: [FirePlanner.Fire]) throws {
         guard let ch = publishChannel else { return }
         if !fires.isEmpty {
+            try recordFirstFires(fires)
             var batch: [OutgoingMessage] = []
             var sent: [FirePlanner.Fire] = []
             for f in fires {
@@ -266,6 +267,22 @@ public final class TickerLoop: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// A job that never fired has no entry in the checkpoint, and a planner starts such a job from
+    /// "now": if its first fire's publish then failed (the broker went away before confirming it), the
+    /// next planner would never fire that instant — lost, or run unlogged if the broker had taken it.
+    /// So before a job's first fire its baseline (the instant just before) is recorded and checkpointed:
+    /// whichever ticker leads next catches the fire up by its policy, like any other missed fire.
+    private func recordFirstFires(_ fires: [FirePlanner.Fire]) throws {
+        var first = false
+        for f in fires where lastFired[f.job] == nil {
+            lastFired[f.job] = f.instant - 1
+            first = true
+        }
+        guard first else { return }
+        checkpointDirty = true
+        try publishCheckpoint()
     }
 
     func publishCheckpoint() throws {
