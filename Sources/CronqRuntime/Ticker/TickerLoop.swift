@@ -88,7 +88,7 @@ public final class TickerLoop: @unchecked Sendable {
     public func run() {
         cronq_release_free_memory()
         logger.info("ticker starting", metadata: [
-            "jobs": "\(config.jobs.filter(\.enabled).count)", "broker": "\((try? AMQPURL(config.amqp.url).description) ?? "?")",
+            "jobs": "\(config.jobs.reduce(0) { $0 + ($1.enabled ? 1 : 0) })", "broker": "\((try? AMQPURL(config.amqp.url).description) ?? "?")",
         ])
         while !stopRequested.load(ordering: .relaxed) {
             if reloadRequested.exchange(false, ordering: .relaxed) { reload() }
@@ -180,6 +180,7 @@ public final class TickerLoop: @unchecked Sendable {
         }
         pruneRunning()
         planner = makePlanner()
+        cronq_release_free_memory()  // building the planner's jobs left garbage of the size of the config
         try startControlConsumer(c)
         try startCompletionsConsumer(c)
         logger.notice("leadership acquired", metadata: [
