@@ -39,4 +39,15 @@ package struct JSONWriter {
     }
 
     package mutating func int(_ i: Int) { raw(String(i)) }
+
+    /// `{"k":v,…}` with the keys sorted (one canonical form); `value` writes each member's value.
+    package mutating func object<V>(_ members: [String: V], _ value: (inout JSONWriter, V) -> Void) {
+        raw("{")
+        for (i, (k, v)) in members.sorted(by: { $0.key < $1.key }).enumerated() {
+            if i > 0 { raw(",") }
+            key(k)
+            value(&self, v)
+        }
+        raw("}")
+    }
 }

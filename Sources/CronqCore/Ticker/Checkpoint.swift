@@ -36,33 +36,23 @@ public struct Checkpoint: Sendable, Equatable {
         var w = JSONWriter()
         w.raw("{"); w.key("v"); w.int(1)
         w.raw(","); w.key("at"); w.string(Timestamp.iso(at))
-        w.raw(","); w.key("fired"); w.raw("{")
-        for (i, (k, v)) in fired.sorted(by: { $0.key < $1.key }).enumerated() {
-            if i > 0 { w.raw(",") }
-            w.key(k); w.string(Timestamp.iso(v))
-        }
-        w.raw("}")
-        w.raw(","); w.key("paused"); w.raw("{")
-        for (i, (k, p)) in paused.sorted(by: { $0.key < $1.key }).enumerated() {
-            if i > 0 { w.raw(",") }
-            w.key(k); w.raw("{")
-            w.key("since"); w.string(Timestamp.iso(p.since))
+        w.raw(","); w.key("fired"); w.object(fired) { w, t in w.string(Timestamp.iso(t)) }
+        w.raw(","); w.key("paused")
+        w.object(paused) { w, p in
+            w.raw("{"); w.key("since"); w.string(Timestamp.iso(p.since))
             w.raw(","); w.key("until"); w.optionalString(p.until.map(Timestamp.iso))
             w.raw(","); w.key("reason"); w.optionalString(p.reason)
             w.raw(","); w.key("last_skipped"); w.optionalString(p.lastSkipped.map(Timestamp.iso))
             w.raw("}")
         }
-        w.raw("}")
-        w.raw(","); w.key("running"); w.raw("{")
-        for (i, (k, r)) in running.sorted(by: { $0.key < $1.key }).enumerated() {
-            if i > 0 { w.raw(",") }
-            w.key(k); w.raw("{")
-            w.key("id"); w.string(r.id)
+        w.raw(","); w.key("running")
+        w.object(running) { w, r in
+            w.raw("{"); w.key("id"); w.string(r.id)
             w.raw(","); w.key("scheduled_at"); w.string(Timestamp.iso(r.scheduledAt))
             w.raw(","); w.key("expires_at"); w.string(Timestamp.iso(r.expiresAt))
             w.raw("}")
         }
-        w.raw("}}")
+        w.raw("}")
         return w.bytes
     }
 
