@@ -44,10 +44,10 @@ extension TickerLoop {
                 try publish([FirePlanner.Fire(job: m.job, jobIndex: index, instant: last, caughtUp: true)])
             }
         }
+        // Acked once a checkpoint holds it; a leader that dies first leaves it to whoever leads next.
         checkpointDirty = true
+        acksAfterCheckpoint.append((ch, d.deliveryTag))
         try publishCheckpoint()
-        // Acked once the checkpoint holds it; otherwise it stays unacked and comes back to whoever leads next.
-        if !checkpointDirty { try ch.ack(d.deliveryTag) }
     }
 
     /// The fires to publish: those of paused jobs are skipped (and recorded); an expired pause ends here.

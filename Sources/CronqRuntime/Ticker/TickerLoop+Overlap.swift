@@ -40,11 +40,12 @@ extension TickerLoop {
                 logger.debug("run ended", metadata: ["job": "\(e.job)", "message_id": "\(e.messageID)", "outcome": "\(e.event)"])
             }
         }
+        guard let ch = completionsChannel else { return }
         if ended {
             checkpointDirty = true  // acked with the next checkpoint, which no longer holds the run
-            completionsToAck.append(d.deliveryTag)
+            acksAfterCheckpoint.append((ch, d.deliveryTag))
         } else {
-            try completionsChannel?.ack(d.deliveryTag)
+            try ch.ack(d.deliveryTag)
         }
     }
 
@@ -55,7 +56,7 @@ extension TickerLoop {
         var out: [FirePlanner.Fire] = []
         var firingNow: Set<String> = []
         for f in fires {
-            guard plannedJobIndices.indices.contains(f.jobIndex), config.jobs[plannedJobIndices[f.jobIndex]].overlap == .skip else {
+            guard plannedJob(f)?.overlap == .skip else {
                 out.append(f)
                 continue
             }

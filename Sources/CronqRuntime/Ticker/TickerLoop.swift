@@ -40,11 +40,12 @@ public final class TickerLoop: @unchecked Sendable {
     var paused: [String: PauseState] = [:]
     var controlChannel: AMQPChannel?
     /// `overlap = "skip"` jobs' runs in flight (kept in the checkpoint, so a new leader waits for them
-    /// too), the channel their ends arrive on, and the ends to ack once a checkpoint without their runs
-    /// is confirmed (until then a crash leaves them in the queue for the next leader).
+    /// too), and the channel their ends arrive on.
     var running: [String: Checkpoint.RunInFlight] = [:]
     var completionsChannel: AMQPChannel?
-    var completionsToAck: [UInt64] = []
+    /// Deliveries (control messages, run ends) whose effect the next confirmed checkpoint records: acked
+    /// then, so that a leader dying before it leaves them in their queue for the next one.
+    var acksAfterCheckpoint: [(channel: AMQPChannel, tag: UInt64)] = []
     /// For each of the planner's jobs, its index in `config.jobs` (the enabled ones, in order): a fire
     /// finds its job without a name lookup, and no second copy of 100,000 jobs is kept.
     var plannedJobIndices: [Int] = []
@@ -76,6 +77,11 @@ public final class TickerLoop: @unchecked Sendable {
 
     public func requestStop() { stopRequested.store(true, ordering: .sequentiallyConsistent) }
     public func requestReload() { reloadRequested.store(true, ordering: .sequentiallyConsistent) }
+
+    /// The configured job a fire is for (nil if a reload has since replaced the planner's jobs).
+    func plannedJob(_ f: FirePlanner.Fire) -> CronqConfig.Job? {
+        plannedJobIndices.indices.contains(f.jobIndex) ? config.jobs[plannedJobIndices[f.jobIndex]] : nil
+    }
 
     /// A planner for the enabled jobs of the current config, from the checkpoint kept in `lastFired`.
     private func makePlanner() -> FirePlanner {
@@ -150,7 +156,7 @@ public final class TickerLoop: @unchecked Sendable {
         planner = nil
         controlChannel = nil
         completionsChannel = nil
-        completionsToAck.removeAll()  // their channel is gone: the broker gives them to the next leader
+        acksAfterCheckpoint.removeAll()  // their channels are gone: the broker gives them to the next leader
         connection?.close()
         connection = nil
         publishChannel = nil
@@ -217,30 +223,28 @@ public final class TickerLoop: @unchecked Sendable {
         if !fires.isEmpty {
             try recordFirstFires(fires)
             var batch: [OutgoingMessage] = []
-            var sent: [FirePlanner.Fire] = []
+            var sent: [(fire: FirePlanner.Fire, job: CronqConfig.Job, id: String)] = []
             for f in fires {
-                guard plannedJobIndices.indices.contains(f.jobIndex) else { continue }
-                let job = config.jobs[plannedJobIndices[f.jobIndex]]
+                guard let job = plannedJob(f) else { continue }
                 let m = JobMessage(job: job, scheduledAt: f.instant)
                 batch.append(OutgoingMessage(
                     exchange: names.jobsExchange, routingKey: job.routingQueue,
                     message: AMQPMessage(body: m.encoded(), properties: AMQPProperties(
                         contentType: JobMessageProperties.contentType, deliveryMode: 2, messageID: m.messageID,
                         timestamp: UInt64(f.instant), type: JobMessageProperties.type, appID: JobMessageProperties.appTicker))))
-                sent.append(f)
+                sent.append((f, job, m.messageID))
             }
             let results: [PublishConfirms<Int>.Outcome?]
             do {
                 results = try ch.publishAndConfirm(batch, timeout: .seconds(30))
             } catch {
                 // Nothing of this batch counts as fired: put it back for the next leader or connection.
-                for f in sent { planner?.retry(f, atMs: nowMs() + 1000) }
+                for s in sent { planner?.retry(s.fire, atMs: nowMs() + 1000) }
                 if let p = planner { lastFired.merge(p.lastFired) { max($0, $1) } }
                 throw error
             }
             let confirmedAt = nowMs()
-            for (f, outcome) in zip(sent, results) {
-                let id = JobMessage.messageID(job: f.job, scheduledAt: Timestamp.iso(f.instant))
+            for ((f, job, id), outcome) in zip(sent, results) {
                 if outcome == .confirmed {
                     planner?.confirmed(job: f.job, instant: f.instant)
                     lastFired[f.job] = max(lastFired[f.job] ?? 0, f.instant)
@@ -252,11 +256,8 @@ public final class TickerLoop: @unchecked Sendable {
                         "lateness_ms": "\(confirmedAt - f.instant * 1000)", "caught_up": "\(f.caughtUp)",
                     ])
                     emitFired(f, id: id)
-                    if plannedJobIndices.indices.contains(f.jobIndex) {
-                        let job = config.jobs[plannedJobIndices[f.jobIndex]]
-                        if job.overlap == .skip {
-                            running[f.job] = .init(id: id, scheduledAt: f.instant, expiresAt: confirmedAt / 1000 + job.worstCaseRun.totalSeconds)
-                        }
+                    if job.overlap == .skip {
+                        running[f.job] = .init(id: id, scheduledAt: f.instant, expiresAt: confirmedAt / 1000 + job.worstCaseRun.totalSeconds)
                     }
                 } else {
                     statsBox.withLock { $0.failed += 1 }
@@ -296,10 +297,8 @@ public final class TickerLoop: @unchecked Sendable {
                 contentType: "application/json", deliveryMode: 2, type: "cronq.checkpoint", appID: JobMessageProperties.appTicker)))])
         guard r.first == .confirmed else { return }
         checkpointDirty = false
-        if let ch = completionsChannel {
-            for tag in completionsToAck { try ch.ack(tag) }
-        }
-        completionsToAck.removeAll()
+        for a in acksAfterCheckpoint { try a.channel.ack(a.tag) }
+        acksAfterCheckpoint.removeAll()
     }
 
     private func emitFired(_ f: FirePlanner.Fire, id: String) {
