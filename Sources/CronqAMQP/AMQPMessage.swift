@@ -15,6 +15,9 @@ public struct AMQPProperties: Sendable, Equatable {
     public var type: String?
     public var userID: String?
     public var appID: String?
+    /// Set on a received message whose headers nest tables or arrays deeper than
+    /// `CDecode.maximumDepth`: the deeper values were not copied (each reads as `.void`).
+    public var headersTooDeep = false
 
     public init(
         contentType: String? = nil, contentEncoding: String? = nil, headers: AMQPTable? = nil,

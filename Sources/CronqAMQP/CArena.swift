@@ -118,16 +118,26 @@ enum CDecode {
         String(decoding: bytes(b), as: UTF8.self)
     }
 
-    static func table(_ t: amqp_table_t) -> AMQPTable {
+    /// Tables and arrays nested deeper than this are not copied: whoever publishes a message chooses
+    /// its headers, and a few thousand nested tables would overflow a thread's stack in a recursive copy.
+    /// cronq's own headers are flat; the broker's `x-death` is an array of tables (depth 2).
+    public static let maximumDepth = 8
+
+    static func table(_ t: amqp_table_t, depth: Int = 1, tooDeep: inout Bool) -> AMQPTable {
         var out = AMQPTable()
         guard t.num_entries > 0, let entries = t.entries else { return out }
         for i in 0..<Int(t.num_entries) {
-            out[string(entries[i].key)] = fieldValue(entries[i].value)
+            out[string(entries[i].key)] = fieldValue(entries[i].value, depth: depth, tooDeep: &tooDeep)
         }
         return out
     }
 
-    static func fieldValue(_ v: amqp_field_value_t) -> AMQPFieldValue {
+    static func table(_ t: amqp_table_t) -> AMQPTable {
+        var tooDeep = false
+        return table(t, tooDeep: &tooDeep)
+    }
+
+    static func fieldValue(_ v: amqp_field_value_t, depth: Int, tooDeep: inout Bool) -> AMQPFieldValue {
         func is_(_ k: amqp_field_value_kind_t) -> Bool { UInt32(v.kind) == k.rawValue }
         if is_(AMQP_FIELD_KIND_BOOLEAN) { return .bool(v.value.boolean != 0) }
         if is_(AMQP_FIELD_KIND_I8) { return .int8(v.value.i8) }
@@ -148,11 +158,17 @@ enum CDecode {
         }
         if is_(AMQP_FIELD_KIND_BYTES) { return .bytes(bytes(v.value.bytes)) }
         if is_(AMQP_FIELD_KIND_TIMESTAMP) { return .timestamp(v.value.u64) }
-        if is_(AMQP_FIELD_KIND_TABLE) { return .table(table(v.value.table)) }
+        if is_(AMQP_FIELD_KIND_TABLE) || is_(AMQP_FIELD_KIND_ARRAY) {
+            guard depth < maximumDepth else {
+                tooDeep = true
+                return .void
+            }
+        }
+        if is_(AMQP_FIELD_KIND_TABLE) { return .table(table(v.value.table, depth: depth + 1, tooDeep: &tooDeep)) }
         if is_(AMQP_FIELD_KIND_ARRAY) {
             var items: [AMQPFieldValue] = []
             if v.value.array.num_entries > 0, let e = v.value.array.entries {
-                for i in 0..<Int(v.value.array.num_entries) { items.append(fieldValue(e[i])) }
+                for i in 0..<Int(v.value.array.num_entries) { items.append(fieldValue(e[i], depth: depth + 1, tooDeep: &tooDeep)) }
             }
             return .array(items)
         }
@@ -165,7 +181,11 @@ enum CDecode {
         var p = AMQPProperties()
         if has(AMQP_BASIC_CONTENT_TYPE_FLAG) { p.contentType = string(c.content_type) }
         if has(AMQP_BASIC_CONTENT_ENCODING_FLAG) { p.contentEncoding = string(c.content_encoding) }
-        if has(AMQP_BASIC_HEADERS_FLAG) { p.headers = table(c.headers) }
+        if has(AMQP_BASIC_HEADERS_FLAG) {
+            var tooDeep = false
+            p.headers = table(c.headers, tooDeep: &tooDeep)
+            p.headersTooDeep = tooDeep
+        }
         if has(AMQP_BASIC_DELIVERY_MODE_FLAG) { p.deliveryMode = c.delivery_mode }
         if has(AMQP_BASIC_PRIORITY_FLAG) { p.priority = c.priority }
         if has(AMQP_BASIC_CORRELATION_ID_FLAG) { p.correlationID = string(c.correlation_id) }

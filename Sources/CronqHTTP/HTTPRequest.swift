@@ -11,13 +11,17 @@ public struct HTTPRequest: Sendable {
     public var connectTimeout: Duration
     /// CA bundle that verifies the server; nil uses the system's. Verification is never off.
     public var caFile: String?
+    /// The proxy to use: `""` for none (the default, whatever `http_proxy` or `https_proxy` say: a
+    /// token must not take a detour the operator did not configure), or a proxy URL.
+    public var proxy: String = ""
     /// How much of the response body to keep (the rest is counted, not stored).
     public var bodyLimit: Int = HTTPClient.bodyExcerptLimit
 
     public init(
         method: String, url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,
-        timeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(10), caFile: String? = nil
+        timeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(10), caFile: String? = nil, proxy: String = ""
     ) {
+        self.proxy = proxy
         self.method = method
         self.url = url
         self.headers = headers

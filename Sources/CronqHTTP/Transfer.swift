@@ -40,6 +40,11 @@ final class Transfer {
         try check(cronq_curl_easy_setopt_string(handle, CURLOPT_URL, request.url), "url")
         try check(cronq_curl_easy_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https"), "protocols")
         try check(cronq_curl_easy_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0), "redirects")
+        // The path exactly as validated: libcurl would otherwise squash `/../` itself, and a path that
+        // reaches here has no dot segments (JobMessage.pathProblem), so nothing is left to squash.
+        try check(cronq_curl_easy_setopt_long(handle, CURLOPT_PATH_AS_IS, 1), "path as is")
+        // "" turns off every proxy, including the ones http_proxy/https_proxy/all_proxy would choose.
+        try check(cronq_curl_easy_setopt_string(handle, CURLOPT_PROXY, request.proxy), "proxy")
         try check(cronq_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1), "verify peer")
         try check(cronq_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 2), "verify host")
         if let ca = request.caFile { try check(cronq_curl_easy_setopt_string(handle, CURLOPT_CAINFO, ca), "cainfo") }

@@ -11,7 +11,7 @@ import Testing
 struct WorkerPartsTests {
     static let backend = CronqConfig.Backend(
         name: "default", baseURL: "https://app.example.com/api", token: Secret("t0ken-xyz"), timeout: .seconds(10),
-        connectTimeout: .seconds(3), signingSecret: nil, caFile: nil)
+        connectTimeout: .seconds(3), signingSecrets: [], caFile: nil)
 
     static let message = JobMessage(
         job: "every5min", scheduledAt: "2026-11-28T10:05:00Z", backend: "default",
@@ -41,15 +41,36 @@ struct WorkerPartsTests {
     @Test("Standard Webhooks signature matches the spec's test vector")
     func signature() {
         let h = WebhookSignature.headers(
-            secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330,
+            secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330,
             body: Array(#"{"test": 2432232314}"#.utf8))
         #expect(h.map(\.name) == ["webhook-id", "webhook-timestamp", "webhook-signature"])
         #expect(h[2].value == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
         var signed = Self.backend
-        signed.signingSecret = Secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        signed.signingSecrets = [Secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]
         let r = BackendRequest.make(Self.message, messageID: "id1", attempt: 1, backend: signed, now: 1_614_265_330)
         #expect(r.headers.contains { $0.name == "webhook-id" && $0.value == "id1" })
         #expect(r.headers.contains { $0.name == "webhook-timestamp" && $0.value == "1614265330" })
+    }
+
+    @Test("rotation: one signature per secret, space-separated, the first secret's signature first")
+    func signatureRotation() {
+        let body = Array(#"{"test": 2432232314}"#.utf8)
+        let second = "whsec_" + Data((0..<32).map { UInt8($0) }).base64EncodedString()
+        let both = WebhookSignature.headers(
+            secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", second], id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330,
+            body: body)
+        let only2 = WebhookSignature.headers(secrets: [second], id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: body)
+        let parts = both[2].value.split(separator: " ").map(String.init)
+        #expect(parts == ["v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", only2[2].value])
+        #expect(parts[0] != parts[1])
+    }
+
+    @Test("a backend request never uses a proxy unless the backend names one")
+    func proxy() {
+        #expect(BackendRequest.make(Self.message, messageID: "m", attempt: 1, backend: Self.backend, now: 0).proxy == "")
+        var viaProxy = Self.backend
+        viaProxy.proxy = "http://proxy.internal:3128"
+        #expect(BackendRequest.make(Self.message, messageID: "m", attempt: 1, backend: viaProxy, now: 0).proxy == "http://proxy.internal:3128")
     }
 
     @Test("HTTP results map onto the outcome rules")

@@ -5,6 +5,8 @@ struct Builder {
     let environment: [String: String]
     let allowMissing: Bool
     let issues: IssueCollector
+    /// Not errors: the config loads, and each process logs these at start.
+    let warnings: IssueCollector
 
     static let jobNameChars = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
     static let queueNameChars = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
@@ -45,7 +47,14 @@ struct Builder {
                     amqp.prefix = p
                 }
             }
-            t.finish(allowed: ["url", "management_url", "prefix"])
+            if let k = t.string("message_key") { amqp.messageKey = secret(k, key: t.key("message_key"), minimumBytes: 32) }
+            if let file = t.string("message_key_file") {
+                if amqp.messageKey != nil { issues.add(nil, t.key("message_key_file"), "set message_key or message_key_file, not both") }
+                amqp.messageKey = readSecretFile(file, key: t.key("message_key_file")).flatMap {
+                    secret($0.reveal(), key: t.key("message_key_file"), minimumBytes: 32)
+                }
+            }
+            t.finish(allowed: ["url", "management_url", "prefix", "message_key", "message_key_file"])
         }
 
         var backends: [String: CronqConfig.Backend] = [:]
@@ -76,7 +85,10 @@ struct Builder {
                 if n < 1 || n > 65535 { issues.add(nil, t.key("concurrency"), "must be 1-65535") } else { worker.concurrency = n }
             }
             worker.grace = t.duration("grace", allowZero: true) ?? worker.grace
-            t.finish(allowed: ["queues", "concurrency", "grace"])
+            if let a = t.string("accept") {
+                if let v = CronqConfig.Accept(rawValue: a) { worker.accept = v } else { issues.add(nil, t.key("accept"), "'\(a)' must be any or configured") }
+            }
+            t.finish(allowed: ["queues", "concurrency", "grace", "accept"])
         }
 
         var history = CronqConfig.HistorySettings()
@@ -111,6 +123,7 @@ struct Builder {
         }
         var config = CronqConfig(amqp: amqp, backends: backends, retry: retry, ticker: ticker, worker: worker, jobs: jobs, path: "")
         config.history = history
+        config.warnings = warnings.list.map(\.description)
         return config
     }
 
@@ -123,28 +136,72 @@ struct Builder {
             ok = false
         }
         var token: Secret? = nil
-        if let s = t.string("token") { token = Secret(s) }
+        if let s = t.string("token") { token = secret(s, key: t.key("token")) }
         if let file = t.string("token_file") {
-            if token != nil { issues.add(nil, t.key("token_file"), "set token or token_file, not both") }
-            token = readSecretFile(file, key: t.key("token_file"))
+            if t.has("token") { issues.add(nil, t.key("token_file"), "set token or token_file, not both") }
+            token = readSecretFile(file, key: t.key("token_file")).flatMap { secret($0.reveal(), key: t.key("token_file")) }
         }
         if token == nil && !t.has("token") && !t.has("token_file") {
             issues.add(nil, t.key("token"), "is required (token = \"${ERIFY_CRON_TOKEN}\" or token_file = \"/run/secrets/…\")")
             ok = false
         }
-        var signing: Secret? = nil
-        if let s = t.string("signing_secret") { signing = Secret(s) }
-        if let file = t.string("signing_secret_file") { signing = readSecretFile(file, key: t.key("signing_secret_file")) }
+        var signing: [Secret] = []
+        if let s = t.string("signing_secret") { signing.append(Secret(s)) }
+        if let list = t.stringArray("signing_secrets") {
+            if t.has("signing_secret") { issues.add(nil, t.key("signing_secrets"), "set signing_secret or signing_secrets, not both") }
+            signing += list.map(Secret.init)
+        }
+        if let file = t.string("signing_secret_file"), let s = readSecretFile(file, key: t.key("signing_secret_file")) {
+            // One secret per line: the file can hold the old and the new secret during a rotation.
+            signing += s.reveal().split(whereSeparator: \.isNewline).map { Secret(String($0)) }
+        }
+        for (i, s) in signing.enumerated() where !s.isEmpty {
+            if let why = WebhookSecretFormat.problem(s.reveal()) { issues.add(nil, t.key(signing.count > 1 ? "signing_secrets[\(i)]" : "signing_secret"), why) }
+        }
         let timeout = t.duration("timeout") ?? .seconds(30)
         let connect = t.duration("connect_timeout") ?? .seconds(10)
         let ca = t.string("ca_file")
-        t.finish(allowed: ["base_url", "token", "token_file", "timeout", "connect_timeout", "signing_secret", "signing_secret_file", "ca_file"])
+        let proxy = t.string("proxy")
+        if let proxy, !(proxy.hasPrefix("http://") || proxy.hasPrefix("https://") || proxy.hasPrefix("socks5://")) {
+            issues.add(nil, t.key("proxy"), "must be an http://, https:// or socks5:// URL")
+        }
+        t.finish(allowed: [
+            "base_url", "token", "token_file", "timeout", "connect_timeout", "signing_secret", "signing_secrets", "signing_secret_file",
+            "ca_file", "proxy",
+        ])
         guard ok, let base else { return nil }
         var trimmed = base
         while trimmed.hasSuffix("/") { trimmed.removeLast() }
-        return CronqConfig.Backend(
+        if trimmed.hasPrefix("http://"), !Self.isLoopback(trimmed) {
+            warnings.add(nil, t.key("base_url"), "plain http:// to a host that is not loopback: the token crosses the network unencrypted")
+        }
+        var b = CronqConfig.Backend(
             name: name, baseURL: trimmed, token: token ?? Secret(""), timeout: timeout, connectTimeout: connect,
-            signingSecret: signing, caFile: ca)
+            signingSecrets: signing.filter { !$0.isEmpty }, caFile: ca)
+        b.proxy = proxy
+        return b
+    }
+
+    /// A credential as written: no whitespace or control characters (a pasted newline or a space
+    /// would be sent as part of the header, and the backend would answer 401 every time). The issue
+    /// names the key, never the value.
+    func secret(_ value: String, key: String, minimumBytes: Int = 0) -> Secret? {
+        if value.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) {
+            if !(allowMissing && value.isEmpty) { issues.add(nil, key, "contains whitespace or control characters (check how it was pasted)") }
+            return nil
+        }
+        if value.utf8.count < minimumBytes && !(allowMissing && value.isEmpty) {
+            issues.add(nil, key, "is shorter than \(minimumBytes) bytes (generate one with: openssl rand -base64 32)")
+            return nil
+        }
+        return Secret(value)
+    }
+
+    static func isLoopback(_ url: String) -> Bool {
+        guard let rest = url.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false).dropFirst(2).first else { return false }
+        let hostPort = rest.split(separator: "@").last.map(String.init) ?? ""
+        let host = hostPort.hasPrefix("[") ? String(hostPort.prefix { $0 != "]" }) + "]" : String(hostPort.prefix { $0 != ":" })
+        return host == "localhost" || host.hasPrefix("127.") || host == "[::1]"
     }
 
     func readSecretFile(_ path: String, key: String) -> Secret? {
@@ -152,6 +209,10 @@ struct Builder {
             var s = try String(contentsOfFile: path, encoding: .utf8)
             while s.hasSuffix("\n") || s.hasSuffix("\r") { s.removeLast() }
             if s.isEmpty { issues.add(nil, key, "\(path) is empty") ; return nil }
+            var st = stat()
+            if stat(path, &st) == 0, st.st_mode & 0o077 != 0 {
+                warnings.add(nil, key, "\(path) is readable by group or others (mode \(String(st.st_mode & 0o777, radix: 8))); chmod 600 it")
+            }
             return Secret(s)
         } catch {
             if allowMissing { return Secret("") }
@@ -224,9 +285,12 @@ struct Builder {
         var headers: [String: String] = [:]
         if let h = t.table("headers") {
             for k in h.table.keys {
-                if let v = h.string(k) { headers[k] = v }
-                if k.lowercased() == "authorization" { fail("headers.\(k)", "cronq sets Authorization from the backend's token; remove it") }
-                if k.utf8.contains(where: { $0 == 10 || $0 == 13 || $0 == UInt8(ascii: ":") }) || k.isEmpty { fail("headers.\(k)", "is not a valid header name") }
+                guard let v = h.string(k) else { continue }
+                if let why = HeaderPolicy.problem(name: k, value: v) {
+                    fail("headers.\(Printable.escaped(k))", k.lowercased() == "authorization" ? "cronq sets Authorization from the backend's token; remove it" : why)
+                } else {
+                    headers[k] = v
+                }
             }
         }
         let body = t.string("body")

@@ -51,7 +51,7 @@ public struct ConfigLoader: Sendable {
             ])
         }
         let issues = IssueCollector(file: path)
-        let build = Builder(environment: environment, allowMissing: allowMissingVariables, issues: issues)
+        let build = Builder(environment: environment, allowMissing: allowMissingVariables, issues: issues, warnings: IssueCollector(file: path))
         let config = build.config(root)
         if !issues.list.isEmpty { throw ConfigError(issues: issues.list) }
         var c = config

@@ -10,6 +10,9 @@ public struct CronqConfig: Sendable {
     public var jobs: [Job]
     /// The file it was loaded from, for messages.
     public var path: String
+    /// What is allowed but probably a mistake (a token file others can read, plain http to another
+    /// host): each process logs these once at start.
+    public var warnings: [String] = []
 
     public struct AMQPSettings: Sendable {
         /// `amqp://` or `amqps://` URL; may hold a password, so never log it as is.
@@ -18,6 +21,9 @@ public struct CronqConfig: Sendable {
         public var managementURL: String?
         /// Prefix of every exchange and queue name (`cronq`).
         public var prefix: String
+        /// The key job messages are signed with (`cronq-signature`); a worker with a key refuses
+        /// unsigned or badly signed messages (DESIGN.md "Message authentication and hostile input").
+        public var messageKey: Secret? = nil
     }
 
     public struct Backend: Sendable {
@@ -27,19 +33,22 @@ public struct CronqConfig: Sendable {
         public var token: Secret
         public var timeout: Duration
         public var connectTimeout: Duration
-        /// Standard Webhooks signing secret, when requests are to be signed.
-        public var signingSecret: Secret?
+        /// Standard Webhooks signing secrets (`whsec_…`), when requests are to be signed: one
+        /// signature per secret, so a backend can rotate without downtime.
+        public var signingSecrets: [Secret]
+        /// An explicit proxy (`http://proxy:3128`); nil means none, whatever `http_proxy` says.
+        public var proxy: String? = nil
         /// CA bundle to verify the backend with; nil uses the system's.
         public var caFile: String?
 
         public init(name: String, baseURL: String, token: Secret, timeout: Duration = .seconds(30),
-                    connectTimeout: Duration = .seconds(10), signingSecret: Secret? = nil, caFile: String? = nil) {
+                    connectTimeout: Duration = .seconds(10), signingSecrets: [Secret] = [], caFile: String? = nil) {
             self.name = name
             self.baseURL = baseURL
             self.token = token
             self.timeout = timeout
             self.connectTimeout = connectTimeout
-            self.signingSecret = signingSecret
+            self.signingSecrets = signingSecrets
             self.caFile = caFile
         }
     }
@@ -60,6 +69,14 @@ public struct CronqConfig: Sendable {
         public var concurrency: Int
         /// How long a stopping worker lets in-flight requests finish.
         public var grace: Duration
+        /// Which messages a worker calls for: `any` well-formed one, or only those matching a
+        /// configured job (`configured`: its backend, method and path).
+        public var accept: Accept = .any
+    }
+
+    /// `worker.accept`.
+    public enum Accept: String, Sendable, CaseIterable {
+        case any, configured
     }
 
     /// Retention of the run-history stream (`<prefix>.history`, every event on `<prefix>.events`).

@@ -151,6 +151,31 @@ public struct JobMessage: Codable, Sendable, Equatable {
         if scheme { return "'\(path.prefix(80))' contains a URL scheme" }
         if unsafeByte { return "'\(path.prefix(80))' contains spaces, control or non-ASCII characters (percent-encode them)" }
         if path.utf8.count > 2048 { return "is longer than 2048 characters" }
+        if let why = dotSegmentProblem(path) { return "'\(path.prefix(80))' \(why)" }
+        return nil
+    }
+
+    /// Dot segments (`/./`, `/../`, a trailing `/..`) and the percent-encoded `.`, `/` and `\` that a
+    /// server may decode into them: any of these in the path part could climb out of a `base_url`
+    /// prefix (`https://host/app` + `/../admin`). The query is the backend's business and is not looked at.
+    static func dotSegmentProblem(_ path: String) -> String? {
+        let bytes = Array(path.utf8.prefix { $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") })
+        var i = 0
+        while i + 2 < bytes.count {
+            if bytes[i] == UInt8(ascii: "%") {
+                let hi = bytes[i + 1], lo = bytes[i + 2] | 0x20  // lower-case the letter digit
+                if hi == UInt8(ascii: "2") && (lo == UInt8(ascii: "e") || lo == UInt8(ascii: "f"))
+                    || hi == UInt8(ascii: "5") && lo == UInt8(ascii: "c")
+                {
+                    return "contains an encoded '.', '/' or '\\' (%2e, %2f, %5c) in its path part"
+                }
+            }
+            i += 1
+        }
+        for segment in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        where segment.elementsEqual([UInt8(ascii: ".")]) || segment.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")]) {
+            return "contains a dot segment ('.' or '..')"
+        }
         return nil
     }
 }
@@ -171,6 +196,11 @@ public enum JobMessageProperties {
     public static let deadErrorHeader = "cronq-dead-error"
     public static let deadAtHeader = "cronq-dead-at"
     public static let queueHeader = "cronq-queue"
+    /// `v1,<base64 HMAC-SHA256 of "message_id.body">` with `[amqp] message_key` (``MessageSignature``).
+    public static let signatureHeader = "cronq-signature"
+    /// Unique to one publish (never carried over to a re-publish): how a `basic.return` is matched
+    /// to the publish it returns, since a return carries no sequence number.
+    public static let publishIDHeader = "cronq-publish-id"
 }
 
 /// UTC timestamps in the contract's format.

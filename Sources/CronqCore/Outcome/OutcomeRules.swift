@@ -64,22 +64,34 @@ public enum OutcomeRules {
 
 /// `Retry-After` values: delay-seconds or an HTTP-date (RFC 9110).
 public enum RetryAfter {
+    /// The longest wait a `Retry-After` can ask for; larger values (a year of digits, a date in the
+    /// year 999999999999) saturate here. No tier is anywhere near it, so it means "the largest tier".
+    public static let maximumSeconds: Int64 = 100 * 365 * 86_400
+
     /// Seconds to wait from `now`, or nil when the value is neither form. A date in the past is 0.
+    /// The value comes from whoever answers the call: every number saturates, nothing can trap.
     public static func seconds(_ value: String, now: Int64) -> Int64? {
         let v = value.trimmingSpaces()
-        if !v.isEmpty, v.allSatisfy({ $0.isASCII && $0.isNumber }) { return Int64(v) }
+        guard v.utf8.count <= 64 else { return nil }
+        if !v.isEmpty, v.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+            return min(Int64(v) ?? maximumSeconds, maximumSeconds)
+        }
         guard let t = httpDate(v) else { return nil }
-        return max(0, t - now)
+        let (d, overflow) = t.subtractingReportingOverflow(now)
+        return overflow ? (now < 0 ? maximumSeconds : 0) : min(max(0, d), maximumSeconds)
     }
 
     /// IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
     static func httpDate(_ s: String) -> Int64? {
         let parts = s.split(separator: " ")
-        guard parts.count == 6, parts[5] == "GMT", let day = Int(parts[1]), let year = Int(parts[3]) else { return nil }
+        // Four-digit years only (IMF-fixdate): the civil-date arithmetic is never fed an outside giant.
+        guard parts.count == 6, parts[5] == "GMT", parts[3].utf8.count == 4, parts[1].utf8.count <= 2, let day = Int(parts[1]),
+            let year = Int(parts[3]), year >= 1000
+        else { return nil }
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         guard let mi = months.firstIndex(of: String(parts[2])) else { return nil }
         let hms = parts[4].split(separator: ":").compactMap { Int($0) }
-        guard hms.count == 3, hms[0] < 24, hms[1] < 60, hms[2] < 61, day >= 1, day <= Civil.daysInMonth(year: year, month: mi + 1) else { return nil }
+        guard hms.count == 3, hms.allSatisfy({ $0 >= 0 }), hms[0] < 24, hms[1] < 60, hms[2] < 61, day >= 1, day <= Civil.daysInMonth(year: year, month: mi + 1) else { return nil }
         return LocalTime(year: year, month: mi + 1, day: day, hour: hms[0], minute: hms[1], second: min(hms[2], 59)).seconds
     }
 }

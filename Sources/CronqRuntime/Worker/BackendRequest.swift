@@ -22,13 +22,14 @@ public enum BackendRequest {
         if body != nil && !message.request.headers.keys.contains(where: { $0.lowercased() == "content-type" }) {
             headers.append(("Content-Type", "application/json"))
         }
-        if let secret = backend.signingSecret, !secret.isEmpty {
-            headers += WebhookSignature.headers(secret: secret.reveal(), id: messageID, timestamp: now, body: body ?? [])
+        if !backend.signingSecrets.isEmpty {
+            headers += WebhookSignature.headers(
+                secrets: backend.signingSecrets.map { $0.reveal() }, id: messageID, timestamp: now, body: body ?? [])
         }
         let timeout = min(Duration.milliseconds(message.request.timeoutMs), backend.timeout)
         return HTTPRequest(
             method: message.request.method, url: backend.baseURL + message.request.path, headers: headers, body: body,
-            timeout: timeout, connectTimeout: min(backend.connectTimeout, timeout), caFile: backend.caFile)
+            timeout: timeout, connectTimeout: min(backend.connectTimeout, timeout), caFile: backend.caFile, proxy: backend.proxy ?? "")
     }
 
     /// The outcome rules' view of what the HTTP layer returned.

@@ -2,14 +2,34 @@ public import CronqAMQP
 public import CronqCore
 import Foundation
 
-/// The messages a worker publishes for an outcome: a retry or a dead letter. Both keep the original
-/// body and properties, strip every `x-*` header (see ``AMQPProperties/stripBrokerHeaders()``) and
-/// carry cronq's own counters.
+/// The messages a worker publishes for an outcome: a retry or a dead letter, and what a replay sends.
+/// All keep the original body; their properties are built from an allow-list (``carried(_:)``), never
+/// copied, and carry cronq's own counters.
 public enum Republish {
+    /// The properties a re-publish keeps from the message it re-publishes: content type, message id,
+    /// timestamp, type, app id and cronq's own scalar headers. Nothing else, because a copied property
+    /// can turn one publish into harm: `user_id` (not the publisher's user) makes the broker close the
+    /// confirm channel with every outcome in flight on it, `expiration` silently expires a dead letter,
+    /// `CC`/`BCC` headers copy it into every queue they name on each retry, and `x-death` makes 3.10
+    /// drop it (DESIGN.md "Message authentication and hostile input").
+    public static func carried(_ p: AMQPProperties) -> AMQPProperties {
+        var headers = AMQPTable()
+        for e in p.headers?.entries ?? [] where e.key.hasPrefix("cronq-") && e.key != JobMessageProperties.publishIDHeader {
+            switch e.value {
+            case .string, .bytes, .bool, .int8, .uint8, .int16, .uint16, .int32, .uint32, .int64, .uint64, .timestamp:
+                headers[e.key] = e.value
+            default:
+                continue  // cronq writes no nested values; a table here came from someone else
+            }
+        }
+        return AMQPProperties(
+            contentType: JobMessageProperties.contentType, headers: headers, deliveryMode: 2, messageID: p.messageID,
+            timestamp: p.timestamp, type: p.type, appID: p.appID)
+    }
+
     /// The message to publish to `cronq.retry` for the next attempt.
     public static func retry(_ original: AMQPMessage, tier: String, nextAttempt: Int, firstAttemptAt: Int64) -> AMQPMessage {
-        var m = original
-        m.properties.stripBrokerHeaders()
+        var m = AMQPMessage(body: original.body, properties: carried(original.properties))
         var h = m.properties.headers ?? AMQPTable()
         h[JobMessageProperties.delayHeader] = .string(tier)
         h[JobMessageProperties.attemptHeader] = .int32(Int32(clamping: nextAttempt))
@@ -27,8 +47,7 @@ public enum Republish {
         _ original: AMQPMessage, reason: String, status: Int?, error: String, attempt: Int, queue: String, at: Int64,
         scrub: [Secret] = []
     ) -> AMQPMessage {
-        var m = original
-        m.properties.stripBrokerHeaders()
+        var m = AMQPMessage(body: original.body, properties: carried(original.properties))
         var h = m.properties.headers ?? AMQPTable()
         h[JobMessageProperties.delayHeader] = nil
         h[JobMessageProperties.deadReasonHeader] = .string(reason)

@@ -1,25 +1,27 @@
 import Crypto
+import CronqCore
 import Foundation
 
 /// Standard Webhooks request signing (https://www.standardwebhooks.com): headers `webhook-id`,
 /// `webhook-timestamp` and `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`.
 ///
-/// The secret may be given raw or in the spec's `whsec_<base64>` form (then the decoded bytes are the key).
+/// Secrets are in the spec's `whsec_<base64>` form (checked when the config loads, see
+/// ``WebhookSecretFormat``). With several secrets (a rotation), the header carries one signature
+/// per secret, space-separated, as the specification allows; a backend accepts the request when any
+/// of them verifies with a secret it knows.
 public enum WebhookSignature {
-    public static func headers(secret: String, id: String, timestamp: Int64, body: [UInt8]) -> [(name: String, value: String)] {
-        let key = SymmetricKey(data: keyBytes(secret))
+    public static func headers(secrets: [String], id: String, timestamp: Int64, body: [UInt8]) -> [(name: String, value: String)] {
         var signed = Array("\(id).\(timestamp).".utf8)
         signed.append(contentsOf: body)
-        let mac = HMAC<SHA256>.authenticationCode(for: signed, using: key)
+        let signatures = secrets.compactMap { secret -> String? in
+            guard let key = WebhookSecretFormat.keyBytes(secret) else { return nil }
+            let mac = HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: key))
+            return "v1," + Data(mac).base64EncodedString()
+        }
         return [
             ("webhook-id", id),
             ("webhook-timestamp", String(timestamp)),
-            ("webhook-signature", "v1," + Data(mac).base64EncodedString()),
+            ("webhook-signature", signatures.joined(separator: " ")),
         ]
-    }
-
-    static func keyBytes(_ secret: String) -> [UInt8] {
-        if secret.hasPrefix("whsec_"), let d = Data(base64Encoded: String(secret.dropFirst(6))) { return Array(d) }
-        return Array(secret.utf8)
     }
 }

@@ -408,7 +408,7 @@ public final class WorkerLoop: @unchecked Sendable {
     }
 
     private var secrets: [Secret] {
-        options.config.backends.values.flatMap { [$0.token] + ($0.signingSecret.map { [$0] } ?? []) }
+        options.config.backends.values.flatMap { [$0.token] + $0.signingSecrets } + (options.config.amqp.messageKey.map { [$0] } ?? [])
     }
 
     private func deadLetter(_ item: Item, reason: String, status: Int?, error: String, event: OutcomeEvent) {
