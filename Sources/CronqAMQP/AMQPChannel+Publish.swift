@@ -28,8 +28,17 @@ extension AMQPChannel {
             throw AMQPError(.blocked, detail: "the broker blocked publishing; waiting for it to unblock")
         }
         try connection.ensureSendRoom(for: message.body.count + 512)
+        let seq = connection.channels[id]?.confirmMode == true ? connection.channels[id]!.nextPublishSeqNo : 0
+        var properties = message.properties
+        if seq > 0 && mandatory {
+            // What a `basic.return` is matched by (see ``PublishConfirms``); replaces any value a
+            // re-published message brought along.
+            var h = properties.headers ?? AMQPTable()
+            h[PublishConfirms<Int>.publishIDHeader] = .string(String(seq))
+            properties.headers = h
+        }
         let arena = CArena()
-        var props = arena.properties(message.properties)
+        var props = arena.properties(properties)
         let status = message.body.withUnsafeBufferPointer { body in
             amqp_basic_publish(
                 state, id, arena.bytes(exchange), arena.bytes(routingKey), mandatory ? 1 : 0, 0, &props,
@@ -38,8 +47,7 @@ extension AMQPChannel {
         if status != AMQP_STATUS_OK.rawValue {
             throw connection.fail(AMQPConnection.libraryError(status))
         }
-        guard connection.channels[id]?.confirmMode == true else { return 0 }
-        let seq = connection.channels[id]!.nextPublishSeqNo
+        guard seq > 0 else { return 0 }
         connection.channels[id]!.nextPublishSeqNo += 1
         return seq
     }

@@ -32,7 +32,7 @@ extension AMQPChannel {
         defer { connection.requeue(kept) }
         for (i, m) in messages.enumerated() {
             let seq = try publish(exchange: m.exchange, routingKey: m.routingKey, message: m.message, mandatory: m.mandatory)
-            confirms.published(seq: seq, messageID: m.message.properties.messageID, token: i)
+            confirms.published(seq: seq, token: i)
         }
         let deadline = ContinuousClock.now + timeout
         while !confirms.isEmpty {

@@ -122,6 +122,11 @@ extension AMQPConnection {
             throw fail(Self.error(from: reply, channel: channel))
         }
         defer { amqp_destroy_message(&message) }
+        if message.body.len > maximumBodyBytes {
+            var m = AMQPMessage(body: [], properties: CDecode.properties(message.properties))
+            m.droppedBodyBytes = message.body.len
+            return m
+        }
         return CDecode.message(message)
     }
 }

@@ -26,6 +26,10 @@ public final class AMQPConnection {
     private(set) var isDead = false
     /// The broker sent `connection.blocked` (a resource alarm) and has not unblocked yet.
     public internal(set) var isBlocked = false
+    /// Bodies larger than this are not copied out of rabbitmq-c's buffers: the message arrives with an
+    /// empty body and ``AMQPMessage/droppedBodyBytes`` set, for the caller to reject it (a worker
+    /// accepts 1 MiB; a publisher could send up to the broker's `max_message_size`).
+    public var maximumBodyBytes = Int.max
     var channels: [UInt16: ChannelState] = [:]
     private var nextChannelID: UInt16 = 1
     var pendingEvents: [AMQPEvent] = []

@@ -55,6 +55,9 @@ public struct AMQPProperties: Sendable, Equatable {
 public struct AMQPMessage: Sendable, Equatable {
     public var body: [UInt8]
     public var properties: AMQPProperties
+    /// Set on a received message whose body exceeded the connection's `maximumBodyBytes`: its size.
+    /// The body was not copied (``body`` is empty).
+    public var droppedBodyBytes = 0
 
     public init(body: [UInt8], properties: AMQPProperties = AMQPProperties()) {
         self.body = body

@@ -2,9 +2,15 @@
 ///
 /// Pure bookkeeping, no I/O: feed it the sequence numbers you published and the confirm events you
 /// read, and it tells you which publishes are settled and how. A `basic.return` carries no sequence
-/// number, so returns are matched by `message_id` and reported as failures when their ack arrives
-/// (with `mandatory`, RabbitMQ sends the return before the ack).
+/// number, so ``AMQPChannel/publish(exchange:routingKey:message:mandatory:)`` stamps every confirmed
+/// publish with its own in the `cronq-publish-id` header (``publishIDHeader``), and a return is matched
+/// by that: never by `message_id`, which two publishes in flight can share (a double fire, two triggers
+/// in the same second) and a foreign message can lack. The return is reported as a failure when its ack
+/// arrives (with `mandatory`, RabbitMQ sends the return before the ack).
 public struct PublishConfirms<Token> {
+    /// The header that carries a publish's sequence number on its channel, for matching returns.
+    public static var publishIDHeader: String { "cronq-publish-id" }
+
     /// How one publish ended.
     public enum Outcome: Sendable, Equatable {
         /// The broker has the message (persisted, for persistent messages to durable queues).
@@ -15,29 +21,28 @@ public struct PublishConfirms<Token> {
         case returned(replyCode: UInt16, replyText: String)
     }
 
-    private struct Pending {
-        var token: Token
-        var messageID: String?
-    }
-
-    private var pending: [UInt64: Pending] = [:]
-    private var returnedIDs: [String: (UInt16, String)] = [:]
+    private var pending: [UInt64: Token] = [:]
+    private var returned: [UInt64: (UInt16, String)] = [:]
 
     public init() {}
 
     public var inFlight: Int { pending.count }
     public var isEmpty: Bool { pending.isEmpty }
 
-    /// Records a publish. `messageID` must be set for returns to be matched.
-    public mutating func published(seq: UInt64, messageID: String?, token: Token) {
-        pending[seq] = Pending(token: token, messageID: messageID)
+    /// Records a publish by its sequence number on the channel.
+    public mutating func published(seq: UInt64, token: Token) {
+        pending[seq] = token
     }
 
     /// Feeds one event; returns the publishes it settled, oldest first.
     public mutating func handle(_ event: AMQPEvent) -> [(token: Token, outcome: Outcome)] {
         switch event {
         case .returned(let r):
-            if let id = r.message.properties.messageID { returnedIDs[id] = (r.replyCode, r.replyText) }
+            // A return without our header (or naming nothing pending) cannot be matched; its publish
+            // then settles as its ack says. cronq stamps every mandatory publish, so this is a foreign one.
+            if let text = r.message.properties.headers?[Self.publishIDHeader]?.stringValue, let seq = UInt64(text), pending[seq] != nil {
+                returned[seq] = (r.replyCode, r.replyText)
+            }
             return []
         case .ack(_, let tag, let multiple):
             return settle(tag, multiple: multiple, nacked: false)
@@ -50,9 +55,9 @@ public struct PublishConfirms<Token> {
 
     /// Gives up on everything still pending (the channel or connection died): all of it failed.
     public mutating func abandonAll() -> [Token] {
-        let tokens = pending.sorted { $0.key < $1.key }.map(\.value.token)
+        let tokens = pending.sorted { $0.key < $1.key }.map(\.value)
         pending.removeAll()
-        returnedIDs.removeAll()
+        returned.removeAll()
         return tokens
     }
 
@@ -61,12 +66,10 @@ public struct PublishConfirms<Token> {
         var settled: [(token: Token, outcome: Outcome)] = []
         settled.reserveCapacity(seqs.count)
         for seq in seqs {
-            guard let p = pending.removeValue(forKey: seq) else { continue }
+            guard let token = pending.removeValue(forKey: seq) else { continue }
             var outcome: Outcome = nacked ? .nacked : .confirmed
-            if let id = p.messageID, let r = returnedIDs.removeValue(forKey: id) {
-                outcome = .returned(replyCode: r.0, replyText: r.1)
-            }
-            settled.append((p.token, outcome))
+            if let r = returned.removeValue(forKey: seq) { outcome = .returned(replyCode: r.0, replyText: r.1) }
+            settled.append((token, outcome))
         }
         return settled
     }

@@ -52,14 +52,16 @@ struct DeadCommand: ParsableCommand {
             if json {
                 for e in entries {
                     let obj: [String: Any] = ["message_id": e.messageID, "job": e.job, "reason": e.reason, "status": e.status, "attempts": e.attempts,
-                                              "dead_at": e.deadAt.map(Timestamp.iso) ?? "", "error": e.error, "queue": e.queue]
+                                              "dead_at": e.deadAt.map(Timestamp.iso) ?? "", "error": e.error, "queue": e.queue,
+                                              "backend": e.backend ?? "", "method": e.method ?? "", "path": e.path ?? ""]
                     print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
                 }
                 return
             }
-            var rows = [["MESSAGE_ID", "JOB", "REASON", "STATUS", "ATTEMPTS", "DEAD_AT", "ERROR"]]
+            var rows = [["MESSAGE_ID", "JOB", "REASON", "STATUS", "ATTEMPTS", "DEAD_AT", "REQUEST", "ERROR"]]
             for e in entries {
-                rows.append([e.messageID, e.job, e.reason, e.status == 0 ? "-" : "\(e.status)", "\(e.attempts)", e.deadAt.map(Timestamp.iso) ?? "-", String(e.error.prefix(60))])
+                rows.append([e.messageID, e.job, e.reason, e.status == 0 ? "-" : "\(e.status)", "\(e.attempts)", e.deadAt.map(Timestamp.iso) ?? "-",
+                             requestLine(e), String(e.error.prefix(60))].map(Printable.escaped))
             }
             print(TextTable.render(rows), terminator: "")
             print("\(entries.count) dead letter(s)")
@@ -80,13 +82,18 @@ struct DeadCommand: ParsableCommand {
                 throw fail("cronq dead show: no dead letter with id \(messageID)")
             }
             let p = e.message.properties
-            print("message_id:   \(e.messageID)")
-            print("routing_key:  \(e.routingKey)")
-            print("app_id:       \(p.appID ?? "-")    type: \(p.type ?? "-")    content_type: \(p.contentType ?? "-")")
+            // Everything below came from whoever published the message: escaped, so that it cannot
+            // move the cursor, clear the screen or forge lines.
+            let x = Printable.escaped
+            print("message_id:   \(x(e.messageID))")
+            print("routing_key:  \(x(e.routingKey))")
+            print("request:      \(x(requestLine(e)))   (what a replay makes a worker send, with that backend's token)")
+            print("app_id:       \(x(p.appID ?? "-"))    type: \(x(p.type ?? "-"))    content_type: \(x(p.contentType ?? "-"))")
             print("headers:")
-            for entry in (p.headers ?? AMQPTable()).entries { print("  \(entry.key): \(describe(entry.value))") }
+            for entry in (p.headers ?? AMQPTable()).entries { print("  \(x(entry.key)): \(x(describe(entry.value)))") }
+            if p.headersTooDeep { print("  (headers nested deeper than \(8) levels: the deeper values are not shown)") }
             print("body:")
-            print(String(decoding: e.message.body, as: UTF8.self))
+            print(x(String(decoding: e.message.body, as: UTF8.self)))
         }
 
         func describe(_ v: AMQPFieldValue) -> String {
@@ -110,8 +117,10 @@ struct DeadCommand: ParsableCommand {
         var rate: Double?
         @Option(help: "Send to this work queue instead of the one each came from.")
         var toQueue: String?
-        @Flag(help: "Show what would be replayed; change nothing.")
+        @Flag(help: "Show what would be replayed (backend, method, path of each); change nothing.")
         var dryRun = false
+        @Flag(help: "With [amqp] message_key: also replay dead letters that are not signed with it, signing them (check them with `cronq dead show` first).")
+        var signUnsigned = false
 
         func validate() throws {
             if let r = rate, r <= 0 { throw ValidationError("--rate must be positive") }
@@ -127,6 +136,10 @@ struct DeadCommand: ParsableCommand {
             do {
                 let s = try DeadLetters(connection: c, names: .init(prefix: config.amqp.prefix)).replay(
                     filters.filter(ids: ids), limit: limit ?? Int.max, rate: rate, toQueue: toQueue, dryRun: dryRun,
+                    messageKey: config.amqp.messageKey, signUnsigned: signUnsigned,
+                    each: { e in
+                        if dryRun { print(Printable.escaped("\(e.messageID)  \(requestLine(e))")) }
+                    },
                     progress: { s in
                         if tty || s.matched % 100 == 0 {
                             FileHandleOutput.stderrRaw("\(tty ? "\r" : "")\(dryRun ? "would replay" : "replayed") \(dryRun ? s.matched : s.replayed), failed \(s.failed)\(tty ? "" : "\n")")
@@ -134,10 +147,11 @@ struct DeadCommand: ParsableCommand {
                     },
                     shouldStop: { interrupt.isRaised })
                 if tty { FileHandleOutput.stderrRaw("\n") }
+                let unsigned = s.unsigned > 0 ? ", \(s.unsigned) not signed with message_key (left dead; --sign-unsigned to replay them)" : ""
                 print(dryRun
-                      ? "dry run: \(s.matched) would be replayed, \(s.skipped) skipped (not matching)"
-                      : "replayed \(s.replayed), skipped \(s.skipped), failed \(s.failed)\(interrupt.isRaised ? " (interrupted)" : "")")
-                if s.failed > 0 { throw ExitCode(1) }
+                      ? "dry run: \(s.matched - s.unsigned) would be replayed, \(s.skipped) skipped (not matching)\(unsigned)"
+                      : "replayed \(s.replayed), skipped \(s.skipped), failed \(s.failed)\(unsigned)\(interrupt.isRaised ? " (interrupted)" : "")")
+                if s.failed > 0 || s.unsigned > 0 && !dryRun { throw ExitCode(1) }
             } catch let e as ExitCode { throw e } catch { throw fail("cronq dead replay: \(error)") }
         }
     }
@@ -170,4 +184,10 @@ struct DeadCommand: ParsableCommand {
             } catch { throw fail("cronq dead purge: \(error)") }
         }
     }
+}
+
+/// `POST default /cron/x`: the request a dead letter stands for, or why it has none.
+func requestLine(_ e: DeadLetters.Entry) -> String {
+    guard let backend = e.backend, let method = e.method, let path = e.path else { return "(not a valid job message)" }
+    return "\(method) \(backend) \(path)"
 }

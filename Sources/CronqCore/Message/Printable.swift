@@ -24,7 +24,7 @@ public enum Printable {
         return out
     }
 
-    static func isControl(_ u: Unicode.Scalar) -> Bool {
+    public static func isControl(_ u: Unicode.Scalar) -> Bool {
         u.value < 0x20 || (0x7F...0x9F).contains(u.value) || u.value == 0x2028 || u.value == 0x2029
     }
 }

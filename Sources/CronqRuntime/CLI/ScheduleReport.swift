@@ -48,7 +48,10 @@ public enum ScheduleReport {
 
 /// Aligned plain-text columns.
 public enum TextTable {
+    /// Cells are escaped (``Printable``): job names are checked, but error excerpts, message ids and
+    /// reasons may come from a message or a backend's answer.
     public static func render(_ rows: [[String]]) -> String {
+        let rows = rows.map { $0.map(Printable.escaped) }
         guard let width = rows.map(\.count).max() else { return "" }
         var widths = [Int](repeating: 0, count: width)
         for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }

@@ -45,16 +45,17 @@ public struct LogfmtHandler: LogHandler {
         }
     }
 
+    /// Values come partly from outside (message ids, error excerpts of a backend's answer): a CR, LF,
+    /// ESC or other control character is escaped, so that no value can forge a line or rewrite a terminal.
     static func quote(_ s: String) -> String {
-        if !s.isEmpty && !s.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\n" || $0 == "\t" }) { return s }
+        if !s.isEmpty && !s.unicodeScalars.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || Printable.isControl($0) }) { return s }
         var out = "\""
-        for c in s {
+        for c in s.unicodeScalars {
             switch c {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            default: out.append(c)
+            case _ where Printable.isControl(c): out += Printable.escaped(String(c))
+            default: out.unicodeScalars.append(c)
             }
         }
         return out + "\""

@@ -29,12 +29,20 @@ public struct DeadLetters {
         public var queue: String
         public var routingKey: String
         public var message: AMQPMessage
+        /// What a replay would make a worker send (nil when the body is not a valid job message).
+        public var backend: String?
+        public var method: String?
+        public var path: String?
 
         init(_ d: AMQPDelivery) {
             let h = d.message.properties.headers ?? AMQPTable()
             message = d.message
             messageID = d.message.properties.messageID ?? "-"
-            job = (try? JobMessage.parse(d.message.body).job) ?? Self.jobFromID(messageID)
+            let parsed = try? JobMessage.parse(d.message.body)
+            job = parsed?.job ?? Self.jobFromID(messageID)
+            backend = parsed?.backend
+            method = parsed?.request.method
+            path = parsed?.request.path
             // A message the broker dead-lettered itself (delivery limit) has x-death, not cronq-dead-*.
             let xDeathReason: String? = {
                 if case .array(let deaths)? = h["x-death"], case .table(let first)? = deaths.first { return first["reason"]?.stringValue }
@@ -103,6 +111,8 @@ public struct DeadLetters {
         public var purged = 0
         public var skipped = 0
         public var failed = 0
+        /// Not replayed: not signed with the configured `message_key` (see ``replay(_:limit:rate:toQueue:dryRun:messageKey:signUnsigned:progress:shouldStop:)``).
+        public var unsigned = 0
     }
 
     /// Re-publishes the selected dead letters to `cronq.jobs` and acks each once its publish is confirmed.
@@ -114,7 +124,11 @@ public struct DeadLetters {
     ///   - rate: messages per second at most (nil: as fast as confirms allow).
     ///   - progress: called after each message with the running summary.
     ///   - shouldStop: polled between messages (Ctrl-C): stops cleanly, the rest stays in the dead queue.
+    ///   - messageKey: with a key, a dead letter whose signature does not verify (planted in the dead
+    ///     queue, or dead for `unauthenticated`) is not replayed but counted in `unsigned`, unless
+    ///     `signUnsigned` says the operator vouches for it (after `cronq dead show`): then it is signed.
     public func replay(_ filter: Filter, limit: Int = Int.max, rate: Double? = nil, toQueue: String? = nil, dryRun: Bool = false,
+                       messageKey: Secret? = nil, signUnsigned: Bool = false, each: (Entry) -> Void = { _ in },
                        progress: (Summary) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> Summary {
         let ch = try connection.openChannel()
         defer { ch.close() }
@@ -130,6 +144,12 @@ public struct DeadLetters {
             let e = Entry(d)
             guard filter.matches(e) else { summary.skipped += 1; continue }
             summary.matched += 1
+            var signWith: Secret? = nil
+            if let messageKey, !MessageSignature.isSigned(d.message, key: messageKey) {
+                guard signUnsigned else { summary.unsigned += 1; progress(summary); continue }
+                signWith = messageKey
+            }
+            each(e)
             if dryRun { progress(summary); continue }
             if let rate, rate > 0 {
                 let due = start + .milliseconds(Int64(Double(summary.matched - 1) * 1000 / rate))
@@ -137,7 +157,7 @@ public struct DeadLetters {
                 if wait > .zero { Thread.sleep(forTimeInterval: Double(wait.totalMilliseconds) / 1000) }
             }
             let key = toQueue ?? Self.originalKey(e, names: names)
-            let result = try pub.publishAndConfirm([OutgoingMessage(exchange: names.jobsExchange, routingKey: key, message: Self.replayMessage(e.message))])
+            let result = try pub.publishAndConfirm([OutgoingMessage(exchange: names.jobsExchange, routingKey: key, message: Self.replayMessage(e.message, signWith: signWith))])
             if result.first == .confirmed {
                 try ch.ack(d.deliveryTag)
                 summary.replayed += 1
@@ -176,9 +196,9 @@ public struct DeadLetters {
     }
 
     /// The replay of a dead letter: same body and id, fresh counters.
-    public static func replayMessage(_ original: AMQPMessage) -> AMQPMessage {
-        var m = original
-        m.properties.stripBrokerHeaders()
+    public static func replayMessage(_ original: AMQPMessage, signWith key: Secret? = nil) -> AMQPMessage {
+        var m = AMQPMessage(body: original.body, properties: Republish.carried(original.properties))
+        if m.properties.messageID == nil, let job = try? JobMessage.parse(original.body) { m.properties.messageID = job.messageID }
         var h = m.properties.headers ?? AMQPTable()
         let replayed = (h[JobMessageProperties.replayedHeader]?.intValue ?? 0) + 1
         h.removeAll { $0.hasPrefix("cronq-dead-") }
@@ -190,6 +210,7 @@ public struct DeadLetters {
         m.properties.appID = JobMessageProperties.appReplay
         m.properties.deliveryMode = 2
         m.properties.timestamp = UInt64(max(0, Date().timeIntervalSince1970))
+        if let key { MessageSignature.apply(to: &m, key: key) }
         return m
     }
 }

@@ -14,7 +14,9 @@ public enum Tail {
         while !shouldStop() {
             guard case .delivery(let d)? = try connection.nextEvent(timeout: .milliseconds(250)) else { continue }
             if json {
-                for line in OutcomeEvent.lines(d.message.body) { emit(String(decoding: line, as: UTF8.self)) }
+                // Valid JSON has no raw control characters, so escaping changes only what a stranger
+                // published to the events exchange.
+                for line in OutcomeEvent.lines(d.message.body) { emit(Printable.escaped(String(decoding: line, as: UTF8.self))) }
             } else {
                 for e in OutcomeEvent.decodeAll(d.message.body) { emit(pretty(e)) }
             }
@@ -29,6 +31,6 @@ public enum Tail {
         if let r = e.reason { parts.append("reason=\(r)") }
         if let d = e.durationMs { parts.append("\(d)ms") }
         if let err = e.error, e.event != "succeeded" { parts.append("error=\"\(err)\"") }
-        return parts.joined(separator: " ")
+        return Printable.escaped(parts.joined(separator: " "))
     }
 }

@@ -5,14 +5,15 @@ import Foundation
 /// `cronq trigger JOB`: run a job now, like the old template's local `__scheduled` hook.
 public enum Trigger {
     /// The message for a manual run: `scheduled_at` = now, id `<job>@manual-<instant>`, app `cronq-trigger`.
-    public static func message(for job: CronqConfig.Job, names: Topology.Names, now: Int64) -> (OutgoingMessage, String) {
+    /// It goes to the job's own routing queue: a serial job's manual run waits its turn like a fire.
+    public static func message(for job: CronqConfig.Job, names: Topology.Names, now: Int64, key: Secret? = nil) -> (OutgoingMessage, String) {
         let m = JobMessage(job: job, scheduledAt: now)
         let id = "\(job.name)@manual-\(Timestamp.iso(now))"
-        return (OutgoingMessage(
-            exchange: names.jobsExchange, routingKey: job.queue,
-            message: AMQPMessage(body: m.encoded(), properties: AMQPProperties(
-                contentType: JobMessageProperties.contentType, deliveryMode: 2, messageID: id, timestamp: UInt64(now),
-                type: JobMessageProperties.type, appID: JobMessageProperties.appTrigger))), id)
+        var message = AMQPMessage(body: m.encoded(), properties: AMQPProperties(
+            contentType: JobMessageProperties.contentType, deliveryMode: 2, messageID: id, timestamp: UInt64(now),
+            type: JobMessageProperties.type, appID: JobMessageProperties.appTrigger))
+        MessageSignature.apply(to: &message, key: key)
+        return (OutgoingMessage(exchange: names.jobsExchange, routingKey: job.routingQueue, message: message), id)
     }
 
     public enum Result: Sendable, Equatable {
@@ -27,7 +28,7 @@ public enum Trigger {
     /// - Throws: ``AMQPError``; a publish that is not confirmed throws `.protocolError` saying why.
     public static func run(job: CronqConfig.Job, config: CronqConfig, connection: AMQPConnection, now: Int64, wait: Duration?) throws -> Result {
         let names = Topology.Names(prefix: config.amqp.prefix)
-        let (out, id) = message(for: job, names: names, now: now)
+        let (out, id) = message(for: job, names: names, now: now, key: config.amqp.messageKey)
         let ch = try connection.openChannel()
         var tail: String? = nil
         if wait != nil {

@@ -227,11 +227,11 @@ public final class TickerLoop: @unchecked Sendable {
             for f in fires {
                 guard let job = plannedJob(f) else { continue }
                 let m = JobMessage(job: job, scheduledAt: f.instant)
-                batch.append(OutgoingMessage(
-                    exchange: names.jobsExchange, routingKey: job.routingQueue,
-                    message: AMQPMessage(body: m.encoded(), properties: AMQPProperties(
-                        contentType: JobMessageProperties.contentType, deliveryMode: 2, messageID: m.messageID,
-                        timestamp: UInt64(f.instant), type: JobMessageProperties.type, appID: JobMessageProperties.appTicker))))
+                var message = AMQPMessage(body: m.encoded(), properties: AMQPProperties(
+                    contentType: JobMessageProperties.contentType, deliveryMode: 2, messageID: m.messageID,
+                    timestamp: UInt64(f.instant), type: JobMessageProperties.type, appID: JobMessageProperties.appTicker))
+                MessageSignature.apply(to: &message, key: config.amqp.messageKey)
+                batch.append(OutgoingMessage(exchange: names.jobsExchange, routingKey: job.routingQueue, message: message))
                 sent.append((f, job, m.messageID))
             }
             let results: [PublishConfirms<Int>.Outcome?]

@@ -23,6 +23,8 @@ public final class WorkerLoop: @unchecked Sendable {
     // thread inside run(); those two are the thread-safe doors in.
     let options: WorkerOptions
     let names: Topology.Names
+    /// What a delivery must be before anything is called for it.
+    let admission: JobAdmission
     var logger: Logger
     private let stopRequested = Atomic<Bool>(false)
     private let wakerBox = Mutex<HTTPClient.Waker?>(nil)
@@ -83,6 +85,7 @@ public final class WorkerLoop: @unchecked Sendable {
 
     public init(options: WorkerOptions, logger: Logger) {
         self.options = options
+        self.admission = JobAdmission(config: options.config)
         self.names = Topology.Names(prefix: options.config.amqp.prefix)
         self.logger = logger
     }
@@ -193,6 +196,7 @@ public final class WorkerLoop: @unchecked Sendable {
             try confirm.enableConfirms()
             let events = try publish.openChannel()
             let consume = try AMQPConnection(url: url, name: "cronq-worker/\(getpid()) consume")
+            consume.maximumBodyBytes = JobMessage.maxBodyBytes
             let ch = try consume.openChannel()
             try ch.setPrefetch(UInt16(clamping: options.concurrency))
             generation += 1
@@ -322,19 +326,28 @@ public final class WorkerLoop: @unchecked Sendable {
                 "message_id": "\(d.message.properties.messageID ?? "-")", "delivery_count": "\(count)", "queue": "\(queue)",
             ])
         }
-        do {
-            let m = try JobMessage.parse(d.message.body)
-            guard options.config.backends[m.backend] != nil else {
-                throw MalformedMessage("unknown backend '\(m.backend.prefix(64))' (not in this worker's config)")
-            }
+        switch admission.admit(d.message) {
+        case .success(let m):
             item.message = m
             waiting.append(item)
-        } catch {
-            let reason = (error as? MalformedMessage)?.reason ?? "\(error)"
+        case .failure(let refusal):
             let id = d.message.properties.messageID ?? "-"
-            deadLetter(item, reason: "malformed", status: nil, error: reason,
-                       event: OutcomeEvent(event: "dead", job: "unknown", messageID: id, attempt: attempt, reason: "malformed",
-                                           error: reason, queue: queue, at: now))
+            let event = OutcomeEvent(event: "dead", job: "unknown", messageID: id, attempt: attempt, reason: refusal.reason.rawValue,
+                                     error: refusal.detail, queue: queue, at: now)
+            guard !refusal.rejectToBroker else {
+                // Too big to copy: the broker dead-letters it whole (x-death reason `rejected`).
+                logger.warning("outcome", metadata: [
+                    "outcome": "dead", "reason": "\(refusal.reason.rawValue)", "error": "\(refusal.detail)", "message_id": "\(id)",
+                    "via": "broker reject",
+                ])
+                do { try consumeChannel?.nack(d.deliveryTag, requeue: false) } catch let e as AMQPError { connectionLost(e); return } catch {}
+                acks.settledElsewhere(d.deliveryTag)
+                bump { $0.dead += 1 }
+                CronqMetrics.dead(reason: refusal.reason.rawValue)
+                emit(event)
+                return
+            }
+            deadLetter(item, reason: refusal.reason.rawValue, status: nil, error: refusal.detail, event: event)
         }
     }
 
@@ -376,7 +389,7 @@ public final class WorkerLoop: @unchecked Sendable {
         case .succeed:
             acks.ready(item.delivery.deliveryTag)
             bump { $0.succeeded += 1 }
-            CronqMetrics.job(m.job, outcome: "success")
+            CronqMetrics.job(admission.metricsJob(m.job), outcome: "success")
             logger.info("outcome", metadata: [
                 "outcome": "success", "job": "\(m.job)", "message_id": "\(messageID)", "attempt": "\(item.attempt)",
                 "status": "\(status ?? 0)", "duration_ms": "\(durationMs)",
@@ -437,7 +450,7 @@ public final class WorkerLoop: @unchecked Sendable {
             guard p.item.generation == generation else { unpublished.removeFirst(); continue }
             do {
                 let seq = try ch.publish(exchange: p.outgoing.exchange, routingKey: p.outgoing.routingKey, message: p.outgoing.message)
-                confirms.published(seq: seq, messageID: p.outgoing.message.properties.messageID, token: p)
+                confirms.published(seq: seq, token: p)
                 unpublished.removeFirst()
             } catch let e as AMQPError where e.code == .blocked {
                 return
@@ -468,8 +481,8 @@ public final class WorkerLoop: @unchecked Sendable {
             switch p.kind {
             case .retry(let tier):
                 bump { $0.retried += 1 }
-                CronqMetrics.job(job, outcome: "retry")
-                CronqMetrics.retry(tier: tier)
+                CronqMetrics.job(admission.metricsJob(job), outcome: "retry")
+                CronqMetrics.retry(tier: admission.metricsTier(tier))
                 logger.info("outcome", metadata: [
                     "outcome": "retry", "job": "\(job)", "message_id": "\(p.event.messageID)", "attempt": "\(item.attempt)",
                     "status": "\(p.event.status ?? 0)", "delay": "\(tier)", "error": "\(p.event.error ?? "")",
@@ -477,7 +490,7 @@ public final class WorkerLoop: @unchecked Sendable {
                 ])
             case .dead(let reason):
                 bump { $0.dead += 1 }
-                CronqMetrics.job(job, outcome: "dead")
+                CronqMetrics.job(admission.metricsJob(job), outcome: "dead")
                 CronqMetrics.dead(reason: reason)
                 logger.warning("outcome", metadata: [
                     "outcome": "dead", "job": "\(job)", "message_id": "\(p.event.messageID)", "attempt": "\(item.attempt)",
