@@ -32,6 +32,14 @@ public struct AMQPURL: Sendable, Equatable, CustomStringConvertible {
         } else {
             throw bad("the scheme must be amqp:// or amqps://")
         }
+        // The user information first, up to the last `@`: a password with an unescaped `/`, `?` or `#`
+        // must neither be taken for a vhost or a query nor appear in an error message (they are logged
+        // on every reconnect). Nothing after the `@` can hold one.
+        var userinfo: Substring? = nil
+        if let at = rest.lastIndex(of: "@") {
+            userinfo = rest[..<at]
+            rest = rest[rest.index(after: at)...]
+        }
         var query: Substring = ""
         if let q = rest.firstIndex(of: "?") {
             query = rest[rest.index(after: q)...]
@@ -44,9 +52,7 @@ public struct AMQPURL: Sendable, Equatable, CustomStringConvertible {
         }
         user = "guest"
         password = "guest"
-        if let at = rest.lastIndex(of: "@") {
-            let userinfo = rest[..<at]
-            rest = rest[rest.index(after: at)...]
+        if let userinfo {
             if let colon = userinfo.firstIndex(of: ":") {
                 guard let u = Self.percentDecode(userinfo[..<colon]),
                     let p = Self.percentDecode(userinfo[userinfo.index(after: colon)...])

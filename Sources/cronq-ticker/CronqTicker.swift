@@ -29,12 +29,14 @@ struct CronqTicker: ParsableCommand {
         do {
             // The ticker never sends a token: unset secrets are not its concern.
             cfg = try ConfigLoader(allowMissingVariables: true).load(path: path)
+            if cfg.amqp.messageKeyMissing { throw ConfigError(issues: [TickerLoop.missingKeyIssue(path)]) }
         } catch let e as ConfigError {
             FileHandle.standardError.write(Data("\(e)\ncronq-ticker: invalid configuration, not starting\n".utf8))
             throw ExitCode(1)
         }
         let logger = service.logger(label: "cronq-ticker")
-        let loop = TickerLoop(config: cfg, configPath: path, logger: logger)
+        for w in cfg.warnings { logger.warning("configuration", metadata: ["warning": "\(w)"]) }
+        let loop = TickerLoop(config: cfg, configPath: path, logger: logger, loader: ConfigLoader(allowMissingVariables: true))
         let server = try service.startMetrics("cronq-ticker", logger: logger) { loop.stats.connected }
         SignalledRun.run(loop, onReload: { loop.requestReload() })
         server?.stop()

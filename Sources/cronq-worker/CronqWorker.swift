@@ -52,6 +52,10 @@ struct CronqWorker: ParsableCommand {
             throw ExitCode(1)
         }
         let logger = service.logger(label: "cronq-worker")
+        for w in cfg.warnings { logger.warning("configuration", metadata: ["warning": "\(w)"]) }
+        if cfg.amqp.messageKey == nil {
+            logger.notice("no [amqp] message_key: any client that may publish to the jobs or retry exchanges chooses what this worker calls")
+        }
         let options = WorkerOptions(
             config: cfg, queues: queues.map { $0.split(separator: ",").map(String.init) }, concurrency: concurrency,
             grace: grace.flatMap(DurationText.parse))

@@ -128,7 +128,7 @@ struct DeadCommand: ParsableCommand {
         }
 
         func run() throws {
-            let config = try options.load()
+            let config = try options.loadForPublishing()
             let c = try connect(config, "dead replay")
             defer { c.close() }
             let interrupt = Interrupt()

@@ -19,6 +19,18 @@ struct ConfigOption: ParsableArguments {
     }
 }
 
+extension ConfigOption {
+    /// For the commands that publish job messages (`trigger`, `dead replay`): the config, with the
+    /// message key it names actually available, since an unsigned message would be refused by workers.
+    func loadForPublishing() throws -> CronqConfig {
+        let config = try load()
+        if config.amqp.messageKeyMissing {
+            throw fail("\(config.path): amqp.message_key is set but its variable or file is missing: job messages must be signed")
+        }
+        return config
+    }
+}
+
 /// Connects for an ops command; an unreachable broker is exit 1 with why.
 func connect(_ config: CronqConfig, _ what: String) throws -> AMQPConnection {
     do {

@@ -30,7 +30,7 @@ struct TriggerCommand: ParsableCommand {
     }
 
     func run() throws {
-        let config = try options.load()
+        let config = try options.loadForPublishing()
         guard let j = config.jobs.first(where: { $0.name == job }) else {
             throw fail("cronq trigger: no job '\(job)' in the config (jobs: \(config.jobs.map(\.name).joined(separator: ", ")))")
         }

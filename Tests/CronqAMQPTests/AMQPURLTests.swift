@@ -67,4 +67,22 @@ struct AMQPURLTests {
         #expect(!u.description.contains("hunter2"))
         #expect(u.description == "amqp://user:***@h:5672/%2F")
     }
+
+    @Test(
+        "a password with unescaped / ? # : is read whole and never appears in an error",
+        arguments: ["pa/ss?wd#x", "p?heartbeat=zz", "pa:ss/w", "x/y"])
+    func passwordNeverInErrors(password: String) throws {
+        let ok = try AMQPURL("amqp://user:\(password)@h:5672/%2F")
+        #expect(ok.password == password && ok.host == "h" && ok.vhost == "/")
+        for broken in ["amqp://user:\(password)@h:99999/%2F", "amqp://user:\(password)@h/a/b", "amqp://user:\(password)@h/?bogus=1",
+                       "amqp://user:\(password)%zz@h/"] {
+            do {
+                _ = try AMQPURL(broken)
+                Issue.record("\(broken) was accepted")
+            } catch {
+                #expect(!"\(error)".contains(password), "\(error)")
+                #expect(!String(reflecting: error).contains(password))
+            }
+        }
+    }
 }

@@ -11,7 +11,8 @@ final class Deployment: @unchecked Sendable {
     let broker: ChaosBroker
     let prefix = uniqueName("dep")
     let token = "dep-token-\(UUID().uuidString)"
-    let signingSecret = "dep-signing-\(UUID().uuidString)"
+    /// Standard Webhooks form: `whsec_` + base64 of 32 random bytes.
+    let signingSecret = "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
     let dir: URL
     let configPath: String
     let backendLog: String

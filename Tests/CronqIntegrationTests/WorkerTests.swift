@@ -125,9 +125,17 @@ struct WorkerTests {
         #expect(h.eventually(30) { (try? h.count(h.names.deadQueue)) == UInt32(bodies.count) })
         let dead = try h.drain(h.names.deadQueue)
         #expect(Set(dead.compactMap(\.message.properties.messageID)) == Set(bodies.map(\.0)))
-        #expect(dead.allSatisfy { $0.message.properties.headers?["cronq-dead-reason"]?.stringValue == "malformed" })
+        #expect(dead.filter { $0.message.properties.messageID != "huge" }
+            .allSatisfy { $0.message.properties.headers?["cronq-dead-reason"]?.stringValue == "malformed" })
+        // Over 1 MiB the worker does not copy the body: it rejects the delivery and the broker dead-letters it whole.
         let huge = dead.first { $0.message.properties.messageID == "huge" }
         #expect(huge?.message.body.count == 10 << 20, "the original body is kept")
+        guard case .array(let deaths)? = huge?.message.properties.headers?["x-death"], case .table(let first)? = deaths.first else {
+            Issue.record("the huge message was not dead-lettered by the broker")
+            return
+        }
+        #expect(first["reason"]?.stringValue == "rejected")
+        #expect(h.workerLogs().contains("over the 1048576-byte limit"))
         #expect(h.eventually { h.requests().contains { $0["idempotency_key"] as? String == "good-after" } })
         #expect(!h.requests().contains { ($0["path"] as? String)?.contains("evil") == true }, "no request left for a bad path")
     }

@@ -8,6 +8,13 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
         public var key: String
         public var message: String
 
+        public init(file: String, job: String?, key: String, message: String) {
+            self.file = file
+            self.job = job
+            self.key = key
+            self.message = message
+        }
+
         public var description: String {
             if let job { return "\(file): job '\(job)': \(key): \(message)" }
             return "\(file): \(key): \(message)"
@@ -15,6 +22,8 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
     }
 
     public var issues: [Issue]
+
+    public init(issues: [Issue]) { self.issues = issues }
 
     public var description: String { issues.map(\.description).joined(separator: "\n") }
 }

@@ -49,10 +49,13 @@ struct Builder {
             }
             if let k = t.string("message_key") { amqp.messageKey = secret(k, key: t.key("message_key"), minimumBytes: 32) }
             if let file = t.string("message_key_file") {
-                if amqp.messageKey != nil { issues.add(nil, t.key("message_key_file"), "set message_key or message_key_file, not both") }
+                if t.has("message_key") { issues.add(nil, t.key("message_key_file"), "set message_key or message_key_file, not both") }
                 amqp.messageKey = readSecretFile(file, key: t.key("message_key_file")).flatMap {
                     secret($0.reveal(), key: t.key("message_key_file"), minimumBytes: 32)
                 }
+            }
+            if (t.has("message_key") || t.has("message_key_file")) && amqp.messageKey == nil && allowMissing {
+                amqp.messageKeyMissing = true
             }
             t.finish(allowed: ["url", "management_url", "prefix", "message_key", "message_key_file"])
         }

@@ -24,6 +24,9 @@ public struct CronqConfig: Sendable {
         /// The key job messages are signed with (`cronq-signature`); a worker with a key refuses
         /// unsigned or badly signed messages (DESIGN.md "Message authentication and hostile input").
         public var messageKey: Secret? = nil
+        /// `message_key`/`message_key_file` is set but its variable or file is missing (only when
+        /// loaded with unset variables allowed): producers must refuse to publish unsigned.
+        public var messageKeyMissing = false
     }
 
     public struct Backend: Sendable {

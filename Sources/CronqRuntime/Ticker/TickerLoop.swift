@@ -25,6 +25,10 @@ public final class TickerLoop: @unchecked Sendable {
     // @unchecked: all state except the two atomics is confined to the thread inside run().
     var config: CronqConfig
     private let configPath: String?
+    private let loader: ConfigLoader
+    /// Fires of `catch_up = "none"` jobs whose publish died unconfirmed with its connection: the next
+    /// planner this process builds retries them (``makePlanner()``).
+    private var unconfirmed: [FirePlanner.Fire] = []
     var names: Topology.Names
     var logger: Logger
     let nowMs: @Sendable () -> Int64
@@ -66,10 +70,13 @@ public final class TickerLoop: @unchecked Sendable {
     }
     public var stats: Stats { statsBox.withLock { $0 } }
 
-    public init(config: CronqConfig, configPath: String?, logger: Logger,
+    /// - Parameter loader: how a SIGHUP reads the file again: the same way the ticker read it at start
+    ///   (a ticker started with unset variables allowed must not reject every reload for them).
+    public init(config: CronqConfig, configPath: String?, logger: Logger, loader: ConfigLoader = ConfigLoader(),
                 nowMs: (@Sendable () -> Int64)? = nil) {
         self.config = config
         self.configPath = configPath
+        self.loader = loader
         self.names = Topology.Names(prefix: config.amqp.prefix)
         self.logger = logger
         self.nowMs = nowMs ?? { Int64(Date().timeIntervalSince1970 * 1000) }
@@ -85,10 +92,28 @@ public final class TickerLoop: @unchecked Sendable {
 
     /// A planner for the enabled jobs of the current config, from the checkpoint kept in `lastFired`.
     private func makePlanner() -> FirePlanner {
-        plannedJobIndices = config.jobs.indices.filter { config.jobs[$0].enabled }
-        return FirePlanner(
-            jobs: plannedJobIndices.map { FirePlanner.Job(config.jobs[$0]) }, lastFired: lastFired, now: nowMs() / 1000,
+        var (planner, indices) = makePlanner(for: config)
+        plannedJobIndices = indices
+        // Fires published but never confirmed by the connection that died (catch_up = "none" jobs only):
+        // retried as they are, outside the catch-up policy (docs/decisions.md, "On-time grace").
+        var byName: [String: Int] = [:]
+        for (i, jobIndex) in indices.enumerated() where config.jobs[jobIndex].catchUp == .none { byName[config.jobs[jobIndex].name] = i }
+        for f in unconfirmed {
+            guard let i = byName[f.job] else { continue }
+            planner.retry(FirePlanner.Fire(job: f.job, jobIndex: i, instant: f.instant, caughtUp: false), atMs: nowMs())
+        }
+        unconfirmed.removeAll()
+        return planner
+    }
+
+    /// A planner for `config`, and the indices of its jobs the planner's job numbers stand for; built
+    /// before anything is swapped, so a reload that fails leaves the running trio as it was.
+    private func makePlanner(for config: CronqConfig) -> (FirePlanner, [Int]) {
+        let indices = config.jobs.indices.filter { config.jobs[$0].enabled }
+        let planner = FirePlanner(
+            jobs: indices.map { FirePlanner.Job(config.jobs[$0]) }, lastFired: lastFired, now: nowMs() / 1000,
             windowSeconds: config.ticker.catchUpWindow.totalSeconds, maxCatchUp: config.ticker.maxCatchUp)
+        return (planner, indices)
     }
 
     public func run() {
@@ -240,6 +265,9 @@ public final class TickerLoop: @unchecked Sendable {
             } catch {
                 // Nothing of this batch counts as fired: put it back for the next leader or connection.
                 for s in sent { planner?.retry(s.fire, atMs: nowMs() + 1000) }
+                // The planner is thrown away with the connection; the catch-up of the next one covers
+                // `latest` and `all`, but `none` would drop these fires: they are kept to be retried as they are.
+                unconfirmed += sent.filter { $0.job.catchUp == .none }.map(\.fire)
                 if let p = planner { lastFired.merge(p.lastFired) { max($0, $1) } }
                 throw error
             }
@@ -347,15 +375,20 @@ public final class TickerLoop: @unchecked Sendable {
     private func reload() {
         guard let path = configPath else { return }
         do {
-            let new = try ConfigLoader().load(path: path)
+            // All or nothing: read the file, apply its topology, build its planner; only then swap the
+            // three. A step that fails leaves the running configuration, names and planner as they were.
+            let new = try loader.load(path: path)
+            if new.amqp.messageKeyMissing { throw ConfigError(issues: [Self.missingKeyIssue(path)]) }
             let old = Set(config.jobs.map(\.name))
             let now = Set(new.jobs.map(\.name))
+            if let c = connection { try TopologyDeclarer(connection: c).apply(Topology(config: new), verifyWhenRefused: true) }
             if let p = planner { lastFired.merge(p.lastFired) { max($0, $1) } }
+            let built = isLeader ? makePlanner(for: new) : nil
             config = new
             names = Topology.Names(prefix: new.amqp.prefix)
-            if let c = connection { try TopologyDeclarer(connection: c).apply(Topology(config: new), verifyWhenRefused: true) }
-            if isLeader {
-                planner = makePlanner()
+            if let built {
+                planner = built.0
+                plannedJobIndices = built.1
                 pruneRunning()
                 // The first `overlap = "skip"` job needs the ends of runs now, not at the next leadership change.
                 if completionsChannel == nil, let c = connection { try startCompletionsConsumer(c) }
@@ -374,3 +407,11 @@ public final class TickerLoop: @unchecked Sendable {
 }
 
 extension TickerLoop: StoppableLoop {}
+
+extension TickerLoop {
+    /// The ticker signs what it fires: a key named in the config but not available is not a detail to skip.
+    public static func missingKeyIssue(_ path: String) -> ConfigError.Issue {
+        .init(file: path, job: nil, key: "amqp.message_key",
+              message: "is set but its variable or file is missing: job messages must be signed (workers with the key refuse unsigned ones)")
+    }
+}

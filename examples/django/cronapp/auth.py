@@ -12,7 +12,20 @@ from django.http import JsonResponse
 MAX_SKEW_SECONDS = 5 * 60
 
 
-def _signature_ok(request, secret):
+def _as_list(value):
+    """A setting that may be one string, a comma/space-separated string, or a list: for rotation."""
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if v]
+    return [v for v in str(value or "").replace(",", " ").split() if v]
+
+
+def _key(secret):
+    if not secret.startswith("whsec_"):
+        raise ValueError("CRONQ_SIGNING_SECRET(S) must be whsec_ + base64 (the Standard Webhooks format)")
+    return base64.b64decode(secret[len("whsec_"):], validate=True)
+
+
+def _signature_ok(request, secrets):
     msg_id = request.headers.get("webhook-id", "")
     timestamp = request.headers.get("webhook-timestamp", "")
     signatures = request.headers.get("webhook-signature", "")
@@ -20,14 +33,25 @@ def _signature_ok(request, secret):
         return False
     if abs(time.time() - int(timestamp)) > MAX_SKEW_SECONDS:
         return False  # stale or from the future: a replayed request
-    key = base64.b64decode(secret[len("whsec_"):]) if secret.startswith("whsec_") else secret.encode()
     signed = msg_id.encode() + b"." + timestamp.encode() + b"." + request.body
-    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    return any(
-        hmac.compare_digest(expected, sig.split(",", 1)[1])
-        for sig in signatures.split(" ")
-        if sig.startswith("v1,")
-    )
+    given = [sig.split(",", 1)[1] for sig in signatures.split(" ") if sig.startswith("v1,")]
+    # Any of our secrets against any of the signatures: cronq sends one per secret during a rotation,
+    # and this side may know the old and the new secret while the two are rolled out.
+    for secret in secrets:
+        expected = base64.b64encode(hmac.new(_key(secret), signed, hashlib.sha256).digest()).decode()
+        if any(hmac.compare_digest(expected, g) for g in given):
+            return True
+    return False
+
+
+def _token_ok(given):
+    # Constant time against every accepted token (old and new during a rotation); an empty list on our
+    # side never authorizes anything.
+    tokens = _as_list(getattr(settings, "CRON_TOKENS", None)) or _as_list(getattr(settings, "CRON_TOKEN", ""))
+    ok = False
+    for token in tokens:
+        ok |= hmac.compare_digest(given.encode(), ("Bearer " + token).encode())
+    return ok
 
 
 def cron_endpoint(view):
@@ -37,13 +61,11 @@ def cron_endpoint(view):
     def wrapper(request, *args, **kwargs):
         if request.method != "POST":
             return JsonResponse({"error": "method not allowed"}, status=405)
-        token = settings.CRON_TOKEN
-        given = request.headers.get("Authorization", "")
-        # Constant time, and a missing token on our side never authorizes anything.
-        if not token or not hmac.compare_digest(given.encode(), ("Bearer " + token).encode()):
+        if not _token_ok(request.headers.get("Authorization", "")):
             return JsonResponse({"error": "unauthorized"}, status=401)
-        secret = getattr(settings, "CRONQ_SIGNING_SECRET", "")
-        if secret and not _signature_ok(request, secret):
+        secrets = _as_list(getattr(settings, "CRONQ_SIGNING_SECRETS", None)) or _as_list(
+            getattr(settings, "CRONQ_SIGNING_SECRET", ""))
+        if secrets and not _signature_ok(request, secrets):
             return JsonResponse({"error": "bad signature"}, status=401)
         key = request.headers.get("Idempotency-Key")
         if key:

@@ -78,3 +78,25 @@ class CronEndpointTests(SimpleTestCase):
         unsigned = self.post("/cron/ee-recent", key="k4")
         self.assertEqual(unsigned.status_code, 401)
         self.assertEqual(len(self.ran), 1)
+
+    @override_settings(CRON_TOKEN="", CRON_TOKENS=["old-token", TOKEN])
+    def test_token_rotation_accepts_every_listed_token(self):
+        self.assertEqual(self.post("/cron/ee-recent", key="r1", token="old-token").status_code, 202)
+        self.assertEqual(self.post("/cron/ee-recent", key="r2", token=TOKEN).status_code, 202)
+        self.assertEqual(self.post("/cron/ee-recent", key="r3", token="other").status_code, 401)
+        self.assertEqual(len(self.ran), 2)
+
+    @override_settings(CRONQ_SIGNING_SECRET="", CRONQ_SIGNING_SECRETS=[SECRET, "whsec_" + base64.b64encode(b"n" * 32).decode()])
+    def test_signing_secret_rotation(self):
+        new = "whsec_" + base64.b64encode(b"n" * 32).decode()
+        other = "whsec_" + base64.b64encode(b"o" * 32).decode()
+        self.assertEqual(self.post("/cron/ee-recent", key="s1", **signed_headers("s1")).status_code, 202)
+        self.assertEqual(self.post("/cron/ee-recent", key="s2", **signed_headers("s2", secret=new)).status_code, 202)
+        # cronq during its own rotation: two signatures, one of them known here.
+        h_other = signed_headers("s3", secret=other)
+        h_new = signed_headers("s3", secret=new)
+        both = dict(h_other)
+        both["HTTP_WEBHOOK_SIGNATURE"] = h_other["HTTP_WEBHOOK_SIGNATURE"] + " " + h_new["HTTP_WEBHOOK_SIGNATURE"]
+        self.assertEqual(self.post("/cron/ee-recent", key="s3", **both).status_code, 202)
+        self.assertEqual(self.post("/cron/ee-recent", key="s4", **signed_headers("s4", secret=other)).status_code, 401)
+        self.assertEqual(len(self.ran), 3)
