@@ -72,6 +72,11 @@ class Handler(BaseHTTPRequestHandler):
             "job": self.headers.get("X-Cronq-Job"),
             "attempt": self.headers.get("X-Cronq-Attempt"),
             "peer": self.client_address[1],  # the caller's port: one per connection it opened
+            # For the hostile tests: where the caller aimed, and whether a token ever rode in a body.
+            "host": self.headers.get("Host"),
+            "authorized": self._authorized() if self.server.token else None,
+            "body_has_token": bool(self.server.token) and self.server.token.encode() in getattr(self, "_body", b""),
+            "body_has_authorization": b"authorization" in getattr(self, "_body", b"").lower(),
         }
         with lock:
             with open(self.server.log_file, "a") as f:
@@ -94,6 +99,7 @@ class Handler(BaseHTTPRequestHandler):
     def _handle(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        self._body = body
         path = urllib.parse.urlsplit(self.path).path
         parts = [p for p in path.split("/") if p]
         if parts[:1] in (["cron"], ["demo"]) and not self._authorized():

@@ -79,6 +79,9 @@ management.tcp.ip = 127.0.0.1
 management.tcp.port = $mgmt_port
 log.file.level = warning
 log.console = false
+# As the README recommends: no publisher may hand the broker (and a worker) more than 16 MiB at once;
+# the largest legitimate message is the checkpoint of a 100,000-job config (a few MiB).
+max_message_size = 16777216
 CONF
     # Optional TLS listener (the amqps tests): CRONQ_RMQ_TLS_PORT and CRONQ_RMQ_TLS_DIR holding ca.pem,
     # server.pem and server.key; copied into the node's folder so the rabbitmq user can read them.
