@@ -1,8 +1,9 @@
 import CronqCore
 import Foundation
 
-// cronq-fuzz [cron|config|message] [COUNT] [SEED]: random inputs for the cron parser, the config loader
-// and the worker's job-message reader (JSONReader + contract checks).
+// cronq-fuzz [cron|config|message|response] [COUNT] [SEED]: random inputs for the cron parser, the config
+// loader, the worker's job-message reader (JSONReader + contract checks) and what a backend answers
+// (status and `Retry-After` in both forms, through the outcome rules).
 // Every input must either parse (and then compute fires without hanging) or be rejected with a typed
 // error whose message is non-empty. A crash is a bug; the input is printed first.
 
@@ -154,6 +155,7 @@ func fuzzMessage(_ n: Int, _ rng: inout SplitMix) {
         do {
             let m = try JobMessage.parse(b)
             precondition(JobMessage.pathProblem(m.request.path) == nil, "accepted an unsafe path")
+            precondition(m.request.headers.allSatisfy { HeaderPolicy.problem(name: $0.key, value: $0.value) == nil }, "accepted a refused header")
             accepted += 1
         } catch {
             precondition(!error.reason.isEmpty, "empty reason")
@@ -164,7 +166,55 @@ func fuzzMessage(_ n: Int, _ rng: inout SplitMix) {
                  n, accepted, rejected, Date().timeIntervalSince(start)))
 }
 
+/// What a hostile or broken backend can answer: any status, and `Retry-After` as digits of any length,
+/// signs, HTTP-dates with giant, negative or missing fields, or noise. Every answer must classify
+/// (retry, dead or succeed) without trapping, and a retry must pick one of the message's tiers.
+func fuzzResponse(_ n: Int, _ rng: inout SplitMix) {
+    var retried = 0
+    var other = 0
+    let start = Date()
+    let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Xyz", ""]
+    let months = ["Jan", "Feb", "Nov", "Dec", "Foo", ""]
+    func number(_ rng: inout SplitMix) -> String {
+        switch Int.random(in: 0..<6, using: &rng) {
+        case 0: return String(Int.random(in: 0...99, using: &rng))
+        case 1: return String(Int64.random(in: Int64.min...Int64.max, using: &rng))
+        case 2: return String(repeating: "9", count: Int.random(in: 1...400, using: &rng))
+        case 3: return "-" + String(Int.random(in: 0...99_999, using: &rng))
+        case 4: return String(UInt64.random(in: 0...UInt64.max, using: &rng)) + "0"
+        default: return ["", " ", "+1", "1e9", "0x10", "٣"].randomElement(using: &rng)!
+        }
+    }
+    let policy = JobMessage.Retry(maxAttempts: 5, backoff: ["1s", "10s", "1m", "1h"], maxDurationS: 86_400)
+    for i in 0..<n {
+        let value: String?
+        switch i % 4 {
+        case 0: value = number(&rng)
+        case 1:
+            value = "\(days.randomElement(using: &rng)!), \(number(&rng)) \(months.randomElement(using: &rng)!) \(number(&rng)) "
+                + "\(number(&rng)):\(number(&rng)):\(number(&rng)) \(Bool.random(using: &rng) ? "GMT" : "UTC")"
+        case 2: value = String(decoding: (0..<Int.random(in: 0...80, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }, as: UTF8.self)
+        default: value = nil
+        }
+        let status = i % 7 == 0 ? Int.random(in: Int.min...Int.max, using: &rng) : [200, 204, 301, 404, 408, 429, 500, 502, 503, 504].randomElement(using: &rng)!
+        let now = Int64.random(in: 0...4_102_444_800, using: &rng)
+        if let value, let s = RetryAfter.seconds(value, now: now) {
+            precondition(s >= 0 && s <= RetryAfter.maximumSeconds, "Retry-After out of range for \(value.debugDescription)")
+        }
+        let result: CallResult = i % 11 == 0 ? .failure(retryable: Bool.random(using: &rng), error: value ?? "") : .response(status: status, retryAfter: value)
+        switch OutcomeRules.classify(result, attempt: Int.random(in: 1...10, using: &rng), firstAttemptAt: now - Int64.random(in: 0...100_000, using: &rng),
+                                     now: now, policy: policy) {
+        case .retry(let tier, _, _):
+            precondition(policy.backoff.contains(tier), "retry to a tier the message does not have")
+            retried += 1
+        case .succeed, .dead: other += 1
+        }
+    }
+    print(String(format: "response: %d answers (%d retried, %d succeeded or dead), no crash, %.1f s", n, retried, other, Date().timeIntervalSince(start)))
+}
+
 var rng = SplitMix(state: seed)
 if what == "cron" || what == "all" { fuzzCron(count, &rng) }
 if what == "config" || what == "all" { fuzzConfig(count, &rng) }
 if what == "message" || what == "all" { fuzzMessage(count, &rng) }
+if what == "response" || what == "all" { fuzzResponse(count, &rng) }
