@@ -11,6 +11,10 @@ and offers test behaviours:
   /retry-after/<value>  503 with Retry-After: <value> (URL-decoded)
   /redirect             302 to /status/200
   /echo                 200 with a JSON echo of method, path, headers and body
+  /huge-body/<n>        200 with an <n>-byte body
+  /trickle/<ms>         200 whose body arrives a byte every <ms>, for ever
+  /raw/<name>           a broken answer: giant-status, negative-status, no-status-line, huge-header,
+                        header-flood, control-headers, retry-after-giant, retry-after-digits, short-body
   /flaky/<key>/<n>      503 for the first <n> calls with <key>, then 200
   /random-fail/<pct>    503 for <pct>% of calls at random, else 200 (soak and chaos tests)
 
@@ -132,6 +136,44 @@ class Handler(BaseHTTPRequestHandler):
                 "body": body.decode("utf-8", "replace"),
             }
             return self._reply(200, json.dumps(echo).encode(), {"Content-Type": "application/json"})
+        if len(parts) == 2 and parts[0] == "huge-body":
+            return self._reply(200, b"x" * int(parts[1]))
+        if len(parts) == 2 and parts[0] == "trickle":
+            # Headers at once, then one body byte every <ms> for ever: only the caller's timeout ends it.
+            self.send_response(200)
+            self.send_header("Content-Length", "1000000")
+            self.end_headers()
+            try:
+                for _ in range(100000):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(int(parts[1]) / 1000.0)
+            except OSError:
+                pass
+            self.close_connection = True
+            return self._log(499)
+        if len(parts) == 2 and parts[0] == "raw":
+            # Answers no well-behaved server gives (the hostile-backend tests).
+            raw = {
+                "giant-status": b"HTTP/1.1 99999999999999999999 OK\r\nContent-Length: 0\r\n\r\n",
+                "negative-status": b"HTTP/1.1 -503 Busy\r\nContent-Length: 0\r\n\r\n",
+                "no-status-line": b"garbage garbage\r\n\r\n",
+                "huge-header": b"HTTP/1.1 503 Busy\r\nX-Big: " + b"y" * 300000 + b"\r\nContent-Length: 0\r\n\r\n",
+                "header-flood": b"HTTP/1.1 503 Busy\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(20000)) + b"Content-Length: 0\r\n\r\n",
+                "control-headers": b"HTTP/1.1 503 Busy\r\nRetry-After: \x1b[2J99\x07\r\nLocation: /x\x1b]0;t\x07\r\nContent-Length: 5\r\n\r\n\x1b[31mred",
+                "retry-after-giant": b"HTTP/1.1 503 Busy\r\nRetry-After: Sun, 06 Nov 999999999999 08:49:37 GMT\r\nContent-Length: 0\r\n\r\n",
+                "retry-after-digits": b"HTTP/1.1 429 Slow\r\nRetry-After: " + b"9" * 5000 + b"\r\nContent-Length: 0\r\n\r\n",
+                "short-body": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort",
+            }.get(parts[1])
+            if raw is None:
+                return self._reply(404, b"no such raw answer")
+            try:
+                self.wfile.write(raw)
+                self.wfile.flush()
+            except OSError:
+                pass
+            self.close_connection = True
+            return self._log(-1)
         if len(parts) == 2 and parts[0] == "random-fail":
             return self._reply(503 if random.random() * 100 < float(parts[1]) else 200, b"random")
         if len(parts) == 3 and parts[0] == "flaky":

@@ -207,6 +207,34 @@ struct HostileTests {
     }
 }
 
+extension HostileTests {
+    @Test("a hostile backend: broken status lines, giant or flooding headers, control characters, giant Retry-After, 10 MiB and trickling bodies")
+    func hostileBackend() throws {
+        let h = try WorkerHarness(backoff: ["1s"], maxAttempts: 2, timeout: "2s")
+        defer { h.stop() }
+        let worker = try h.startWorker()
+        let paths = [
+            "/raw/giant-status", "/raw/negative-status", "/raw/no-status-line", "/raw/huge-header", "/raw/header-flood",
+            "/raw/control-headers", "/raw/retry-after-giant", "/raw/retry-after-digits", "/raw/short-body", "/huge-body/10485760",
+            "/trickle/100",
+        ]
+        try h.publish(paths.enumerated().map { i, p in Self.body(h, path: p, maxAttempts: 2, id: "answer-\(i)") })
+        // Each ends succeeded (the 10 MiB body is a 200) or dead after its attempts; none is lost, the worker lives.
+        #expect(h.eventually(60) {
+            let dead = (try? h.count(h.names.deadQueue)) ?? 0
+            let ok = h.workerLogs().components(separatedBy: "outcome=success").count - 1
+            return Int(dead) + ok == paths.count
+        })
+        #expect(worker.process.isRunning, "the worker survived every answer")
+        #expect(h.workerLogs().contains("outcome=success") && h.workerLogs().contains("answer-9"), "the 10 MiB answer is a success")
+        let logs = h.workerLogs()
+        #expect(!logs.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 }, "a control character from an answer reached the log")
+        let dead = try h.drain(h.names.deadQueue)
+        #expect(dead.allSatisfy { ($0.message.properties.headers?["cronq-dead-error"]?.stringValue ?? "").unicodeScalars.allSatisfy { $0.value >= 0x20 } })
+        #expect(dead.count == paths.count - 1)
+    }
+}
+
 /// Runs `body` on a thread with a 256 MiB stack (for encoding test messages nested thousands deep).
 func onBigStack(_ body: @escaping @Sendable () throws -> Void) throws {
     let box = ResultBox<Void>()
