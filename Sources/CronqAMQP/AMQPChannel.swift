@@ -84,6 +84,15 @@ public struct AMQPChannel {
         try connection.checkReply(channel: id)
     }
 
+    /// Removes a binding (tests take a queue off its exchange to make publishes unroutable).
+    public func unbindQueue(_ queue: String, exchange: String, routingKey: String, arguments: AMQPTable = AMQPTable()) throws {
+        try connection.ensureOpen(id)
+        let arena = CArena()
+        amqp_queue_unbind(
+            state, id, arena.bytes(queue), arena.bytes(exchange), arena.bytes(routingKey), arena.table(arguments))
+        try connection.checkReply(channel: id)
+    }
+
     /// Deletes a queue; returns how many messages it held.
     @discardableResult
     public func deleteQueue(_ name: String, ifUnused: Bool = false, ifEmpty: Bool = false) throws -> UInt32 {

@@ -235,6 +235,43 @@ extension HostileTests {
     }
 }
 
+extension HostileTests {
+    @Test("a dead letter whose publish is returned (dead queue unbound) stays unacked, even without a message id; rebinding delivers it")
+    func returnedDeadLetterIsNotLost() throws {
+        let h = try WorkerHarness()
+        defer { h.stop() }
+        let names = h.names
+        // After the worker connected: it declares the topology, binding included, on every connect.
+        try h.startWorker()
+        #expect(h.eventually(10) { h.workerLogs().contains("msg=connected") })
+        try onThreadSync { [brokerURL = h.brokerURL] in
+            try AMQPConnection(url: AMQPURL(brokerURL)).openChannel().unbindQueue(names.deadQueue, exchange: names.deadExchange, routingKey: "")
+        }
+        // Two malformed messages without a message id, and one with the same id as a good message in flight.
+        var noID1 = h.raw(Array("not json 1".utf8), id: "x")
+        noID1.properties.messageID = nil
+        var noID2 = h.raw(Array("not json 2".utf8), id: "x")
+        noID2.properties.messageID = nil
+        try h.publish([noID1, noID2, h.raw(Array("not json 3".utf8), id: "shared"), h.message(path: "/cron/ee-recent", id: "shared")])
+        #expect(h.eventually(10) { h.requests().contains { $0["idempotency_key"] as? String == "shared" } })
+        // Each returned dead letter is held unacked (not requeued in a loop, not acked: not lost).
+        #expect(h.eventually(10) { h.workerLogs().components(separatedBy: "dead letter unroutable").count > 3 })
+        Thread.sleep(forTimeInterval: 1)
+        #expect(try h.count(names.deadQueue) == 0)
+        #expect(try h.count(names.workQueue("default")) == 0, "held by the worker, unacked")
+        #expect(!h.workerLogs().contains("outcome=dead"), "a returned dead letter must not count as dead")
+        try onThreadSync { [brokerURL = h.brokerURL] in
+            try AMQPConnection(url: AMQPURL(brokerURL)).openChannel().bindQueue(names.deadQueue, exchange: names.deadExchange, routingKey: "")
+        }
+        // The next attempt finds the queue: all three arrive, with their cronq-dead headers, and are acked.
+        #expect(h.eventually(20) { (try? h.count(names.deadQueue)) == 3 })
+        let dead = try h.drain(names.deadQueue)
+        #expect(dead.allSatisfy { $0.message.properties.headers?["cronq-dead-reason"]?.stringValue == "malformed" })
+        h.workers[0].stop()
+        #expect(try h.count(names.workQueue("default")) == 0)
+    }
+}
+
 /// Runs `body` on a thread with a 256 MiB stack (for encoding test messages nested thousands deep).
 func onBigStack(_ body: @escaping @Sendable () throws -> Void) throws {
     let box = ResultBox<Void>()

@@ -80,6 +80,8 @@ public final class WorkerLoop: @unchecked Sendable {
         var outgoing: OutgoingMessage
         var kind: Kind
         var event: OutcomeEvent
+        /// Not published again before this (a dead letter the broker could not route waits, unacked).
+        var notBefore: ContinuousClock.Instant? = nil
         enum Kind { case retry(tier: String), dead(reason: String) }
     }
 
@@ -445,13 +447,16 @@ public final class WorkerLoop: @unchecked Sendable {
 
     private func flushUnpublished() throws {
         guard let ch = confirmChannel, let conn = publishConn, !conn.isBlocked else { return }
-        while !unpublished.isEmpty {
-            let p = unpublished[0]
-            guard p.item.generation == generation else { unpublished.removeFirst(); continue }
+        var i = 0
+        let now = ContinuousClock.now
+        while i < unpublished.count {
+            let p = unpublished[i]
+            guard p.item.generation == generation else { unpublished.remove(at: i); continue }
+            if let notBefore = p.notBefore, notBefore > now { i += 1; continue }
             do {
                 let seq = try ch.publish(exchange: p.outgoing.exchange, routingKey: p.outgoing.routingKey, message: p.outgoing.message)
                 confirms.published(seq: seq, token: p)
-                unpublished.removeFirst()
+                unpublished.remove(at: i)
             } catch let e as AMQPError where e.code == .blocked {
                 return
             }
@@ -506,6 +511,18 @@ public final class WorkerLoop: @unchecked Sendable {
                 deadLetter(item, reason: "malformed", status: p.event.status, error: reason,
                            event: OutcomeEvent(event: "dead", job: job, messageID: p.event.messageID, attempt: item.attempt,
                                                reason: "malformed", error: reason, queue: item.queue, at: Int64(Date().timeIntervalSince1970)))
+                return
+            }
+            if case .dead = p.kind, case .returned = outcome {
+                // No queue behind the dead-letter exchange (unbound or deleted): a topology problem, not
+                // this message's. Requeueing would spin it through the broker and burn its delivery
+                // limit; it is held unacked instead, and its dead letter published again in a while.
+                logger.error("dead letter unroutable (is \(names.deadQueue) bound to \(names.deadExchange)?); held unacked, retrying", metadata: [
+                    "job": "\(job)", "message_id": "\(p.event.messageID)", "retry_in_s": "5",
+                ])
+                var again = p
+                again.notBefore = ContinuousClock.now + .seconds(5)
+                unpublished.append(again)
                 return
             }
             logger.error("outcome publish refused by the broker; the message goes back to its queue", metadata: [
