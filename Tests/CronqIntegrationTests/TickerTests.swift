@@ -221,6 +221,61 @@ struct TickerTests {
         #expect(fires.contains { $0.job == "added" })
     }
 
+    @Test("SIGHUP is all or nothing: a reload whose topology the broker refuses keeps the old jobs; unset variables are tolerated as at start")
+    func reloadAllOrNothing() throws {
+        let h = try TickerHarness(jobs: [("keep", "* * * * * *", "none"), ("other", "* * * * * *", "none")])
+        defer { h.stop() }
+        let conflict = "\(h.prefix).jobs.conflict"
+        // A classic queue where the new config wants a quorum queue: the broker refuses the declare (406).
+        try onThreadSync { [brokerURL = h.brokerURL] in
+            _ = try AMQPConnection(url: AMQPURL(brokerURL)).openChannel().declareQueue(conflict, durable: true, autoDelete: false)
+        }
+        defer { _ = try? onThreadSync { [brokerURL = h.brokerURL] in try AMQPConnection(url: AMQPURL(brokerURL)).openChannel().deleteQueue(conflict) } }
+        let t = try h.start()
+        #expect(h.eventually { h.logs().contains("job=keep") && h.logs().contains("job=other") })
+        let base = """
+            [amqp]
+            url = "\(h.brokerURL)"
+            prefix = "\(h.prefix)"
+            [backends.default]
+            base_url = "http://127.0.0.1:9"
+            token = "${CRONQ_TEST_UNSET_TOKEN}"
+            [ticker]
+            lock_retry = "1s"
+
+            """
+        // Jobs in another order, and one whose queue the broker refuses: swapped halfway, the planner's
+        // job numbers would name the wrong jobs.
+        try (base.replacingOccurrences(of: "${CRONQ_TEST_UNSET_TOKEN}", with: "set") + """
+            [[jobs]]
+            name = "added"
+            schedule = "* * * * * *"
+            path = "/cron/added"
+            queue = "conflict"
+            [[jobs]]
+            name = "keep"
+            schedule = "* * * * * *"
+            path = "/cron/keep"
+
+            """).write(toFile: h.configPath, atomically: true, encoding: .utf8)
+        t.signal(SIGHUP)
+        #expect(h.eventually { h.logs().contains("configuration reload failed") })
+        let failedAt = Int64(Date().timeIntervalSince1970)
+        Thread.sleep(forTimeInterval: 3)
+        // Unset ${VAR} as at start: accepted.
+        try (base + "[[jobs]]\nname = \"keep\"\nschedule = \"* * * * * *\"\npath = \"/cron/keep\"\n")
+            .write(toFile: h.configPath, atomically: true, encoding: .utf8)
+        t.signal(SIGHUP)
+        #expect(h.eventually { h.logs().contains("configuration reloaded") }, "a variable unset at start is unset on reload too")
+        t.signal(SIGTERM)
+        t.process.waitUntilExit()
+        let fires = try h.drainFires()
+        let window = fires.filter { $0.instant > failedAt && $0.instant <= failedAt + 2 }
+        #expect(!fires.contains { $0.job == "added" }, "the refused config never fired")
+        #expect(window.contains { $0.job == "other" } && window.contains { $0.job == "keep" }, "the old jobs kept firing after the failed reload")
+        #expect(fires.allSatisfy { $0.id.hasPrefix("\($0.job)@") }, "every fire carries its own job's name")
+    }
+
     @Test("the broker closing the ticker's connection: it reconnects, leads again, and catches up")
     func brokerClosesConnection() throws {
         let h = try TickerHarness(jobs: [("all", "* * * * * *", "all")])
