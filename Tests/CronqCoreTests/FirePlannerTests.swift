@@ -102,6 +102,16 @@ struct FirePlannerTests {
         #expect(p.takeDue(nowMs: (Self.t0 + 121) * 1000).isEmpty)
     }
 
+    @Test("a retry that meets the same instant found by the schedule is one fire, not two")
+    func retryMeetsSchedule() {
+        // A new planner from the last confirmed fire (t0) finds t0+60 on time; the old planner's
+        // unconfirmed fire of t0+60 is fed back as a retry: one publish.
+        var p = FirePlanner(jobs: [job("j", "* * * * *", catchUp: .none)], lastFired: ["j": Self.t0], now: Self.t0 + 61,
+                            windowSeconds: 3600, maxCatchUp: 10)
+        p.retry(FirePlanner.Fire(job: "j", jobIndex: 0, instant: Self.t0 + 60, caughtUp: false), atMs: (Self.t0 + 61) * 1000)
+        #expect(p.takeDue(nowMs: (Self.t0 + 61) * 1000).map(\.instant) == [Self.t0 + 60])
+    }
+
     @Test("100,000 jobs: the heap stays consistent")
     func manyJobs() {
         let jobs = (0..<100_000).map { job("j\($0)", "\($0 % 60) * * * *") }

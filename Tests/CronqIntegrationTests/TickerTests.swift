@@ -323,4 +323,32 @@ struct TickerTests {
         #expect(log.range(of: "leadership lost").map { lost in log.range(of: "msg=fired")!.lowerBound > lost.lowerBound } == true,
                 "fired by the second leadership, not the first")
     }
+
+    @Test("catch_up = none: a fire published into a connection that dies before the confirm is fired after the reconnect, not dropped")
+    func catchUpNoneKeepsAnUnconfirmedFire() throws {
+        let upstream = try #require(TestBroker.url.flatMap { try? AMQPURL($0) })
+        var proxy = try startProxy(to: "\(upstream.host):\(upstream.port)")
+        defer { proxy.stop() }
+        let port = proxy.port
+        let h = try TickerHarness(brokerURL: "amqp://guest:guest@127.0.0.1:\(port)/%2F", jobs: [("none", "*/3 * * * * *", "none")])
+        defer { h.stop() }
+        let t = try h.start()
+        #expect(h.eventually(10) { firedCount(h.logs()) >= 1 }, "fired once normally: the job has a checkpoint, this is no first fire")
+        var target = Int64(Date().timeIntervalSince1970) + 2
+        while target % 3 != 0 { target += 1 }
+        Thread.sleep(until: Date(timeIntervalSince1970: TimeInterval(target) - 0.6))
+        proxy.signal(SIGSTOP)
+        // Past the on-time grace (2 s): for a new planner the instant is missed, and `none` drops missed fires.
+        Thread.sleep(until: Date(timeIntervalSince1970: TimeInterval(target) + 3.5))
+        proxy.signal(SIGKILL)
+        proxy.process.waitUntilExit()
+        proxy = try startProxy(to: "\(upstream.host):\(upstream.port)", port: port)
+        #expect(h.eventually(20) { h.logs().contains("scheduled_at=\(Timestamp.iso(target))") }, "the unconfirmed fire is published again")
+        Thread.sleep(forTimeInterval: 1)
+        t.signal(SIGTERM)
+        t.process.waitUntilExit()
+        let instants = try h.drainFires().map(\.instant)
+        #expect(instants.contains(target), "\(instants) lacks \(target)")
+        #expect(Set(instants).count == instants.count, "nothing fired twice: \(instants) target \(target)")
+    }
 }

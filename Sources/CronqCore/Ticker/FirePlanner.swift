@@ -133,7 +133,14 @@ public struct FirePlanner: Sendable {
             fires.append(contentsOf: kept.map { Fire(job: job.name, jobIndex: Int(top.job), instant: $0, caughtUp: true) })
             schedule(top.job, after: t)
         }
-        return fires.sorted { ($0.instant, $0.job) < ($1.instant, $1.job) }
+        // A retried fire can meet the same instant found again by its job's schedule (a new planner that
+        // starts from the last confirmed fire): one publish, not two.
+        var out: [Fire] = []
+        out.reserveCapacity(fires.count)
+        for f in fires.sorted(by: { ($0.instant, $0.job) < ($1.instant, $1.job) }) where out.last.map({ $0.instant != f.instant || $0.job != f.job }) ?? true {
+            out.append(f)
+        }
+        return out
     }
 
     /// Puts a fire that could not be published back, due again at `retryAtMs`.
