@@ -137,8 +137,8 @@ struct DeadCommand: ParsableCommand {
                 let s = try DeadLetters(connection: c, names: .init(prefix: config.amqp.prefix)).replay(
                     filters.filter(ids: ids), limit: limit ?? Int.max, rate: rate, toQueue: toQueue, dryRun: dryRun,
                     messageKey: config.amqp.messageKey, signUnsigned: signUnsigned,
-                    each: { e in
-                        if dryRun { print(Printable.escaped("\(e.messageID)  \(requestLine(e))")) }
+                    each: { e, willReplay in
+                        if dryRun { print(Printable.escaped("\(e.messageID)  \(requestLine(e))\(willReplay ? "" : "  (not signed: stays dead)")")) }
                     },
                     progress: { s in
                         if tty || s.matched % 100 == 0 {

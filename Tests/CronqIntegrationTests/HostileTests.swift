@@ -130,6 +130,25 @@ struct HostileTests {
         #expect(h.requests().count == 1 && h.requests().first?["path"] as? String == "/cron/ee-recent")
         #expect(worker.process.isRunning)
         Self.noLeak(h)
+
+        // Replaying does not launder them: without --sign-unsigned they stay dead (exit 1); the dry run
+        // shows what each would send.
+        let names = h.names
+        let planted = dead.map(\.message)
+        try onThreadSync { [brokerURL = h.brokerURL] in
+            let ch = try AMQPConnection(url: AMQPURL(brokerURL)).openChannel()
+            try ch.enableConfirms()
+            _ = try ch.publishAndConfirm(planted.map { OutgoingMessage(exchange: names.deadExchange, routingKey: "default", message: $0) })
+        }
+        let env = ["WT_TOKEN": h.token]
+        let dry = try runCommand("cronq", ["dead", "replay", "--dry-run", "--config", h.configPath], environment: env)
+        #expect(dry.status == 0 && dry.stdout.contains("POST default /cron/ee-recent") && dry.stdout.contains("3 not signed"), "\(dry.stdout)")
+        let refused = try runCommand("cronq", ["dead", "replay", "--config", h.configPath], environment: env)
+        #expect(refused.status == 1 && refused.stdout.contains("replayed 0") && refused.stdout.contains("3 not signed"), "\(refused.stdout)")
+        #expect(try h.count(names.deadQueue) == 3)
+        let vouched = try runCommand("cronq", ["dead", "replay", "--sign-unsigned", "--id", "unsigned", "--config", h.configPath], environment: env)
+        #expect(vouched.status == 0 && vouched.stdout.contains("replayed 1"), "\(vouched.stdout) \(vouched.stderr)")
+        #expect(h.eventually(10) { h.requests().contains { $0["idempotency_key"] as? String == "unsigned" } }, "signed by the replay, it runs")
     }
 
     @Test("worker.accept = configured: unknown jobs and changed paths are dead `unknown_job`")

@@ -132,4 +132,14 @@ struct JobAdmissionTests {
             contentType: "application/json", headers: ["cronq-attempt": .int32(2), "cronq-signature": .string("v1,abc")], deliveryMode: 2,
             messageID: "m", timestamp: 5, type: "t", appID: "a"))
     }
+
+    @Test("cronq trigger: signed with the key, and routed to a serial job's own queue")
+    func triggerMessage() throws {
+        var c = try Self.config(key: true)
+        c.jobs[0].overlap = .serial
+        let (out, id) = Trigger.message(for: c.jobs[0], names: .init(prefix: "cronq"), now: 1_800_000_000, key: c.amqp.messageKey)
+        #expect(out.routingKey == "serial.known", "not the shared work queue: a manual run of a serial job waits its turn")
+        #expect(id == "known@manual-2027-01-15T08:00:00Z")
+        #expect((try? JobAdmission(config: c).admit(out.message).get()) != nil, "a worker with the key accepts it")
+    }
 }

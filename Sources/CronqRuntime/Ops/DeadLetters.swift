@@ -127,8 +127,9 @@ public struct DeadLetters {
     ///   - messageKey: with a key, a dead letter whose signature does not verify (planted in the dead
     ///     queue, or dead for `unauthenticated`) is not replayed but counted in `unsigned`, unless
     ///     `signUnsigned` says the operator vouches for it (after `cronq dead show`): then it is signed.
+    ///   - each: every matching dead letter, and whether it is (or, dry, would be) replayed.
     public func replay(_ filter: Filter, limit: Int = Int.max, rate: Double? = nil, toQueue: String? = nil, dryRun: Bool = false,
-                       messageKey: Secret? = nil, signUnsigned: Bool = false, each: (Entry) -> Void = { _ in },
+                       messageKey: Secret? = nil, signUnsigned: Bool = false, each: (Entry, _ willReplay: Bool) -> Void = { _, _ in },
                        progress: (Summary) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> Summary {
         let ch = try connection.openChannel()
         defer { ch.close() }
@@ -145,11 +146,12 @@ public struct DeadLetters {
             guard filter.matches(e) else { summary.skipped += 1; continue }
             summary.matched += 1
             var signWith: Secret? = nil
-            if let messageKey, !MessageSignature.isSigned(d.message, key: messageKey) {
+            let unsigned = messageKey.map { !MessageSignature.isSigned(d.message, key: $0) } ?? false
+            each(e, !unsigned || signUnsigned)
+            if unsigned {
                 guard signUnsigned else { summary.unsigned += 1; progress(summary); continue }
                 signWith = messageKey
             }
-            each(e)
             if dryRun { progress(summary); continue }
             if let rate, rate > 0 {
                 let due = start + .milliseconds(Int64(Double(summary.matched - 1) * 1000 / rate))
