@@ -9,6 +9,7 @@ let swiftMetrics: Package.Dependency = .package(url: "https://github.com/apple/s
 let swiftPrometheus: Package.Dependency = .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0")
 let swiftNIO: Package.Dependency = .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0")
 let swiftCrypto: Package.Dependency = .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0")
+let swiftCollections: Package.Dependency = .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0")
 
 let upcoming: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -24,7 +25,7 @@ let package = Package(
         .executable(name: "cronq-ticker", targets: ["cronq-ticker"]),
         .executable(name: "cronq-worker", targets: ["cronq-worker"]),
     ],
-    dependencies: [argumentParser, swiftLog, swiftMetrics, swiftPrometheus, swiftNIO, swiftCrypto],
+    dependencies: [argumentParser, swiftLog, swiftMetrics, swiftPrometheus, swiftNIO, swiftCrypto, swiftCollections],
     targets: [
         // C libraries: one system-library target each, imported only by its wrapper module.
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
@@ -34,7 +35,8 @@ let package = Package(
         .target(name: "CSystemMemory"),
 
         // Pure core: cron, config, job message, outcome rules, topology model. No C, no sockets.
-        .target(name: "CronqCore", swiftSettings: upcoming),
+        // (Its one dependency: the fire planner's heap, from swift-collections.)
+        .target(name: "CronqCore", dependencies: [.product(name: "HeapModule", package: "swift-collections")], swiftSettings: upcoming),
         // The one Swift layer over rabbitmq-c.
         .target(name: "CronqAMQP", dependencies: ["CRabbitMQ"], swiftSettings: upcoming),
         // The one Swift layer over libcurl.

@@ -17,9 +17,6 @@ static inline CURLcode cronq_curl_easy_setopt_pointer(CURL *handle, CURLoption o
 static inline CURLcode cronq_curl_easy_setopt_slist(CURL *handle, CURLoption option, struct curl_slist *value) {
     return curl_easy_setopt(handle, option, value);
 }
-static inline CURLcode cronq_curl_easy_setopt_off(CURL *handle, CURLoption option, curl_off_t value) {
-    return curl_easy_setopt(handle, option, value);
-}
 
 typedef size_t (*cronq_curl_data_callback)(char *data, size_t size, size_t count, void *userdata);
 

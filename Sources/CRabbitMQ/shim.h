@@ -11,7 +11,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/time.h>
-#include <poll.h>
 #include <linux/sockios.h>
 
 /* amqp_login_with_properties is variadic (SASL arguments); Swift cannot call it. */
@@ -50,12 +49,5 @@ static inline int cronq_socket_set_cork(int fd, int on) {
     return setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
 }
 
-/* Waits up to timeout_ms for the socket to be readable; 1 readable, 0 timeout, -1 error. */
-static inline int cronq_socket_wait_readable(int fd, int timeout_ms) {
-    struct pollfd p = { .fd = fd, .events = POLLIN, .revents = 0 };
-    int r = poll(&p, 1, timeout_ms);
-    if (r < 0) return -1;
-    return r > 0 ? 1 : 0;
-}
 
 #endif

@@ -131,7 +131,7 @@ struct DeadCommand: ParsableCommand {
             let config = try options.loadForPublishing()
             let c = try connect(config, "dead replay")
             defer { c.close() }
-            let interrupt = Interrupt()
+            let interrupt = StopSignals(secondSignalExitCode: 130)
             let tty = isatty(STDERR_FILENO) != 0
             do {
                 let s = try DeadLetters(connection: c, names: .init(prefix: config.amqp.prefix)).replay(

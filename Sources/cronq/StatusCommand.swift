@@ -62,7 +62,7 @@ struct StatusCommand: ParsableCommand {
         for name in silence.keys where !config.jobs.contains(where: { $0.name == name }) {
             throw ValidationError("--max-silence names '\(name)', which is not a job in \(config.path)")
         }
-        let interrupt = watch != nil ? Interrupt() : nil
+        let interrupt = watch != nil ? StopSignals(secondSignalExitCode: 130) : nil
         var first = true
         while true {
             let c = try connect(config, "status")

@@ -25,7 +25,7 @@ struct TailCommand: ParsableCommand {
         let config = try options.load()
         let c = try connect(config, "tail")
         defer { c.close() }
-        let interrupt = Interrupt()
+        let interrupt = StopSignals(secondSignalExitCode: 130)
         do {
             try Tail.run(connection: c, names: .init(prefix: config.amqp.prefix), job: job, json: format == "json",
                          shouldStop: { interrupt.isRaised }, print: { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) })

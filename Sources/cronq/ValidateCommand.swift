@@ -49,7 +49,7 @@ struct ValidateCommand: ParsableCommand {
             return
         }
         defer { conn.close() }
-        guard let ch = try? conn.openChannel(), let cp = (try? TickerState.peek(ch, names: .init(prefix: c.amqp.prefix)))?.checkpoint else { return }
-        for line in TickerState.pausedLines(cp.paused, now: now) { print(line) }
+        guard let ch = try? conn.openChannel(), let cp = (try? CheckpointPeek.peek(ch, names: .init(prefix: c.amqp.prefix)))?.checkpoint else { return }
+        for line in CheckpointPeek.pausedLines(cp.paused, now: now) { print(line) }
     }
 }

@@ -119,9 +119,11 @@ struct CronParserTests {
         }
     }
 
-    @Test("29 February parses: it exists in leap years")
+    @Test("29 February parses and fires in leap years only")
     func leapDay() throws {
-        _ = try CronExpression("0 0 29 2 *")
+        let s = try CronSchedule("0 0 29 2 *")
+        #expect(s.next(after: utc("2027-01-01T00:00:00Z")) == utc("2028-02-29T00:00:00Z"))
+        #expect(s.next(after: utc("2028-02-29T00:00:00Z")) == utc("2032-02-29T00:00:00Z"), "2029-2031 have no 29 February")
     }
 
     @Test("a parsed expression is small")

@@ -11,7 +11,31 @@ package enum JSONValue: Equatable, Sendable {
     case object([String: JSONValue])
 }
 
-/// A strict RFC 8259 reader for job messages on the worker's hot path.
+extension JSONValue {
+    /// A member of an object (nil for anything else).
+    package subscript(key: String) -> JSONValue? {
+        if case .object(let o) = self { return o[key] }
+        return nil
+    }
+
+    package var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    package var intValue: Int? {
+        if case .int(let n) = self { return n }
+        return nil
+    }
+
+    package var objectValue: [String: JSONValue]? {
+        if case .object(let o) = self { return o }
+        return nil
+    }
+}
+
+/// A strict RFC 8259 reader: the one JSON reader of every wire format (job messages on the worker's
+/// hot path, events, checkpoints, control messages).
 ///
 /// Why not `JSONDecoder`: on Linux it was a fifth of the worker's CPU per job (bridging through
 /// `Data`, a generic `Decoder` tree, string boxing). This reads the bytes once into ``JSONValue``.

@@ -58,22 +58,23 @@ public struct Checkpoint: Sendable, Equatable {
 
     /// nil for anything that is not a v1 checkpoint (it is then ignored, with a log line).
     public static func decode(_ body: [UInt8]) -> Checkpoint? {
-        guard let obj = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any], obj["v"] as? Int == 1,
-            let at = (obj["at"] as? String).flatMap(Timestamp.parse), let fired = obj["fired"] as? [String: String]
+        guard let obj = try? JSONReader.parse(body), obj["v"]?.intValue == 1,
+            let at = obj["at"]?.stringValue.flatMap(Timestamp.parse), let fired = obj["fired"]?.objectValue
         else { return nil }
         var out: [String: Int64] = [:]
-        for (k, v) in fired { if let t = Timestamp.parse(v) { out[k] = t } }
+        out.reserveCapacity(fired.count)
+        for (k, v) in fired { if let t = v.stringValue.flatMap(Timestamp.parse) { out[k] = t } }
         var paused: [String: PauseState] = [:]
-        for (k, v) in (obj["paused"] as? [String: [String: Any]]) ?? [:] {
-            guard let since = (v["since"] as? String).flatMap(Timestamp.parse) else { continue }
+        for (k, v) in obj["paused"]?.objectValue ?? [:] {
+            guard let since = v["since"]?.stringValue.flatMap(Timestamp.parse) else { continue }
             paused[k] = PauseState(
-                until: (v["until"] as? String).flatMap(Timestamp.parse), reason: v["reason"] as? String, since: since,
-                lastSkipped: (v["last_skipped"] as? String).flatMap(Timestamp.parse))
+                until: v["until"]?.stringValue.flatMap(Timestamp.parse), reason: v["reason"]?.stringValue, since: since,
+                lastSkipped: v["last_skipped"]?.stringValue.flatMap(Timestamp.parse))
         }
         var running: [String: RunInFlight] = [:]
-        for (k, v) in (obj["running"] as? [String: [String: Any]]) ?? [:] {
-            guard let id = v["id"] as? String, let s = (v["scheduled_at"] as? String).flatMap(Timestamp.parse),
-                let e = (v["expires_at"] as? String).flatMap(Timestamp.parse) else { continue }
+        for (k, v) in obj["running"]?.objectValue ?? [:] {
+            guard let id = v["id"]?.stringValue, let s = v["scheduled_at"]?.stringValue.flatMap(Timestamp.parse),
+                let e = v["expires_at"]?.stringValue.flatMap(Timestamp.parse) else { continue }
             running[k] = RunInFlight(id: id, scheduledAt: s, expiresAt: e)
         }
         return Checkpoint(at: at, fired: out, paused: paused, running: running)

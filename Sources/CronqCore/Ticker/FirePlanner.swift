@@ -1,3 +1,5 @@
+import HeapModule
+
 /// The ticker's pure core: which fires are due, which were missed, what the catch-up policy keeps,
 /// and when to wake next. No clock (every call takes `now`), no I/O: table-tested.
 ///
@@ -48,13 +50,16 @@ public struct FirePlanner: Sendable {
         }
     }
 
-    struct Entry: Sendable {
+    /// Ordered by when it is due (ties by job, then instant, so the order is the same on every ticker).
+    struct Entry: Sendable, Comparable {
         var dueMs: Int64
         var job: Int32
         var instant: Int64
         /// A fire that was taken before but not confirmed: published as it is, never subject to
         /// catch-up, and not rescheduled (the job's regular entry is still in the heap).
         var isRetry = false
+
+        static func < (a: Entry, b: Entry) -> Bool { (a.dueMs, a.job, a.instant) < (b.dueMs, b.job, b.instant) }
     }
 
     public private(set) var jobs: [Job]
@@ -64,7 +69,7 @@ public struct FirePlanner: Sendable {
     public let onTimeGraceSeconds: Int64
     public let windowSeconds: Int64
     public let maxCatchUp: Int
-    private var heap: [Entry] = []
+    private var heap = Heap<Entry>()
 
     /// - Parameters:
     ///   - lastFired: the checkpoint; a job without one starts from `now` (nothing to catch up).
@@ -92,7 +97,7 @@ public struct FirePlanner: Sendable {
     public var count: Int { heap.count }
 
     /// When the earliest fire is due (Unix milliseconds), or nil with no jobs.
-    public var nextDueMs: Int64? { heap.first?.dueMs }
+    public var nextDueMs: Int64? { heap.min?.dueMs }
 
     /// Records a confirmed fire: later computations never produce this instant or an earlier one again.
     public mutating func confirmed(job: String, instant: Int64) {
@@ -103,7 +108,7 @@ public struct FirePlanner: Sendable {
     public mutating func takeDue(nowMs: Int64) -> [Fire] {
         let now = nowMs / 1000
         var fires: [Fire] = []
-        while let top = heap.first, top.dueMs <= nowMs {
+        while let top = heap.min, top.dueMs <= nowMs {
             popTop()
             let job = jobs[Int(top.job)]
             if top.isRetry {
@@ -170,33 +175,7 @@ public struct FirePlanner: Sendable {
         return Int64(h % UInt64(bound))
     }
 
-    // MARK: - Binary heap
+    private mutating func push(_ e: Entry) { heap.insert(e) }
 
-    private mutating func push(_ e: Entry) {
-        heap.append(e)
-        var i = heap.count - 1
-        while i > 0 {
-            let p = (i - 1) / 2
-            if heap[p].dueMs <= heap[i].dueMs { break }
-            heap.swapAt(p, i)
-            i = p
-        }
-    }
-
-    private mutating func popTop() {
-        let last = heap.removeLast()
-        guard !heap.isEmpty else { return }
-        heap[0] = last
-        var i = 0
-        while true {
-            let l = 2 * i + 1
-            let r = l + 1
-            var m = i
-            if l < heap.count && heap[l].dueMs < heap[m].dueMs { m = l }
-            if r < heap.count && heap[r].dueMs < heap[m].dueMs { m = r }
-            if m == i { break }
-            heap.swapAt(i, m)
-            i = m
-        }
-    }
+    private mutating func popTop() { _ = heap.popMin() }
 }

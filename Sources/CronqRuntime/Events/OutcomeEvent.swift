@@ -6,7 +6,7 @@ import Foundation
 ///
 /// A message carries one or more events of the same routing key, one JSON object per line (a worker
 /// coalesces a loop turn's events: see `EventBatcher`); read them with ``decodeAll(_:)``.
-public struct OutcomeEvent: Codable, Sendable, Equatable {
+public struct OutcomeEvent: Encodable, Sendable, Equatable {
     public var event: String
     public var job: String
     public var messageID: String
@@ -47,7 +47,25 @@ public struct OutcomeEvent: Codable, Sendable, Equatable {
     /// Every event a message body carries, in order. A line that is not an event is skipped (events
     /// are best-effort; a foreign publisher must not break a reader).
     public static func decodeAll(_ body: [UInt8]) -> [OutcomeEvent] {
-        lines(body).compactMap { try? JSONDecoder().decode(OutcomeEvent.self, from: Data($0)) }
+        lines(body).compactMap { decode(Array($0)) }
+    }
+
+    /// One event's JSON text, read with cronq's one JSON reader; nil when it is not an event.
+    static func decode(_ line: [UInt8]) -> OutcomeEvent? {
+        guard let o = try? JSONReader.parse(line), let event = o["event"]?.stringValue, let job = o["job"]?.stringValue,
+            let messageID = o["message_id"]?.stringValue, let at = o["at"]?.stringValue
+        else { return nil }
+        var e = OutcomeEvent(event: event, job: job, messageID: messageID, at: 0)
+        e.at = at
+        e.scheduledAt = o["scheduled_at"]?.stringValue
+        e.attempt = o["attempt"]?.intValue
+        e.status = o["status"]?.intValue
+        e.durationMs = o["duration_ms"]?.intValue
+        e.reason = o["reason"]?.stringValue
+        e.tier = o["tier"]?.stringValue
+        e.error = o["error"]?.stringValue
+        e.queue = o["queue"]?.stringValue
+        return e
     }
 
     /// The body's lines: the events' JSON texts (a JSON string cannot hold a raw newline).

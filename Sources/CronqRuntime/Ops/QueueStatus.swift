@@ -63,7 +63,7 @@ public struct QueueStatus: Sendable {
             try ch.reject(first.deliveryTag, requeue: true)
         }
         // Best effort: a missing or unreadable state queue only means no pauses to show.
-        let paused = (try? TickerState.peek(ch, names: names))?.checkpoint?.paused.filter { $0.value.holds(at: now) } ?? [:]
+        let paused = (try? CheckpointPeek.peek(ch, names: names))?.checkpoint?.paused.filter { $0.value.holds(at: now) } ?? [:]
         ch.close()
         if let management = config.amqp.managementURL {
             let vhost = (try? AMQPURL(config.amqp.url).vhost) ?? "/"
@@ -115,7 +115,7 @@ public struct QueueStatus: Sendable {
         var s = TextTable.render(t)
         s += "ticker leader: \(leader ? "yes (lock held)" : "NONE")\n"
         if let age = oldestDeadAgeSeconds { s += "oldest dead letter: \(age) s old\n" }
-        for line in TickerState.pausedLines(paused, now: at) { s += line + "\n" }
+        for line in CheckpointPeek.pausedLines(paused, now: at) { s += line + "\n" }
         return s
     }
 

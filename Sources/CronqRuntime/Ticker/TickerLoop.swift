@@ -223,7 +223,7 @@ public final class TickerLoop: @unchecked Sendable {
     private func readCheckpoint(_ c: AMQPConnection) throws -> Checkpoint? {
         let ch = try c.openChannel()
         defer { ch.close() }
-        let peek = try TickerState.peek(ch, names: names)
+        let peek = try CheckpointPeek.peek(ch, names: names)
         if peek == .unreadable { logger.warning("ignoring an unreadable checkpoint in \(names.stateQueue)") }
         return peek.checkpoint
     }

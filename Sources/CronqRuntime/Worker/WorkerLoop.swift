@@ -46,7 +46,7 @@ public final class WorkerLoop: @unchecked Sendable {
     private var acks = AckCoalescer()
     /// Outcome events of this loop turn, published coalesced at its end.
     private var events = EventBatcher()
-    private var backoff = ReconnectBackoff(initial: .milliseconds(200), maximum: .seconds(15))
+    private var backoff: ReconnectBackoff
     private var reconnectAt: ContinuousClock.Instant?
     private var draining = false
     private var drainDeadline: ContinuousClock.Instant?
@@ -88,6 +88,7 @@ public final class WorkerLoop: @unchecked Sendable {
     public init(options: WorkerOptions, logger: Logger) {
         self.options = options
         self.admission = JobAdmission(config: options.config)
+        self.backoff = ReconnectBackoff(initial: .milliseconds(200), maximum: options.maxReconnectDelay)
         self.names = Topology.Names(prefix: options.config.amqp.prefix)
         self.logger = logger
     }

@@ -10,7 +10,8 @@ public struct WorkerOptions: Sendable {
     /// How long to wait between reconnect attempts, at most.
     public var maxReconnectDelay: Duration
 
-    public init(config: CronqConfig, queues: [String]? = nil, concurrency: Int? = nil, grace: Duration? = nil) {
+    public init(config: CronqConfig, queues: [String]? = nil, concurrency: Int? = nil, grace: Duration? = nil,
+                maxReconnectDelay: Duration = .seconds(15)) {
         self.config = config
         var q = queues ?? config.worker.queues
         if q.isEmpty { q = config.queues }
@@ -18,6 +19,6 @@ public struct WorkerOptions: Sendable {
         self.queues = q
         self.concurrency = concurrency ?? config.worker.concurrency
         self.grace = grace ?? config.worker.grace
-        self.maxReconnectDelay = .seconds(15)
+        self.maxReconnectDelay = maxReconnectDelay
     }
 }

@@ -1,8 +1,9 @@
 public import CronqAMQP
 public import CronqCore
 
-/// The leader ticker's state on the broker, as the ticker, `cronq status` and `cronq validate` read it.
-public enum TickerState {
+/// The last checkpoint the leader left in `<prefix>.ticker.state`, read without taking it (the ticker at
+/// takeover, `cronq status`, `cronq validate`), and how paused jobs in it read for people.
+public enum CheckpointPeek {
     /// What `<prefix>.ticker.state` holds, read without taking it (get, then reject with requeue).
     public enum Peek: Sendable, Equatable {
         case empty
