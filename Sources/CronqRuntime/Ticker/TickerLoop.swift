@@ -95,14 +95,20 @@ public final class TickerLoop: @unchecked Sendable {
         var (planner, indices) = makePlanner(for: config)
         plannedJobIndices = indices
         // Fires published but never confirmed by the connection that died (catch_up = "none" jobs only):
-        // retried as they are, outside the catch-up policy (docs/decisions.md, "On-time grace").
-        var byName: [String: Int] = [:]
-        for (i, jobIndex) in indices.enumerated() where config.jobs[jobIndex].catchUp == .none { byName[config.jobs[jobIndex].name] = i }
-        for f in unconfirmed {
-            guard let i = byName[f.job] else { continue }
-            planner.retry(FirePlanner.Fire(job: f.job, jobIndex: i, instant: f.instant, caughtUp: false), atMs: nowMs())
+        // retried as they are, outside the catch-up policy (docs/decisions.md, "On-time grace"). A lookup
+        // of only their jobs: a map of every job would leave megabytes of holes in a big ticker's heap.
+        if !unconfirmed.isEmpty {
+            let wanted = Set(unconfirmed.map(\.job))
+            var byName: [String: Int] = [:]
+            for (i, jobIndex) in indices.enumerated() where wanted.contains(config.jobs[jobIndex].name) && config.jobs[jobIndex].catchUp == .none {
+                byName[config.jobs[jobIndex].name] = i
+            }
+            for f in unconfirmed {
+                guard let i = byName[f.job] else { continue }
+                planner.retry(FirePlanner.Fire(job: f.job, jobIndex: i, instant: f.instant, caughtUp: false), atMs: nowMs())
+            }
+            unconfirmed.removeAll()
         }
-        unconfirmed.removeAll()
         return planner
     }
 
