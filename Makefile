@@ -14,7 +14,7 @@ SWIFT_BUILD_FLAGS ?= -Xswiftc -warnings-as-errors
 SOAK_SECONDS ?= 600
 TEST_SOAK_SECONDS ?= 60
 
-.PHONY: help deps build release test test-unit test-django chaos soak rabbitmq-up rabbitmq-down clean bench definitions demo demo-down docker-check fuzz
+.PHONY: lint help deps build release test test-unit test-django chaos soak rabbitmq-up rabbitmq-down clean bench definitions demo demo-down docker-check fuzz
 
 help:
 	@echo "make build        debug build of cronq, cronq-ticker, cronq-worker"
@@ -22,6 +22,7 @@ help:
 	@echo "make test         install missing packages, start a private RabbitMQ, run swift test, stop it"
 	@echo "                  (then the chaos tests and a $(TEST_SOAK_SECONDS) s soak, on brokers of their own)"
 	@echo "make test-unit    the tests that need no broker"
+	@echo "make lint         swift-format with the repository's .swift-format (warnings are errors); make test runs it"
 	@echo "make chaos        fault tests with the accounting check (broker restarts and outage, kills, backend down)"
 	@echo "make soak         200 jobs for SOAK_SECONDS (600) with faults in the middle; accounting and leak check"
 	@echo "make rabbitmq-up  start the private RabbitMQ node (127.0.0.1:$(CRONQ_RMQ_PORT))"
@@ -61,8 +62,12 @@ rabbitmq-up: deps
 rabbitmq-down:
 	@scripts/rabbitmq.sh down
 
+# swift-format ships with the toolchain; `swift format format -i -r Sources Tests Package.swift` fixes most of it.
+lint:
+	$(SWIFT) format lint --strict -r Sources Tests Package.swift
+
 # The node (if this started it) is stopped whatever the tests do; the test exit code is kept.
-test: deps
+test: deps lint
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	@$(BROKER_UP); set +e; \
 	CRONQ_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" \

@@ -6,10 +6,12 @@ let argumentParser: Package.Dependency = .package(
     url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0")
 let swiftLog: Package.Dependency = .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0")
 let swiftMetrics: Package.Dependency = .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0")
-let swiftPrometheus: Package.Dependency = .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0")
+let swiftPrometheus: Package.Dependency = .package(
+    url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0")
 let swiftNIO: Package.Dependency = .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0")
 let swiftCrypto: Package.Dependency = .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0")
-let swiftCollections: Package.Dependency = .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0")
+let swiftCollections: Package.Dependency = .package(
+    url: "https://github.com/apple/swift-collections.git", from: "1.1.0")
 
 let upcoming: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -36,7 +38,9 @@ let package = Package(
 
         // Pure core: cron, config, job message, outcome rules, topology model. No C, no sockets.
         // (Its one dependency: the fire planner's heap, from swift-collections.)
-        .target(name: "CronqCore", dependencies: [.product(name: "HeapModule", package: "swift-collections")], swiftSettings: upcoming),
+        .target(
+            name: "CronqCore", dependencies: [.product(name: "HeapModule", package: "swift-collections")],
+            swiftSettings: upcoming),
         // The one Swift layer over rabbitmq-c.
         .target(name: "CronqAMQP", dependencies: ["CRabbitMQ"], swiftSettings: upcoming),
         // The one Swift layer over libcurl.
@@ -89,14 +93,20 @@ let package = Package(
         // Helpers the test targets share: child processes (test backend, proxy), threads, the test broker.
         .target(name: "CronqTestSupport", path: "Tests/CronqTestSupport", swiftSettings: upcoming),
         // `make bench`: measurements, never timed tests.
-        .executableTarget(name: "cronq-bench", dependencies: ["CronqCore", "CronqAMQP", "CronqHTTP", "CronqRuntime", "CSystemMemory"], swiftSettings: upcoming),
+        .executableTarget(
+            name: "cronq-bench",
+            dependencies: ["CronqCore", "CronqAMQP", "CronqHTTP", "CronqRuntime", "CSystemMemory"],
+            swiftSettings: upcoming),
 
         // `make fuzz`: a seeded random generator throws millions of inputs at the cron parser and the config loader.
         .executableTarget(name: "cronq-fuzz", dependencies: ["CronqCore"], swiftSettings: upcoming),
 
-        .testTarget(name: "CronqCoreTests", dependencies: ["CronqCore"], exclude: ["Fixtures"], swiftSettings: upcoming),
+        .testTarget(
+            name: "CronqCoreTests", dependencies: ["CronqCore"], exclude: ["Fixtures"], swiftSettings: upcoming),
         .testTarget(name: "CronqAMQPTests", dependencies: ["CronqAMQP", "CronqTestSupport"], swiftSettings: upcoming),
-        .testTarget(name: "CronqRuntimeTests", dependencies: ["CronqRuntime", "CronqCore", "CronqAMQP", "CronqHTTP"], swiftSettings: upcoming),
+        .testTarget(
+            name: "CronqRuntimeTests", dependencies: ["CronqRuntime", "CronqCore", "CronqAMQP", "CronqHTTP"],
+            swiftSettings: upcoming),
         .testTarget(name: "CronqHTTPTests", dependencies: ["CronqHTTP", "CronqTestSupport"], swiftSettings: upcoming),
         .testTarget(
             name: "CronqIntegrationTests",

@@ -31,7 +31,8 @@ extension AMQPChannel {
         var kept: [AMQPEvent] = []
         defer { connection.requeue(kept) }
         for (i, m) in messages.enumerated() {
-            let seq = try publish(exchange: m.exchange, routingKey: m.routingKey, message: m.message, mandatory: m.mandatory)
+            let seq = try publish(
+                exchange: m.exchange, routingKey: m.routingKey, message: m.message, mandatory: m.mandatory)
             confirms.published(seq: seq, token: i)
         }
         let deadline = ContinuousClock.now + timeout

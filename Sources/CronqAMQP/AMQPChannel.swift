@@ -85,7 +85,9 @@ public struct AMQPChannel {
     }
 
     /// Removes a binding (tests take a queue off its exchange to make publishes unroutable).
-    public func unbindQueue(_ queue: String, exchange: String, routingKey: String, arguments: AMQPTable = AMQPTable()) throws {
+    public func unbindQueue(_ queue: String, exchange: String, routingKey: String, arguments: AMQPTable = AMQPTable())
+        throws
+    {
         try connection.ensureOpen(id)
         let arena = CArena()
         amqp_queue_unbind(

@@ -1,7 +1,7 @@
 internal import CRabbitMQ
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The frame dispatcher. rabbitmq-c 0.11 has no confirm or consume loop of its own that handles

@@ -1,7 +1,7 @@
 internal import CRabbitMQ
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One AMQP 0-9-1 connection to RabbitMQ, over rabbitmq-c.

@@ -127,7 +127,9 @@ public struct AMQPURL: Sendable, Equatable, CustomStringConvertible {
         var it = s.utf8.makeIterator()
         while let c = it.next() {
             if c == UInt8(ascii: "%") {
-                guard let h = it.next(), let l = it.next(), let hv = hexValue(h), let lv = hexValue(l) else { return nil }
+                guard let h = it.next(), let l = it.next(), let hv = hexValue(h), let lv = hexValue(l) else {
+                    return nil
+                }
                 bytes.append(hv << 4 | lv)
             } else {
                 bytes.append(c)

@@ -1,7 +1,7 @@
 internal import CRabbitMQ
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Owns the C memory that one call into rabbitmq-c needs (strings, tables, properties) and frees it
@@ -150,7 +150,9 @@ enum CDecode {
         if is_(AMQP_FIELD_KIND_U64) { return .uint64(v.value.u64) }
         if is_(AMQP_FIELD_KIND_F32) { return .float(v.value.f32) }
         if is_(AMQP_FIELD_KIND_F64) { return .double(v.value.f64) }
-        if is_(AMQP_FIELD_KIND_DECIMAL) { return .decimal(scale: v.value.decimal.decimals, value: v.value.decimal.value) }
+        if is_(AMQP_FIELD_KIND_DECIMAL) {
+            return .decimal(scale: v.value.decimal.decimals, value: v.value.decimal.value)
+        }
         if is_(AMQP_FIELD_KIND_UTF8) {
             let b = bytes(v.value.bytes)
             if let s = String(validating: b, as: UTF8.self) { return .string(s) }
@@ -168,7 +170,9 @@ enum CDecode {
         if is_(AMQP_FIELD_KIND_ARRAY) {
             var items: [AMQPFieldValue] = []
             if v.value.array.num_entries > 0, let e = v.value.array.entries {
-                for i in 0..<Int(v.value.array.num_entries) { items.append(fieldValue(e[i], depth: depth + 1, tooDeep: &tooDeep)) }
+                for i in 0..<Int(v.value.array.num_entries) {
+                    items.append(fieldValue(e[i], depth: depth + 1, tooDeep: &tooDeep))
+                }
             }
             return .array(items)
         }

@@ -40,7 +40,9 @@ public struct PublishConfirms<Token> {
         case .returned(let r):
             // A return without our header (or naming nothing pending) cannot be matched; its publish
             // then settles as its ack says. cronq stamps every mandatory publish, so this is a foreign one.
-            if let text = r.message.properties.headers?[Self.publishIDHeader]?.stringValue, let seq = UInt64(text), pending[seq] != nil {
+            if let text = r.message.properties.headers?[Self.publishIDHeader]?.stringValue, let seq = UInt64(text),
+                pending[seq] != nil
+            {
                 returned[seq] = (r.replyCode, r.replyText)
             }
             return []

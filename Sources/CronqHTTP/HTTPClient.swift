@@ -1,7 +1,7 @@
 internal import CCurl
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Many concurrent HTTP requests on one libcurl multi handle (connections are reused, HTTP/1.1

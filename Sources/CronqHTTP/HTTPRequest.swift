@@ -19,7 +19,8 @@ public struct HTTPRequest: Sendable {
 
     public init(
         method: String, url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,
-        timeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(10), caFile: String? = nil, proxy: String = ""
+        timeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(10), caFile: String? = nil,
+        proxy: String = ""
     ) {
         self.proxy = proxy
         self.method = method
@@ -45,7 +46,9 @@ public struct HTTPResponse: Sendable, Equatable {
     /// Total body size received.
     public var bodyBytes: Int
 
-    public init(status: Int, retryAfter: String? = nil, location: String? = nil, bodyExcerpt: [UInt8] = [], bodyBytes: Int = 0) {
+    public init(
+        status: Int, retryAfter: String? = nil, location: String? = nil, bodyExcerpt: [UInt8] = [], bodyBytes: Int = 0
+    ) {
         self.status = status
         self.retryAfter = retryAfter
         self.location = location

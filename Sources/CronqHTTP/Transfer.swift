@@ -28,7 +28,9 @@ final class Transfer {
 
     private func check(_ rc: CURLcode, _ what: String) throws {
         guard rc == CURLE_OK else {
-            throw HTTPError(.invalidRequest, curlCode: Int(rc.rawValue), detail: "\(what): \(String(cString: curl_easy_strerror(rc)))")
+            throw HTTPError(
+                .invalidRequest, curlCode: Int(rc.rawValue),
+                detail: "\(what): \(String(cString: curl_easy_strerror(rc)))")
         }
     }
 
@@ -97,7 +99,8 @@ final class Transfer {
     }
 
     func response(status: Int) -> HTTPResponse {
-        HTTPResponse(status: status, retryAfter: retryAfter, location: location, bodyExcerpt: excerpt, bodyBytes: bodyBytes)
+        HTTPResponse(
+            status: status, retryAfter: retryAfter, location: location, bodyExcerpt: excerpt, bodyBytes: bodyBytes)
     }
 
     func appendBody(_ data: UnsafeRawBufferPointer) {

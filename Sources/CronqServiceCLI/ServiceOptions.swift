@@ -5,7 +5,10 @@ public import Logging
 
 /// The options `cronq-ticker` and `cronq-worker` share: logging and the metrics endpoint.
 public struct ServiceOptions: ParsableArguments {
-    @Option(help: "Serve Prometheus metrics on /metrics and a health probe on /healthz at HOST:PORT (off by default), e.g. 127.0.0.1:9464.")
+    @Option(
+        help:
+            "Serve Prometheus metrics on /metrics and a health probe on /healthz at HOST:PORT (off by default), e.g. 127.0.0.1:9464."
+    )
     public var metricsAddress: String?
 
     @Option(help: "trace, debug, info, notice, warning, error, critical.")
@@ -17,9 +20,15 @@ public struct ServiceOptions: ParsableArguments {
     public init() {}
 
     public func validate() throws {
-        if let a = metricsAddress, MetricsServer.parseAddress(a) == nil { throw ValidationError("--metrics-address '\(a)' is not HOST:PORT") }
-        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
-        if LogfmtHandler.Format(rawValue: logFormat) == nil { throw ValidationError("--log-format must be logfmt or json") }
+        if let a = metricsAddress, MetricsServer.parseAddress(a) == nil {
+            throw ValidationError("--metrics-address '\(a)' is not HOST:PORT")
+        }
+        if Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        if LogfmtHandler.Format(rawValue: logFormat) == nil {
+            throw ValidationError("--log-format must be logfmt or json")
+        }
     }
 
     /// One line per event on stderr, at the chosen level and format.
@@ -30,12 +39,15 @@ public struct ServiceOptions: ParsableArguments {
     }
 
     /// Starts the metrics endpoint when `--metrics-address` was given; exits 1 when it cannot bind.
-    public func startMetrics(_ program: String, logger: Logger, health: @escaping @Sendable () -> Bool) throws -> MetricsServer? {
+    public func startMetrics(_ program: String, logger: Logger, health: @escaping @Sendable () -> Bool) throws
+        -> MetricsServer?
+    {
         guard let metricsAddress else { return nil }
         do {
             return try MetricsServer.start(address: metricsAddress, logger: logger, health: health)
         } catch {
-            FileHandle.standardError.write(Data("\(program): cannot serve metrics on \(metricsAddress): \(error)\n".utf8))
+            FileHandle.standardError.write(
+                Data("\(program): cannot serve metrics on \(metricsAddress): \(error)\n".utf8))
             throw ExitCode(1)
         }
     }

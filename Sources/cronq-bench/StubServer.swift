@@ -24,7 +24,9 @@ final class StubServer: @unchecked Sendable {
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, 16) } }
         listen(fd, 512)
         var len = socklen_t(16)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
         self.fd = fd
         self.port = Int(UInt16(bigEndian: addr.sin_port))
         let t = Thread { [self] in acceptLoop() }
@@ -109,7 +111,9 @@ final class StubServer: @unchecked Sendable {
                     let text = String(decoding: head, as: UTF8.self).lowercased()
                     if text.contains("x-cronq-attempt: 1\r"), let r = text.range(of: "idempotency-key: ") {
                         let key = text[r.upperBound...].prefix { $0 != "\r" }
-                        if key.utf8.reduce(0, { ($0 &* 31 &+ Int($1)) & 0xFFFF }) % 10 == 0 { status = "503 Service Unavailable" }
+                        if key.utf8.reduce(0, { ($0 &* 31 &+ Int($1)) & 0xFFFF }) % 10 == 0 {
+                            status = "503 Service Unavailable"
+                        }
                     }
                 }
                 out.append(contentsOf: "HTTP/1.1 \(status)\r\nContent-Length: 0\r\n\r\n".utf8)
@@ -123,7 +127,9 @@ final class StubServer: @unchecked Sendable {
             guard b.count >= from + needle.count else { return nil }
             var i = from
             while i <= b.count - needle.count {
-                if b[i] == needle[0] && b[i + 1] == needle[1] && b[i + 2] == needle[2] && b[i + 3] == needle[3] { return i }
+                if b[i] == needle[0] && b[i + 1] == needle[1] && b[i + 2] == needle[2] && b[i + 3] == needle[3] {
+                    return i
+                }
                 i += 1
             }
             return nil

@@ -11,15 +11,20 @@ enum WorkerBench {
 
     static func brokerCPU() -> Double { brokerPID.map { procStats($0).0 } ?? 0 }
 
-    static func connect(_ url: String) throws -> AMQPConnection { try AMQPConnection(url: AMQPURL(url), name: "cronq-bench") }
+    static func connect(_ url: String) throws -> AMQPConnection {
+        try AMQPConnection(url: AMQPURL(url), name: "cronq-bench")
+    }
 
     static func message(_ i: Int, prefix: String) -> AMQPMessage {
         let m = JobMessage(
             job: "bench", scheduledAt: Timestamp.iso(1_800_000_000 + Int64(i)), backend: "default",
             request: .init(method: "POST", path: "/cron/bench", headers: [:], body: nil, timeoutMs: 10_000),
             retry: .init(maxAttempts: 3, backoff: ["1s"], maxDurationS: 3600))
-        return AMQPMessage(body: m.encoded(), properties: AMQPProperties(
-            contentType: "application/json", deliveryMode: 2, messageID: m.messageID, type: "cronq.job", appID: "cronq-bench"))
+        return AMQPMessage(
+            body: m.encoded(),
+            properties: AMQPProperties(
+                contentType: "application/json", deliveryMode: 2, messageID: m.messageID, type: "cronq.job",
+                appID: "cronq-bench"))
     }
 
     static func publish(_ url: String, exchange: String, key: String, count: Int, prefix: String) throws {
@@ -28,7 +33,9 @@ enum WorkerBench {
         try ch.enableConfirms()
         var i = 0
         while i < count {
-            let batch = (i..<min(i + 2000, count)).map { OutgoingMessage(exchange: exchange, routingKey: key, message: message($0, prefix: prefix)) }
+            let batch = (i..<min(i + 2000, count)).map {
+                OutgoingMessage(exchange: exchange, routingKey: key, message: message($0, prefix: prefix))
+            }
             let r = try ch.publishAndConfirm(batch, timeout: .seconds(120))
             precondition(r.allSatisfy { $0 == .confirmed }, "bench publish not confirmed")
             i += batch.count
@@ -79,19 +86,19 @@ enum WorkerBench {
         defer { try? FileManager.default.removeItem(at: dir) }
         let configPath = dir.appendingPathComponent("cronq.toml").path
         try """
-            [amqp]
-            url = "\(url)"
-            prefix = "\(prefix)"
-            [backends.default]
-            base_url = "http://127.0.0.1:\(stub.port)"
-            token = "bench-token"
-            [retry]
-            backoff = ["1s"]
-            [[jobs]]
-            name = "bench"
-            schedule = "@daily"
-            path = "/cron/bench"
-            """.write(toFile: configPath, atomically: true, encoding: .utf8)
+        [amqp]
+        url = "\(url)"
+        prefix = "\(prefix)"
+        [backends.default]
+        base_url = "http://127.0.0.1:\(stub.port)"
+        token = "bench-token"
+        [retry]
+        backoff = ["1s"]
+        [[jobs]]
+        name = "bench"
+        schedule = "@daily"
+        path = "/cron/bench"
+        """.write(toFile: configPath, atomically: true, encoding: .utf8)
         let config = try ConfigLoader().load(path: configPath)
         let topology = Topology(config: config)
         let admin = try connect(url)
@@ -105,7 +112,8 @@ enum WorkerBench {
         let names = Topology.Names(prefix: prefix)
         try publish(url, exchange: names.jobsExchange, key: "default", count: count, prefix: prefix)
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("cronq-worker")
+        p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("cronq-worker")
         p.arguments = ["--config", configPath, "--concurrency", "\(concurrency)", "--log-level", "error"]
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -134,8 +142,9 @@ enum WorkerBench {
         let cpu = cpu1 - cpu0
         p.terminate()
         p.waitUntilExit()
-        return Run(jobsPerSecond: Double(count) / elapsed, cpuMsPerJob: cpu * 1000 / Double(count), rssMiB: rss,
-                   brokerMsPerJob: broker * 1000 / Double(count), stubMsPerJob: own * 1000 / Double(count))
+        return Run(
+            jobsPerSecond: Double(count) / elapsed, cpuMsPerJob: cpu * 1000 / Double(count), rssMiB: rss,
+            brokerMsPerJob: broker * 1000 / Double(count), stubMsPerJob: own * 1000 / Double(count))
     }
 
     /// CPU seconds (user + system) and peak RSS in MiB of a running process, from /proc.
@@ -145,11 +154,15 @@ enum WorkerBench {
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         let cpu = fields.count > 13 ? ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / ticks : 0
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        let hwm = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
+        let hwm =
+            status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first
+            .flatMap { Double($0) } ?? 0
         return (cpu, hwm / 1024)
     }
 
-    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
 
     static func run() {
         guard let url = ProcessInfo.processInfo.environment["CRONQ_BENCH_AMQP_URL"] else {
@@ -166,19 +179,32 @@ enum WorkerBench {
                 let w = try worker(url, count: n, mode: .noContent, concurrency: 64)
                 ceilings.append(c.rate)
                 runs.append(w)
-                print(String(format: "round %d: ceiling %.0f msg/s   worker %.0f jobs/s   ratio %.2f   %.3f CPU ms/job   peak RSS %.1f MiB   broker CPU ms/msg: ceiling %.3f, worker %.3f   stub backend %.3f CPU ms/job",
-                             round, c.rate, w.jobsPerSecond, w.jobsPerSecond / c.rate, w.cpuMsPerJob, w.rssMiB, c.brokerMsPerMessage, w.brokerMsPerJob, w.stubMsPerJob))
+                print(
+                    String(
+                        format:
+                            "round %d: ceiling %.0f msg/s   worker %.0f jobs/s   ratio %.2f   %.3f CPU ms/job   peak RSS %.1f MiB   broker CPU ms/msg: ceiling %.3f, worker %.3f   stub backend %.3f CPU ms/job",
+                        round, c.rate, w.jobsPerSecond, w.jobsPerSecond / c.rate, w.cpuMsPerJob, w.rssMiB,
+                        c.brokerMsPerMessage, w.brokerMsPerJob, w.stubMsPerJob))
             }
             let mc = median(ceilings)
             let mw = median(runs.map(\.jobsPerSecond))
             let ratios = zip(runs, ceilings).map { $0.jobsPerSecond / $1 }
-            print(String(format: "median: ceiling %.0f msg/s, worker %.0f jobs/s, ratio of medians %.2f, median of round ratios %.2f (target ≥ 0.50), CPU %.3f ms/job, peak RSS %.1f MiB (target < 50)",
-                         mc, mw, mw / mc, median(ratios), median(runs.map(\.cpuMsPerJob)), runs.map(\.rssMiB).max() ?? 0))
+            print(
+                String(
+                    format:
+                        "median: ceiling %.0f msg/s, worker %.0f jobs/s, ratio of medians %.2f, median of round ratios %.2f (target ≥ 0.50), CPU %.3f ms/job, peak RSS %.1f MiB (target < 50)",
+                    mc, mw, mw / mc, median(ratios), median(runs.map(\.cpuMsPerJob)), runs.map(\.rssMiB).max() ?? 0))
             let f = try worker(url, count: n, mode: .fail10PercentFirstAttempt, concurrency: 64)
-            print(String(format: "10%% of first attempts answer 503 (retried via the 1s tier): %.0f jobs/s, %.3f CPU ms/job", f.jobsPerSecond, f.cpuMsPerJob))
+            print(
+                String(
+                    format: "10%% of first attempts answer 503 (retried via the 1s tier): %.0f jobs/s, %.3f CPU ms/job",
+                    f.jobsPerSecond, f.cpuMsPerJob))
             let slowN = min(n, 5000)
             let s = try worker(url, count: slowN, mode: .delay(50), concurrency: 64)
-            print(String(format: "endpoint takes 50 ms (N = %d): %.0f jobs/s (expected ≈ 64 / 0.05 s = 1280)", slowN, s.jobsPerSecond))
+            print(
+                String(
+                    format: "endpoint takes 50 ms (N = %d): %.0f jobs/s (expected ≈ 64 / 0.05 s = 1280)", slowN,
+                    s.jobsPerSecond))
         } catch {
             print("worker bench failed: \(error)")
         }

@@ -21,10 +21,13 @@ func benchCron() {
     print("== cron next() calls per second (one core, release) ==")
     let cases: [(String, String)] = [
         ("*/5 * * * *", "UTC"), ("6 2 * * *", "UTC"), ("0 9 * * MON-FRI", "UTC"), ("0 0 L * *", "UTC"),
-        ("0 0 * * 5#3", "UTC"), ("*/10 * * * * *", "UTC"), ("30 1 * * *", "Europe/London"), ("*/5 * * * *", "Europe/London"),
+        ("0 0 * * 5#3", "UTC"), ("*/10 * * * * *", "UTC"), ("30 1 * * *", "Europe/London"),
+        ("*/5 * * * *", "Europe/London"),
     ]
-    print("expression".padding(toLength: 22, withPad: " ", startingAt: 0) + "zone".padding(toLength: 15, withPad: " ", startingAt: 0)
-        + "calls/s (median of 5)   ns/call")
+    print(
+        "expression".padding(toLength: 22, withPad: " ", startingAt: 0)
+            + "zone".padding(toLength: 15, withPad: " ", startingAt: 0)
+            + "calls/s (median of 5)   ns/call")
     var utcRates: [Double] = []
     var dstRates: [Double] = []
     for (expr, zone) in cases {
@@ -42,11 +45,15 @@ func benchCron() {
         }
         let m = median(rounds)
         if zone == "UTC" { utcRates.append(m) } else { dstRates.append(m) }
-        print(expr.padding(toLength: 22, withPad: " ", startingAt: 0) + zone.padding(toLength: 15, withPad: " ", startingAt: 0)
-            + String(format: "%12.0f            %6.0f", m, 1e9 / m))
+        print(
+            expr.padding(toLength: 22, withPad: " ", startingAt: 0)
+                + zone.padding(toLength: 15, withPad: " ", startingAt: 0)
+                + String(format: "%12.0f            %6.0f", m, 1e9 / m))
     }
-    print(String(format: "slowest UTC: %.0f/s (target ≥ 1,000,000)   slowest DST zone: %.0f/s (target ≥ 300,000)",
-                 utcRates.min()!, dstRates.min()!))
+    print(
+        String(
+            format: "slowest UTC: %.0f/s (target ≥ 1,000,000)   slowest DST zone: %.0f/s (target ≥ 300,000)",
+            utcRates.min()!, dstRates.min()!))
     print("parsed expression size: \(MemoryLayout<CronExpression>.size) bytes (+ its source string)")
 }
 
@@ -57,9 +64,13 @@ if what == "ticker" || what == "all" { TickerBench.run() }
 
 if what == "memprobe", CommandLine.arguments.count > 2 {
     func rss() -> String {
-        String(format: "RSS %.1f MiB, heap in use %.1f MiB", TickerBench.currentRSS(getpid()), Double(cronq_heap_in_use()) / 1_048_576)
+        String(
+            format: "RSS %.1f MiB, heap in use %.1f MiB", TickerBench.currentRSS(getpid()),
+            Double(cronq_heap_in_use()) / 1_048_576)
     }
-    print("start \(rss()); a config job takes \(MemoryLayout<CronqConfig.Job>.stride) bytes inline, a planner job \(MemoryLayout<FirePlanner.Job>.stride)")
+    print(
+        "start \(rss()); a config job takes \(MemoryLayout<CronqConfig.Job>.stride) bytes inline, a planner job \(MemoryLayout<FirePlanner.Job>.stride)"
+    )
     do {
         let c = try ConfigLoader(allowMissingVariables: true).load(path: CommandLine.arguments[2])
         print("loaded \(c.jobs.count) jobs: \(rss())")

@@ -23,20 +23,25 @@ let what = args.count > 1 ? args[1] : "all"
 let count = args.count > 2 ? Int(args[2]) ?? 1_000_000 : 1_000_000
 let seed = args.count > 3 ? UInt64(args[3]) ?? 1 : 1
 
-let cronTokens = ["*", "?", "/", "-", ",", "L", "W", "#", "LW", "0", "1", "5", "7", "12", "15", "23", "29", "30", "31", "59", "60",
-                  "99", "MON", "fri", "JAN", "dec", "SUN", "@daily", "@hourly", "@weekly", "@bogus", " ", "  ", "x", "\u{0}", "é",
-                  "-1", "0x1", "9999999999999999999999", "*/0", "*/5", "1-5", "5-1", "5L", "5#3", "15W"]
+let cronTokens = [
+    "*", "?", "/", "-", ",", "L", "W", "#", "LW", "0", "1", "5", "7", "12", "15", "23", "29", "30", "31", "59", "60",
+    "99", "MON", "fri", "JAN", "dec", "SUN", "@daily", "@hourly", "@weekly", "@bogus", " ", "  ", "x", "\u{0}", "é",
+    "-1", "0x1", "9999999999999999999999", "*/0", "*/5", "1-5", "5-1", "5L", "5#3", "15W",
+]
 
-let fieldItems = ["*", "?", "*/2", "*/7", "0", "1", "5", "7", "10-20", "1-5/2", "3/4", "1,2,3", "MON-FRI", "SAT,SUN", "JAN-MAR",
-                  "L", "LW", "15W", "5L", "2#3", "0#5", "31", "29", "12", "23", "59", "0-0", "5-5/3", "60", "32", "13", "8", "a",
-                  "1-", "-1", ",", "*/", "1#6", "L5", ""]
+let fieldItems = [
+    "*", "?", "*/2", "*/7", "0", "1", "5", "7", "10-20", "1-5/2", "3/4", "1,2,3", "MON-FRI", "SAT,SUN", "JAN-MAR",
+    "L", "LW", "15W", "5L", "2#3", "0#5", "31", "29", "12", "23", "59", "0-0", "5-5/3", "60", "32", "13", "8", "a",
+    "1-", "-1", ",", "*/", "1#6", "L5", "",
+]
 
 func randomCron(_ rng: inout SplitMix) -> String {
     if Bool.random(using: &rng) {
         // Structured: 5 or 6 fields of plausible items, some of them wrong for their field.
         let n = Bool.random(using: &rng) ? 5 : 6
         return (0..<n).map { _ in
-            (0..<Int.random(in: 1...2, using: &rng)).map { _ in fieldItems.randomElement(using: &rng)! }.joined(separator: ",")
+            (0..<Int.random(in: 1...2, using: &rng)).map { _ in fieldItems.randomElement(using: &rng)! }.joined(
+                separator: ",")
         }.joined(separator: " ")
     }
     var s = ""
@@ -52,7 +57,9 @@ func fuzzCron(_ n: Int, _ rng: inout SplitMix) {
     var rejected = 0
     let start = Date()
     for seed in cronSeeds {
-        do { _ = try CronExpression(seed) } catch { preconditionFailure("corpus expression '\(seed)' no longer parses: \(error)") }
+        do { _ = try CronExpression(seed) } catch {
+            preconditionFailure("corpus expression '\(seed)' no longer parses: \(error)")
+        }
     }
     for i in 0..<n {
         let text = i % 4 == 3 ? mutate(cronSeeds[i % cronSeeds.count], &rng) : randomCron(&rng)
@@ -73,15 +80,20 @@ func fuzzCron(_ n: Int, _ rng: inout SplitMix) {
             preconditionFailure("untyped error \(error) for '\(text)'")
         }
     }
-    print(String(format: "cron: %d inputs (%d accepted, %d rejected with a CronError), no crash, no hang, %.1f s",
-                 n, accepted, rejected, Date().timeIntervalSince(start)))
+    print(
+        String(
+            format: "cron: %d inputs (%d accepted, %d rejected with a CronError), no crash, no hang, %.1f s",
+            n, accepted, rejected, Date().timeIntervalSince(start)))
 }
 
 /// The seeds in `fuzz/corpus` (see fuzz/README.md); `CRONQ_FUZZ_CORPUS` points elsewhere.
 let corpusDir = ProcessInfo.processInfo.environment["CRONQ_FUZZ_CORPUS"] ?? "fuzz/corpus"
 func corpus(_ name: String) -> String {
     guard let text = try? String(contentsOfFile: "\(corpusDir)/\(name)", encoding: .utf8) else {
-        FileHandle.standardError.write(Data("cronq-fuzz: cannot read \(corpusDir)/\(name) (run from the repository, or set CRONQ_FUZZ_CORPUS)\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "cronq-fuzz: cannot read \(corpusDir)/\(name) (run from the repository, or set CRONQ_FUZZ_CORPUS)\n"
+                    .utf8))
         exit(1)
     }
     return text
@@ -125,8 +137,11 @@ func fuzzConfig(_ n: Int, _ rng: inout SplitMix) {
             preconditionFailure("untyped error \(error)")
         }
     }
-    print(String(format: "config: %d inputs (%d accepted, %d rejected with a ConfigError naming file and key), no crash, %.1f s",
-                 n, accepted, rejected, Date().timeIntervalSince(start)))
+    print(
+        String(
+            format:
+                "config: %d inputs (%d accepted, %d rejected with a ConfigError naming file and key), no crash, %.1f s",
+            n, accepted, rejected, Date().timeIntervalSince(start)))
 }
 
 func fuzzMessage(_ n: Int, _ rng: inout SplitMix) {
@@ -148,22 +163,29 @@ func fuzzMessage(_ n: Int, _ rng: inout SplitMix) {
                 case 1: b.insert(pieces.randomElement(using: &rng)!, at: k)
                 case 2: b.remove(at: k)
                 case 3: b.insert(contentsOf: b[k..<min(b.count, k + Int.random(in: 1...30, using: &rng))], at: k)
-                default: b.insert(contentsOf: Array(repeating: UInt8(ascii: "["), count: Int.random(in: 1...200, using: &rng)), at: k)
+                default:
+                    b.insert(
+                        contentsOf: Array(repeating: UInt8(ascii: "["), count: Int.random(in: 1...200, using: &rng)),
+                        at: k)
                 }
             }
         }
         do {
             let m = try JobMessage.parse(b)
             precondition(JobMessage.pathProblem(m.request.path) == nil, "accepted an unsafe path")
-            precondition(m.request.headers.allSatisfy { HeaderPolicy.problem(name: $0.key, value: $0.value) == nil }, "accepted a refused header")
+            precondition(
+                m.request.headers.allSatisfy { HeaderPolicy.problem(name: $0.key, value: $0.value) == nil },
+                "accepted a refused header")
             accepted += 1
         } catch {
             precondition(!error.reason.isEmpty, "empty reason")
             rejected += 1
         }
     }
-    print(String(format: "message: %d inputs (%d accepted, %d rejected as malformed with a reason), no crash, %.1f s",
-                 n, accepted, rejected, Date().timeIntervalSince(start)))
+    print(
+        String(
+            format: "message: %d inputs (%d accepted, %d rejected as malformed with a reason), no crash, %.1f s",
+            n, accepted, rejected, Date().timeIntervalSince(start)))
 }
 
 /// What a hostile or broken backend can answer: any status, and `Retry-After` as digits of any length,
@@ -191,26 +213,43 @@ func fuzzResponse(_ n: Int, _ rng: inout SplitMix) {
         switch i % 4 {
         case 0: value = number(&rng)
         case 1:
-            value = "\(days.randomElement(using: &rng)!), \(number(&rng)) \(months.randomElement(using: &rng)!) \(number(&rng)) "
+            value =
+                "\(days.randomElement(using: &rng)!), \(number(&rng)) \(months.randomElement(using: &rng)!) \(number(&rng)) "
                 + "\(number(&rng)):\(number(&rng)):\(number(&rng)) \(Bool.random(using: &rng) ? "GMT" : "UTC")"
-        case 2: value = String(decoding: (0..<Int.random(in: 0...80, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }, as: UTF8.self)
+        case 2:
+            value = String(
+                decoding: (0..<Int.random(in: 0...80, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) },
+                as: UTF8.self)
         default: value = nil
         }
-        let status = i % 7 == 0 ? Int.random(in: Int.min...Int.max, using: &rng) : [200, 204, 301, 404, 408, 429, 500, 502, 503, 504].randomElement(using: &rng)!
+        let status =
+            i % 7 == 0
+            ? Int.random(in: Int.min...Int.max, using: &rng)
+            : [200, 204, 301, 404, 408, 429, 500, 502, 503, 504].randomElement(using: &rng)!
         let now = Int64.random(in: 0...4_102_444_800, using: &rng)
         if let value, let s = RetryAfter.seconds(value, now: now) {
-            precondition(s >= 0 && s <= RetryAfter.maximumSeconds, "Retry-After out of range for \(value.debugDescription)")
+            precondition(
+                s >= 0 && s <= RetryAfter.maximumSeconds, "Retry-After out of range for \(value.debugDescription)")
         }
-        let result: CallResult = i % 11 == 0 ? .failure(retryable: Bool.random(using: &rng), error: value ?? "") : .response(status: status, retryAfter: value)
-        switch OutcomeRules.classify(result, attempt: Int.random(in: 1...10, using: &rng), firstAttemptAt: now - Int64.random(in: 0...100_000, using: &rng),
-                                     now: now, policy: policy) {
+        let result: CallResult =
+            i % 11 == 0
+            ? .failure(retryable: Bool.random(using: &rng), error: value ?? "")
+            : .response(status: status, retryAfter: value)
+        switch OutcomeRules.classify(
+            result, attempt: Int.random(in: 1...10, using: &rng),
+            firstAttemptAt: now - Int64.random(in: 0...100_000, using: &rng),
+            now: now, policy: policy)
+        {
         case .retry(let tier, _, _):
             precondition(policy.backoff.contains(tier), "retry to a tier the message does not have")
             retried += 1
         case .succeed, .dead: other += 1
         }
     }
-    print(String(format: "response: %d answers (%d retried, %d succeeded or dead), no crash, %.1f s", n, retried, other, Date().timeIntervalSince(start)))
+    print(
+        String(
+            format: "response: %d answers (%d retried, %d succeeded or dead), no crash, %.1f s", n, retried, other,
+            Date().timeIntervalSince(start)))
 }
 
 var rng = SplitMix(state: seed)

@@ -36,7 +36,8 @@ struct CronqTicker: ParsableCommand {
         }
         let logger = service.logger(label: "cronq-ticker")
         for w in cfg.warnings { logger.warning("configuration", metadata: ["warning": "\(w)"]) }
-        let loop = TickerLoop(config: cfg, configPath: path, logger: logger, loader: ConfigLoader(allowMissingVariables: true))
+        let loop = TickerLoop(
+            config: cfg, configPath: path, logger: logger, loader: ConfigLoader(allowMissingVariables: true))
         let server = try service.startMetrics("cronq-ticker", logger: logger) { loop.stats.connected }
         SignalledRun.run(loop, onReload: { loop.requestReload() })
         server?.stop()

@@ -9,7 +9,8 @@ import Logging
 struct CronqWorker: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cronq-worker",
-        abstract: "Consume cronq job messages, call the backend, retry, dead-letter; ack only once the outcome is safe.",
+        abstract:
+            "Consume cronq job messages, call the backend, retry, dead-letter; ack only once the outcome is safe.",
         discussion: """
             Run as many as you like, on as many hosts as you like: they share the work queues.
             SIGTERM/SIGINT: stop consuming, let in-flight requests finish for up to --grace, record their
@@ -35,7 +36,9 @@ struct CronqWorker: ParsableCommand {
 
     func validate() throws {
         if let c = concurrency, !(1...65535).contains(c) { throw ValidationError("--concurrency must be 1-65535") }
-        if let g = grace, DurationText.parse(g) == nil { throw ValidationError("--grace '\(g)' is not a duration (e.g. 30s)") }
+        if let g = grace, DurationText.parse(g) == nil {
+            throw ValidationError("--grace '\(g)' is not a duration (e.g. 30s)")
+        }
     }
 
     func run() throws {
@@ -54,7 +57,9 @@ struct CronqWorker: ParsableCommand {
         let logger = service.logger(label: "cronq-worker")
         for w in cfg.warnings { logger.warning("configuration", metadata: ["warning": "\(w)"]) }
         if cfg.amqp.messageKey == nil {
-            logger.notice("no [amqp] message_key: any client that may publish to the jobs or retry exchanges chooses what this worker calls")
+            logger.notice(
+                "no [amqp] message_key: any client that may publish to the jobs or retry exchanges chooses what this worker calls"
+            )
         }
         let options = WorkerOptions(
             config: cfg, queues: queues.map { $0.split(separator: ",").map(String.init) }, concurrency: concurrency,

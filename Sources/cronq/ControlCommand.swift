@@ -9,7 +9,9 @@ import Foundation
 func sendControl(_ message: ControlMessage, options: ConfigOption, what: String) throws {
     let config = try options.load()
     guard config.jobs.contains(where: { $0.name == message.job }) else {
-        throw fail("cronq \(what): no job '\(message.job)' in \(config.path) (jobs: \(config.jobs.prefix(10).map(\.name).joined(separator: ", "))\(config.jobs.count > 10 ? ", …" : ""))")
+        throw fail(
+            "cronq \(what): no job '\(message.job)' in \(config.path) (jobs: \(config.jobs.prefix(10).map(\.name).joined(separator: ", "))\(config.jobs.count > 10 ? ", …" : ""))"
+        )
     }
     let c = try connect(config, what)
     defer { c.close() }
@@ -17,14 +19,24 @@ func sendControl(_ message: ControlMessage, options: ConfigOption, what: String)
     do {
         let ch = try c.openChannel()
         try ch.enableConfirms()
-        let r = try ch.publishAndConfirm([OutgoingMessage(
-            exchange: names.controlExchange, routingKey: "", message: AMQPMessage(body: message.encoded(), properties: AMQPProperties(
-                contentType: "application/json", deliveryMode: 2, type: "cronq.control", appID: "cronq-\(what)")),
-            mandatory: true)], timeout: .seconds(10))
+        let r = try ch.publishAndConfirm(
+            [
+                OutgoingMessage(
+                    exchange: names.controlExchange, routingKey: "",
+                    message: AMQPMessage(
+                        body: message.encoded(),
+                        properties: AMQPProperties(
+                            contentType: "application/json", deliveryMode: 2, type: "cronq.control",
+                            appID: "cronq-\(what)")),
+                    mandatory: true)
+            ], timeout: .seconds(10))
         switch r.first {
         case .confirmed?: break
         case .returned?: throw fail("cronq \(what): nothing receives control messages: run `cronq topology apply`")
-        default: throw fail("cronq \(what): the broker did not confirm the message (\(r.first.flatMap { $0 }.map { "\($0)" } ?? "no answer in time")); nothing changed")
+        default:
+            throw fail(
+                "cronq \(what): the broker did not confirm the message (\(r.first.flatMap { $0 }.map { "\($0)" } ?? "no answer in time")); nothing changed"
+            )
         }
     } catch let e as AMQPError where e.replyCode == 404 {
         throw fail("cronq \(what): no exchange \(names.controlExchange): run `cronq topology apply`")
@@ -53,7 +65,9 @@ struct PauseCommand: ParsableCommand {
     var reason: String?
 
     func validate() throws {
-        if let u = until, Self.instant(u, now: 0) == nil { throw ValidationError("--until '\(u)' is neither an ISO 8601 instant nor a duration (e.g. 2h)") }
+        if let u = until, Self.instant(u, now: 0) == nil {
+            throw ValidationError("--until '\(u)' is neither an ISO 8601 instant nor a duration (e.g. 2h)")
+        }
     }
 
     static func instant(_ text: String, now: Int64) -> Int64? {
@@ -64,8 +78,12 @@ struct PauseCommand: ParsableCommand {
         let now = Int64(Date().timeIntervalSince1970)
         let untilAt = until.flatMap { Self.instant($0, now: now) }
         if let u = untilAt, u <= now { throw ValidationError("--until \(Timestamp.iso(u)) is in the past") }
-        try sendControl(ControlMessage(action: .pause, job: job, until: untilAt, reason: reason, at: now), options: options, what: "pause")
-        print("pause of \(job) sent\(untilAt.map { " (until \(Timestamp.iso($0)))" } ?? ""); the leader ticker applies it: `cronq status --jobs` shows it")
+        try sendControl(
+            ControlMessage(action: .pause, job: job, until: untilAt, reason: reason, at: now), options: options,
+            what: "pause")
+        print(
+            "pause of \(job) sent\(untilAt.map { " (until \(Timestamp.iso($0)))" } ?? ""); the leader ticker applies it: `cronq status --jobs` shows it"
+        )
     }
 }
 
@@ -73,7 +91,9 @@ struct ResumeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resume",
         abstract: "Fire a paused job again.",
-        discussion: "--catch-up latest also fires the most recent fire skipped while it was paused (within the catch-up window).")
+        discussion:
+            "--catch-up latest also fires the most recent fire skipped while it was paused (within the catch-up window)."
+    )
 
     @OptionGroup var options: ConfigOption
 
@@ -88,8 +108,11 @@ struct ResumeCommand: ParsableCommand {
     }
 
     func run() throws {
-        try sendControl(ControlMessage(action: .resume, job: job, catchUp: CronqConfig.CatchUp(rawValue: catchUp)!, at: Int64(Date().timeIntervalSince1970)),
-                        options: options, what: "resume")
+        try sendControl(
+            ControlMessage(
+                action: .resume, job: job, catchUp: CronqConfig.CatchUp(rawValue: catchUp)!,
+                at: Int64(Date().timeIntervalSince1970)),
+            options: options, what: "resume")
         print("resume of \(job) sent; the leader ticker applies it")
     }
 }

@@ -11,7 +11,8 @@ struct Cronq: ParsableCommand {
             64 usage error.
             """,
         subcommands: [
-            NextCommand.self, ValidateCommand.self, TopologyCommand.self, TriggerCommand.self, StatusCommand.self, DeadCommand.self,
+            NextCommand.self, ValidateCommand.self, TopologyCommand.self, TriggerCommand.self, StatusCommand.self,
+            DeadCommand.self,
             TailCommand.self, HistoryCommand.self, PauseCommand.self, ResumeCommand.self,
         ])
 }

@@ -8,7 +8,8 @@ struct DeadCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dead",
         abstract: "List, show, replay and purge dead letters.",
-        discussion: "Messages are taken unacknowledged: whatever a command does not act on stays in the queue, in order.",
+        discussion:
+            "Messages are taken unacknowledged: whatever a command does not act on stays in the queue, in order.",
         subcommands: [List.self, Show.self, Replay.self, Purge.self])
 
     struct Filters: ParsableArguments {
@@ -24,7 +25,8 @@ struct DeadCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "One line per dead letter: id, job, reason, status, attempts, dead-at, error.")
+        static let configuration = CommandConfiguration(
+            abstract: "One line per dead letter: id, job, reason, status, attempts, dead-at, error.")
         @OptionGroup var options: ConfigOption
         @OptionGroup var filters: Filters
         @Option(help: "Only those dead for at most this long, e.g. 24h.")
@@ -47,21 +49,34 @@ struct DeadCommand: ParsableCommand {
             let entries: [DeadLetters.Entry]
             do {
                 entries = try DeadLetters(connection: c, names: .init(prefix: config.amqp.prefix))
-                    .list(filters.filter(since: try instantAgo(since, now: Int64(Date().timeIntervalSince1970), flag: "--since")), limit: limit ?? Int.max)
+                    .list(
+                        filters.filter(
+                            since: try instantAgo(since, now: Int64(Date().timeIntervalSince1970), flag: "--since")),
+                        limit: limit ?? Int.max)
             } catch let e as ValidationError { throw e } catch { throw fail("cronq dead list: \(error)") }
             if json {
                 for e in entries {
-                    let obj: [String: Any] = ["message_id": e.messageID, "job": e.job, "reason": e.reason, "status": e.status, "attempts": e.attempts,
-                                              "dead_at": e.deadAt.map(Timestamp.iso) ?? "", "error": e.error, "queue": e.queue,
-                                              "backend": e.backend ?? "", "method": e.method ?? "", "path": e.path ?? ""]
-                    print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+                    let obj: [String: Any] = [
+                        "message_id": e.messageID, "job": e.job, "reason": e.reason, "status": e.status,
+                        "attempts": e.attempts,
+                        "dead_at": e.deadAt.map(Timestamp.iso) ?? "", "error": e.error, "queue": e.queue,
+                        "backend": e.backend ?? "", "method": e.method ?? "", "path": e.path ?? "",
+                    ]
+                    print(
+                        String(
+                            decoding: try JSONSerialization.data(
+                                withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
                 }
                 return
             }
             var rows = [["MESSAGE_ID", "JOB", "REASON", "STATUS", "ATTEMPTS", "DEAD_AT", "REQUEST", "ERROR"]]
             for e in entries {
-                rows.append([e.messageID, e.job, e.reason, e.status == 0 ? "-" : "\(e.status)", "\(e.attempts)", e.deadAt.map(Timestamp.iso) ?? "-",
-                             requestLine(e), String(e.error.prefix(60))].map(Printable.escaped))
+                rows.append(
+                    [
+                        e.messageID, e.job, e.reason, e.status == 0 ? "-" : "\(e.status)", "\(e.attempts)",
+                        e.deadAt.map(Timestamp.iso) ?? "-",
+                        requestLine(e), String(e.error.prefix(60)),
+                    ].map(Printable.escaped))
             }
             print(TextTable.render(rows), terminator: "")
             print("\(entries.count) dead letter(s)")
@@ -69,7 +84,8 @@ struct DeadCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The whole dead letter: properties, headers and body.")
+        static let configuration = CommandConfiguration(
+            abstract: "The whole dead letter: properties, headers and body.")
         @OptionGroup var options: ConfigOption
         @Argument(help: "The message id (as `cronq dead list` shows it).")
         var messageID: String
@@ -78,7 +94,11 @@ struct DeadCommand: ParsableCommand {
             let config = try options.load()
             let c = try connect(config, "dead show")
             defer { c.close() }
-            guard let e = try DeadLetters(connection: c, names: .init(prefix: config.amqp.prefix)).list(.init(ids: [messageID]), limit: 1).first else {
+            guard
+                let e = try DeadLetters(connection: c, names: .init(prefix: config.amqp.prefix)).list(
+                    .init(ids: [messageID]), limit: 1
+                ).first
+            else {
                 throw fail("cronq dead show: no dead letter with id \(messageID)")
             }
             let p = e.message.properties
@@ -88,7 +108,9 @@ struct DeadCommand: ParsableCommand {
             print("message_id:   \(x(e.messageID))")
             print("routing_key:  \(x(e.routingKey))")
             print("request:      \(x(requestLine(e)))   (what a replay makes a worker send, with that backend's token)")
-            print("app_id:       \(x(p.appID ?? "-"))    type: \(x(p.type ?? "-"))    content_type: \(x(p.contentType ?? "-"))")
+            print(
+                "app_id:       \(x(p.appID ?? "-"))    type: \(x(p.type ?? "-"))    content_type: \(x(p.contentType ?? "-"))"
+            )
             print("headers:")
             for entry in (p.headers ?? AMQPTable()).entries { print("  \(x(entry.key)): \(x(describe(entry.value)))") }
             if p.headersTooDeep { print("  (headers nested deeper than \(8) levels: the deeper values are not shown)") }
@@ -106,7 +128,9 @@ struct DeadCommand: ParsableCommand {
     struct Replay: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Publish selected dead letters back to cronq.jobs (attempt 1, cronq-replayed + 1, x-* stripped).",
-            discussion: "Each dead letter is acked only after its replay is confirmed. Ctrl-C stops after the current message; the rest stay dead.")
+            discussion:
+                "Each dead letter is acked only after its replay is confirmed. Ctrl-C stops after the current message; the rest stay dead."
+        )
         @OptionGroup var options: ConfigOption
         @OptionGroup var filters: Filters
         @Option(name: .customLong("id"), help: "Only these message ids (repeatable).")
@@ -119,7 +143,10 @@ struct DeadCommand: ParsableCommand {
         var toQueue: String?
         @Flag(help: "Show what would be replayed (backend, method, path of each); change nothing.")
         var dryRun = false
-        @Flag(help: "With [amqp] message_key: also replay dead letters that are not signed with it, signing them (check them with `cronq dead show` first).")
+        @Flag(
+            help:
+                "With [amqp] message_key: also replay dead letters that are not signed with it, signing them (check them with `cronq dead show` first)."
+        )
         var signUnsigned = false
 
         func validate() throws {
@@ -138,26 +165,38 @@ struct DeadCommand: ParsableCommand {
                     filters.filter(ids: ids), limit: limit ?? Int.max, rate: rate, toQueue: toQueue, dryRun: dryRun,
                     messageKey: config.amqp.messageKey, signUnsigned: signUnsigned,
                     each: { e, willReplay in
-                        if dryRun { print(Printable.escaped("\(e.messageID)  \(requestLine(e))\(willReplay ? "" : "  (not signed: stays dead)")")) }
+                        if dryRun {
+                            print(
+                                Printable.escaped(
+                                    "\(e.messageID)  \(requestLine(e))\(willReplay ? "" : "  (not signed: stays dead)")"
+                                ))
+                        }
                     },
                     progress: { s in
                         if tty || s.matched % 100 == 0 {
-                            FileHandleOutput.stderrRaw("\(tty ? "\r" : "")\(dryRun ? "would replay" : "replayed") \(dryRun ? s.matched : s.replayed), failed \(s.failed)\(tty ? "" : "\n")")
+                            FileHandleOutput.stderrRaw(
+                                "\(tty ? "\r" : "")\(dryRun ? "would replay" : "replayed") \(dryRun ? s.matched : s.replayed), failed \(s.failed)\(tty ? "" : "\n")"
+                            )
                         }
                     },
                     shouldStop: { interrupt.isRaised })
                 if tty { FileHandleOutput.stderrRaw("\n") }
-                let unsigned = s.unsigned > 0 ? ", \(s.unsigned) not signed with message_key (left dead; --sign-unsigned to replay them)" : ""
-                print(dryRun
-                      ? "dry run: \(s.matched - s.unsigned) would be replayed, \(s.skipped) skipped (not matching)\(unsigned)"
-                      : "replayed \(s.replayed), skipped \(s.skipped), failed \(s.failed)\(unsigned)\(interrupt.isRaised ? " (interrupted)" : "")")
+                let unsigned =
+                    s.unsigned > 0
+                    ? ", \(s.unsigned) not signed with message_key (left dead; --sign-unsigned to replay them)" : ""
+                print(
+                    dryRun
+                        ? "dry run: \(s.matched - s.unsigned) would be replayed, \(s.skipped) skipped (not matching)\(unsigned)"
+                        : "replayed \(s.replayed), skipped \(s.skipped), failed \(s.failed)\(unsigned)\(interrupt.isRaised ? " (interrupted)" : "")"
+                )
                 if s.failed > 0 || s.unsigned > 0 && !dryRun { throw ExitCode(1) }
             } catch let e as ExitCode { throw e } catch { throw fail("cronq dead replay: \(error)") }
         }
     }
 
     struct Purge: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete selected dead letters (asks on a terminal unless --yes).")
+        static let configuration = CommandConfiguration(
+            abstract: "Delete selected dead letters (asks on a terminal unless --yes).")
         @OptionGroup var options: ConfigOption
         @OptionGroup var filters: Filters
         @Option(help: "Only those dead for longer than this, e.g. 7d.")
@@ -173,10 +212,14 @@ struct DeadCommand: ParsableCommand {
             defer { c.close() }
             let dl = DeadLetters(connection: c, names: .init(prefix: config.amqp.prefix))
             if !yes {
-                guard isatty(STDIN_FILENO) != 0 else { throw fail("cronq dead purge: refusing without --yes when not on a terminal") }
+                guard isatty(STDIN_FILENO) != 0 else {
+                    throw fail("cronq dead purge: refusing without --yes when not on a terminal")
+                }
                 let n = try dl.list(filter).count
                 FileHandleOutput.stderrRaw("delete \(n) dead letter(s) for good? [y/N] ")
-                guard let answer = readLine(), answer.lowercased().hasPrefix("y") else { print("nothing deleted"); return }
+                guard let answer = readLine(), answer.lowercased().hasPrefix("y") else {
+                    print("nothing deleted"); return
+                }
             }
             do {
                 let s = try dl.purge(filter)

@@ -42,7 +42,9 @@ struct HistoryCommand: ParsableCommand {
         let names = Topology.Names(prefix: config.amqp.prefix)
         let runs: [History.Run]
         do {
-            runs = Array(History.runs(try History.events(connection: c, names: names, since: start, job: job, now: now)).prefix(limit))
+            runs = Array(
+                History.runs(try History.events(connection: c, names: names, since: start, job: job, now: now)).prefix(
+                    limit))
         } catch let e as AMQPError where e.replyCode == 404 {
             throw fail("cronq history: no stream \(names.historyStream) on the broker: run `cronq topology apply`")
         } catch {

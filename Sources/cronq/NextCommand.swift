@@ -50,7 +50,10 @@ struct NextCommand: ParsableCommand {
         let fires = ScheduleReport.fires(schedule, after: start, count: count)
         if fires.isEmpty { throw fail("cronq next: '\(expression)' never fires after \(Timestamp.iso(start))") }
         for f in fires {
-            print(local ? "\(Timestamp.iso(f))  \(ScheduleReport.localTime(f, zone: schedule.zone.timeZone))" : Timestamp.iso(f))
+            print(
+                local
+                    ? "\(Timestamp.iso(f))  \(ScheduleReport.localTime(f, zone: schedule.zone.timeZone))"
+                    : Timestamp.iso(f))
         }
     }
 }

@@ -25,7 +25,9 @@ extension ConfigOption {
     func loadForPublishing() throws -> CronqConfig {
         let config = try load()
         if config.amqp.messageKeyMissing {
-            throw fail("\(config.path): amqp.message_key is set but its variable or file is missing: job messages must be signed")
+            throw fail(
+                "\(config.path): amqp.message_key is set but its variable or file is missing: job messages must be signed"
+            )
         }
         return config
     }
@@ -43,7 +45,9 @@ func connect(_ config: CronqConfig, _ what: String) throws -> AMQPConnection {
 /// The instant `90s`, `1h`, `7d` back from now (for `--since`, `--older-than`).
 func instantAgo(_ text: String?, now: Int64, flag: String) throws -> Int64? {
     guard let text else { return nil }
-    guard let d = DurationText.parse(text) else { throw ValidationError("\(flag) '\(text)' is not a duration (e.g. 30m, 2h, 7d)") }
+    guard let d = DurationText.parse(text) else {
+        throw ValidationError("\(flag) '\(text)' is not a duration (e.g. 30m, 2h, 7d)")
+    }
     return now - d.totalSeconds
 }
 

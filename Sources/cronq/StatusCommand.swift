@@ -42,7 +42,10 @@ struct StatusCommand: ParsableCommand {
     @Option(help: "With --jobs: the window the counts cover, e.g. 1h, 24h, 7d.")
     var window = "24h"
 
-    @Option(help: ArgumentHelp("Alert (exit 2) when JOB has had no success for DURATION, e.g. ee-recent=30m; repeatable. Implies --jobs. Per-job `alert_after` in the config does the same.", valueName: "job=duration"))
+    @Option(
+        help: ArgumentHelp(
+            "Alert (exit 2) when JOB has had no success for DURATION, e.g. ee-recent=30m; repeatable. Implies --jobs. Per-job `alert_after` in the config does the same.",
+            valueName: "job=duration"))
     var maxSilence: [String] = []
 
     func validate() throws {
@@ -57,7 +60,8 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         let config = try options.load()
-        let thresholds = QueueStatus.Thresholds(maxDead: maxDead, maxReady: maxReady, requireLeader: requireLeader, requireConsumers: requireConsumers)
+        let thresholds = QueueStatus.Thresholds(
+            maxDead: maxDead, maxReady: maxReady, requireLeader: requireLeader, requireConsumers: requireConsumers)
         let silence = Dictionary(maxSilence.compactMap(JobStatus.parseSilence).map { ($0.job, $0.limit) }) { _, b in b }
         for name in silence.keys where !config.jobs.contains(where: { $0.name == name }) {
             throw ValidationError("--max-silence names '\(name)', which is not a job in \(config.path)")
@@ -106,8 +110,10 @@ struct StatusCommand: ParsableCommand {
 
     /// The per-job report, when asked for (`--jobs`, `--max-silence`, or any job with `alert_after`).
     /// Reads the history on the connection the queue status used.
-    func jobReport(_ config: CronqConfig, silence: [String: Duration], connection c: AMQPConnection,
-                   paused: [String: PauseState]) throws -> JobStatus? {
+    func jobReport(
+        _ config: CronqConfig, silence: [String: Duration], connection c: AMQPConnection,
+        paused: [String: PauseState]
+    ) throws -> JobStatus? {
         guard jobs || !silence.isEmpty || config.jobs.contains(where: { $0.alertAfter != nil }) else { return nil }
         let now = Int64(Date().timeIntervalSince1970)
         let windowStart = try instantAgo(window, now: now, flag: "--window") ?? now
@@ -115,8 +121,10 @@ struct StatusCommand: ParsableCommand {
         let longest = (Array(silence.values) + config.jobs.compactMap(\.alertAfter)).map(\.totalSeconds).max() ?? 0
         let since = min(windowStart, now - longest)
         do {
-            let events = try History.events(connection: c, names: .init(prefix: config.amqp.prefix), since: since, now: now)
-            return JobStatus(config: config, events: events, windowStart: windowStart, now: now, maxSilence: silence, paused: paused)
+            let events = try History.events(
+                connection: c, names: .init(prefix: config.amqp.prefix), since: since, now: now)
+            return JobStatus(
+                config: config, events: events, windowStart: windowStart, now: now, maxSilence: silence, paused: paused)
         } catch let e as AMQPError where e.replyCode == 404 {
             throw fail("cronq status: no history stream on the broker: run `cronq topology apply`")
         } catch {

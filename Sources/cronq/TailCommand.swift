@@ -27,8 +27,9 @@ struct TailCommand: ParsableCommand {
         defer { c.close() }
         let interrupt = StopSignals(secondSignalExitCode: 130)
         do {
-            try Tail.run(connection: c, names: .init(prefix: config.amqp.prefix), job: job, json: format == "json",
-                         shouldStop: { interrupt.isRaised }, print: { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) })
+            try Tail.run(
+                connection: c, names: .init(prefix: config.amqp.prefix), job: job, json: format == "json",
+                shouldStop: { interrupt.isRaised }, print: { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) })
         } catch {
             throw fail("cronq tail: \(error)")
         }

@@ -32,17 +32,22 @@ struct TriggerCommand: ParsableCommand {
     func run() throws {
         let config = try options.loadForPublishing()
         guard let j = config.jobs.first(where: { $0.name == job }) else {
-            throw fail("cronq trigger: no job '\(job)' in the config (jobs: \(config.jobs.map(\.name).joined(separator: ", ")))")
+            throw fail(
+                "cronq trigger: no job '\(job)' in the config (jobs: \(config.jobs.map(\.name).joined(separator: ", ")))"
+            )
         }
         let c = try connect(config, "trigger")
         defer { c.close() }
         let now = Int64(Date().timeIntervalSince1970)
         do {
-            switch try Trigger.run(job: j, config: config, connection: c, now: now, wait: wait ? DurationText.parse(timeout) : nil) {
+            switch try Trigger.run(
+                job: j, config: config, connection: c, now: now, wait: wait ? DurationText.parse(timeout) : nil)
+            {
             case .published(let id): print("published \(id)")
             case .succeeded(let id): print("succeeded \(id)")
             case .dead(let id, let reason): throw fail("dead-lettered \(id): \(reason) (see `cronq dead show \(id)`)")
-            case .timedOut(let id): throw fail("no outcome for \(id) within \(timeout): are workers running? (`cronq status`)")
+            case .timedOut(let id):
+                throw fail("no outcome for \(id) within \(timeout): are workers running? (`cronq status`)")
             }
         } catch let e as ExitCode {
             throw e

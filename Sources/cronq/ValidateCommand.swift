@@ -32,8 +32,9 @@ struct ValidateCommand: ParsableCommand {
             print(ScheduleReport.jobTable(c, now: now), terminator: "")
             let warnings = DSTLint.check(c, now: now)
             for w in warnings { FileHandleOutput.stderr("warning: \(w)") }
-            print("\(path): OK, \(c.jobs.count) job(s), \(c.backends.count) backend(s), queues: \(c.queues.joined(separator: ", "))"
-                + (warnings.isEmpty ? "" : ", \(warnings.count) warning(s)"))
+            print(
+                "\(path): OK, \(c.jobs.count) job(s), \(c.backends.count) backend(s), queues: \(c.queues.joined(separator: ", "))"
+                    + (warnings.isEmpty ? "" : ", \(warnings.count) warning(s)"))
             if !offline { showPaused(c, now: now) }
             if strict && !warnings.isEmpty { throw fail("\(path): \(warnings.count) warning(s), fatal with --strict") }
         } catch let e as ConfigError {
@@ -49,7 +50,9 @@ struct ValidateCommand: ParsableCommand {
             return
         }
         defer { conn.close() }
-        guard let ch = try? conn.openChannel(), let cp = (try? CheckpointPeek.peek(ch, names: .init(prefix: c.amqp.prefix)))?.checkpoint else { return }
+        guard let ch = try? conn.openChannel(),
+            let cp = (try? CheckpointPeek.peek(ch, names: .init(prefix: c.amqp.prefix)))?.checkpoint
+        else { return }
         for line in CheckpointPeek.pausedLines(cp.paused, now: now) { print(line) }
     }
 }

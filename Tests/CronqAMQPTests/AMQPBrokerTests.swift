@@ -62,7 +62,8 @@ struct AMQPBrokerTests {
             try ch.declareQueue(q, arguments: ["x-queue-type": .string("quorum")])
             defer { _ = try? c.openChannel().deleteQueue(q) }
             try ch.enableConfirms()
-            _ = try ch.publishAndConfirm((1...3).map { OutgoingMessage(exchange: "", routingKey: q, message: Self.message("c\($0)")) })
+            _ = try ch.publishAndConfirm(
+                (1...3).map { OutgoingMessage(exchange: "", routingKey: q, message: Self.message("c\($0)")) })
             let consumer = try c.openChannel()
             try consumer.setPrefetch(10)
             try consumer.consume(queue: q)
@@ -79,7 +80,11 @@ struct AMQPBrokerTests {
                     continue
                 }
                 if d.redelivered { redelivered.append(id) }
-                if id == "c3" { try consumer.reject(d.deliveryTag, requeue: false) } else { try consumer.ack(d.deliveryTag) }
+                if id == "c3" {
+                    try consumer.reject(d.deliveryTag, requeue: false)
+                } else {
+                    try consumer.ack(d.deliveryTag)
+                }
                 seen.append(id)
             }
             // Wait until the acks are settled before reading the count (quorum queues apply them asynchronously).
@@ -106,7 +111,8 @@ struct AMQPBrokerTests {
             defer { _ = try? c.openChannel().deleteQueue(q) }
             let empty = try ch.get(queue: q)
             try ch.enableConfirms()
-            _ = try ch.publishAndConfirm((1...4).map { OutgoingMessage(exchange: "", routingKey: q, message: Self.message("g\($0)")) })
+            _ = try ch.publishAndConfirm(
+                (1...4).map { OutgoingMessage(exchange: "", routingKey: q, message: Self.message("g\($0)")) })
             let before = try ch.inspectQueue(q)
             let got = try ch.get(queue: q)
             try ch.ack(got!.deliveryTag)
@@ -137,7 +143,9 @@ struct AMQPBrokerTests {
             try ch.declareQueue(q, durable: false, autoDelete: false)
             defer { _ = try? ch.deleteQueue(q) }
             try ch.enableConfirms()
-            _ = try ch.publishAndConfirm([OutgoingMessage(exchange: "", routingKey: q, message: Self.message("rt", headers: headers))])
+            _ = try ch.publishAndConfirm([
+                OutgoingMessage(exchange: "", routingKey: q, message: Self.message("rt", headers: headers))
+            ])
             return try ch.get(queue: q, noAck: true)
         }
         var received = got?.message.properties.headers
@@ -178,13 +186,17 @@ struct AMQPBrokerTests {
         let r = try await onThread {
             let c = try Self.connect()
             var notFound: AMQPError?
-            do { _ = try c.openChannel().inspectQueue(uniqueName("t-missing")) } catch let e as AMQPError { notFound = e }
+            do { _ = try c.openChannel().inspectQueue(uniqueName("t-missing")) } catch let e as AMQPError {
+                notFound = e
+            }
             let q = uniqueName("t-lock")
             let owner = try c.openChannel()
             try owner.declareQueue(q, durable: false, exclusive: true)
             let other = try Self.connect()
             var locked: AMQPError?
-            do { try other.openChannel().declareQueue(q, durable: false, exclusive: true) } catch let e as AMQPError { locked = e }
+            do { try other.openChannel().declareQueue(q, durable: false, exclusive: true) } catch let e as AMQPError {
+                locked = e
+            }
             return (notFound, locked)
         }
         #expect(r.0?.replyCode == 404)
@@ -211,7 +223,9 @@ struct AMQPBrokerTests {
                     "x-dead-letter-exchange": .string(jobs), "x-dead-letter-strategy": .string("at-least-once"),
                     "x-overflow": .string("reject-publish"),
                 ])
-            try ch.bindQueue(tier, exchange: retry, routingKey: "", arguments: ["x-match": .string("all"), "cronq-delay": .string("1s")])
+            try ch.bindQueue(
+                tier, exchange: retry, routingKey: "",
+                arguments: ["x-match": .string("all"), "cronq-delay": .string("1s")])
             defer {
                 _ = try? ch.deleteQueue(work); _ = try? ch.deleteQueue(tier)
                 try? ch.deleteExchange(jobs); try? ch.deleteExchange(retry)
@@ -219,7 +233,9 @@ struct AMQPBrokerTests {
             try ch.enableConfirms()
             let sent = ContinuousClock.now
             let res = try ch.publishAndConfirm([
-                OutgoingMessage(exchange: retry, routingKey: "default", message: Self.message("ttl-1", headers: ["cronq-delay": .string("1s")]))
+                OutgoingMessage(
+                    exchange: retry, routingKey: "default",
+                    message: Self.message("ttl-1", headers: ["cronq-delay": .string("1s")]))
             ])
             var got: AMQPDelivery?
             while got == nil && ContinuousClock.now - sent < .seconds(15) {
@@ -227,8 +243,10 @@ struct AMQPBrokerTests {
                 if got == nil { Thread.sleep(forTimeInterval: 0.1) }
             }
             if let got { try ch.ack(got.deliveryTag) }
-            return (res, got?.message.properties.messageID, got?.routingKey, ContinuousClock.now - sent,
-                    got?.message.properties.headers?["x-death"] != nil)
+            return (
+                res, got?.message.properties.messageID, got?.routingKey, ContinuousClock.now - sent,
+                got?.message.properties.headers?["x-death"] != nil
+            )
         }
         #expect(r.0 == [.confirmed])
         #expect(r.1 == "ttl-1")
@@ -250,10 +268,14 @@ struct AMQPBrokerTests {
             try ch.declareExchange(dead, kind: .fanout)
             try ch.declareQueue(dead, arguments: ["x-queue-type": .string("quorum")])
             try ch.bindQueue(dead, exchange: dead, routingKey: "")
-            try ch.declareQueue(work, arguments: ["x-queue-type": .string("quorum"), "x-dead-letter-exchange": .string(dead)])
-            try ch.declareQueue(tier, arguments: [
-                "x-queue-type": .string("quorum"), "x-message-ttl": .int64(200), "x-dead-letter-exchange": .string(jobs),
-            ])
+            try ch.declareQueue(
+                work, arguments: ["x-queue-type": .string("quorum"), "x-dead-letter-exchange": .string(dead)])
+            try ch.declareQueue(
+                tier,
+                arguments: [
+                    "x-queue-type": .string("quorum"), "x-message-ttl": .int64(200),
+                    "x-dead-letter-exchange": .string(jobs),
+                ])
             // The tier dead-letters with the original routing key, its own name here (default exchange).
             try ch.bindQueue(work, exchange: jobs, routingKey: tier)
             defer {
@@ -283,8 +305,10 @@ struct AMQPBrokerTests {
             again.properties.stripBrokerHeaders()
             _ = try ch.publishAndConfirm([OutgoingMessage(exchange: "", routingKey: tier, message: again)])
             let stripped = try await_(work, .seconds(10))
-            return (deadLetter.message.properties.headers?["x-death"] != nil, stripped != nil,
-                    again.properties.headers?.keys.filter { $0.hasPrefix("x-") } ?? [], unstripped == nil)
+            return (
+                deadLetter.message.properties.headers?["x-death"] != nil, stripped != nil,
+                again.properties.headers?.keys.filter { $0.hasPrefix("x-") } ?? [], unstripped == nil
+            )
         }
         #expect(r.0, "the dead letter carries x-death")
         #expect(r.1, "the stripped re-publish came back through the tier")
@@ -305,7 +329,9 @@ struct AMQPBrokerTests {
                 for _ in 0..<50 { _ = try c.nextEvent(timeout: .milliseconds(100)) }
             } catch let e as AMQPError { error = e }
             var publishRefused = false
-            do { try ch.publish(exchange: "", routingKey: name, message: Self.message("x")) } catch { publishRefused = true }
+            do { try ch.publish(exchange: "", routingKey: name, message: Self.message("x")) } catch {
+                publishRefused = true
+            }
             return (error, publishRefused)
         }
         #expect(r.0?.code == .connectionClosed)

@@ -74,8 +74,11 @@ struct AMQPURLTests {
     func passwordNeverInErrors(password: String) throws {
         let ok = try AMQPURL("amqp://user:\(password)@h:5672/%2F")
         #expect(ok.password == password && ok.host == "h" && ok.vhost == "/")
-        for broken in ["amqp://user:\(password)@h:99999/%2F", "amqp://user:\(password)@h/a/b", "amqp://user:\(password)@h/?bogus=1",
-                       "amqp://user:\(password)%zz@h/"] {
+        for broken in [
+            "amqp://user:\(password)@h:99999/%2F", "amqp://user:\(password)@h/a/b",
+            "amqp://user:\(password)@h/?bogus=1",
+            "amqp://user:\(password)%zz@h/",
+        ] {
             do {
                 _ = try AMQPURL(broken)
                 Issue.record("\(broken) was accepted")

@@ -7,8 +7,10 @@ struct PublishConfirmsTests {
         .returned(
             AMQPReturn(
                 channel: 1, replyCode: 312, replyText: "NO_ROUTE", exchange: "x", routingKey: "k",
-                message: AMQPMessage(body: [], properties: AMQPProperties(
-                    headers: seq.map { ["cronq-publish-id": .string(String($0))] }, messageID: messageID))))
+                message: AMQPMessage(
+                    body: [],
+                    properties: AMQPProperties(
+                        headers: seq.map { ["cronq-publish-id": .string(String($0))] }, messageID: messageID))))
     }
 
     @Test("single and multiple acks settle exactly the right publishes")
@@ -62,7 +64,9 @@ struct PublishConfirmsTests {
         var c = PublishConfirms<Int>()
         c.published(seq: 3, token: 3)
         _ = c.handle(returned(seq: 3, messageID: nil))
-        #expect(c.handle(.ack(channel: 1, deliveryTag: 3, multiple: false)).first?.outcome == .returned(replyCode: 312, replyText: "NO_ROUTE"))
+        #expect(
+            c.handle(.ack(channel: 1, deliveryTag: 3, multiple: false)).first?.outcome
+                == .returned(replyCode: 312, replyText: "NO_ROUTE"))
     }
 
     @Test("a return naming nothing pending changes nothing")
@@ -106,7 +110,11 @@ struct ReconnectBackoffTests {
             let d = b.nextDelay(using: &rng)
             #expect(d >= c / 2 && d <= c)
         }
-        #expect(ceilings.prefix(6) == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600), .seconds(2)])
+        #expect(
+            ceilings.prefix(6) == [
+                .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600),
+                .seconds(2),
+            ])
         #expect(ceilings.last == .seconds(2))
         b.reset()
         #expect(b.ceiling == .milliseconds(100))

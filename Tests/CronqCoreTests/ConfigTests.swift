@@ -1,6 +1,7 @@
-@testable import CronqCore
 import Foundation
 import Testing
+
+@testable import CronqCore
 
 @Suite("Configuration")
 struct ConfigTests {
@@ -42,7 +43,11 @@ struct ConfigTests {
         let j = c.jobs[0]
         #expect(j.method == "POST" && j.queue == "default" && j.timezone == "UTC" && j.backend == "default")
         #expect(j.catchUp == .latest && j.enabled && j.jitter == .zero)
-        #expect(j.retry == RetryPolicy(maxAttempts: 5, backoff: [.seconds(10), .seconds(60), .seconds(300), .seconds(1800)], maxDuration: .seconds(21600)))
+        #expect(
+            j.retry
+                == RetryPolicy(
+                    maxAttempts: 5, backoff: [.seconds(10), .seconds(60), .seconds(300), .seconds(1800)],
+                    maxDuration: .seconds(21600)))
         #expect(c.ticker.catchUpWindow == .seconds(3600))
         #expect(c.worker.concurrency == 32)
     }
@@ -52,10 +57,13 @@ struct ConfigTests {
         let d = try load(Self.minimal)
         #expect(d.history.maxAge == .seconds(7 * 86_400) && d.history.maxLengthBytes == 1 << 30)
         #expect(d.jobs[0].alertAfter == nil)
-        let c = try load("[history]\nmax_age = \"2d\"\nmax_length_bytes = 5000000\n" + Self.minimal + "\nalert_after = \"30m\"\n")
+        let c = try load(
+            "[history]\nmax_age = \"2d\"\nmax_length_bytes = 5000000\n" + Self.minimal + "\nalert_after = \"30m\"\n")
         #expect(c.history.maxAge == .seconds(2 * 86_400) && c.history.maxLengthBytes == 5_000_000)
         #expect(c.jobs[0].alertAfter == .seconds(1800))
-        let bad = issues("[history]\nmax_age = \"10s\"\nmax_length_bytes = 10\nkeep = 1\n" + Self.minimal + "\nalert_after = \"soon\"\n")
+        let bad = issues(
+            "[history]\nmax_age = \"10s\"\nmax_length_bytes = 10\nkeep = 1\n" + Self.minimal
+                + "\nalert_after = \"soon\"\n")
         #expect(bad.contains("cronq.toml: history.max_age: must be at least 1m"))
         #expect(bad.contains("cronq.toml: history.max_length_bytes: must be at least 1048576 (1 MiB)"))
         #expect(bad.contains { $0.hasPrefix("cronq.toml: history.keep: unknown key") })
@@ -64,10 +72,15 @@ struct ConfigTests {
 
     @Test("overlap: allow by default, skip and serial; serial jobs get their own queue; the prefix is reserved")
     func overlap() throws {
-        let c = try load(Self.minimal + "\noverlap = \"serial\"\ntimeout = \"10s\"\nretry = { max_attempts = 3, backoff = [\"1m\", \"5m\"] }\n")
+        let c = try load(
+            Self.minimal
+                + "\noverlap = \"serial\"\ntimeout = \"10s\"\nretry = { max_attempts = 3, backoff = [\"1m\", \"5m\"] }\n"
+        )
         #expect(c.jobs[0].overlap == .serial && c.jobs[0].routingQueue == "serial.every5min")
         #expect(c.queues == ["serial.every5min"])
-        #expect(c.jobs[0].worstCaseRun == .seconds(3 * 10 + 60 + 300 + 60), "3 timeouts, the 1m and 5m backoffs, and a minute's margin")
+        #expect(
+            c.jobs[0].worstCaseRun == .seconds(3 * 10 + 60 + 300 + 60),
+            "3 timeouts, the 1m and 5m backoffs, and a minute's margin")
         #expect(try load(Self.minimal).jobs[0].overlap == .allow)
         let bad = issues(Self.minimal + "\noverlap = \"sometimes\"\nqueue = \"serial.x\"\n")
         #expect(bad.contains("cronq.toml: job 'every5min': overlap: 'sometimes' must be allow, skip or serial"))
@@ -81,36 +94,42 @@ struct ConfigTests {
         let c = try ConfigLoader(environment: ["ERIFY_CRON_TOKEN": "x"]).load(path: path)
         #expect(c.jobs.map(\.name) == ["every5min", "partiesEC", "checkCurrent", "mopDelta25"])
         #expect(c.jobs.map(\.schedule.source) == ["*/5 * * * *", "6 2 * * *", "23 23 * * *", "33 23 * * *"])
-        #expect(c.jobs.map(\.path) == ["/cron/ee-recent", "/cron/parties-import", "/cron/check-current", "/cron/mop-recent?delta=25"])
+        #expect(
+            c.jobs.map(\.path) == [
+                "/cron/ee-recent", "/cron/parties-import", "/cron/check-current", "/cron/mop-recent?delta=25",
+            ])
         #expect(c.backends["default"]?.baseURL == "http://127.0.0.1:8000")
     }
 
     @Test("job overrides, retry overrides, every key")
     func overrides() throws {
-        let c = try load(Self.minimal + """
+        let c = try load(
+            Self.minimal + """
 
-            [[jobs]]
-            name = "nightly_import"
-            schedule = "0 30 1 * * *"
-            timezone = "Europe/London"
-            method = "put"
-            path = "/cron/import?full=1"
-            queue = "heavy"
-            timeout = "2m"
-            headers = { X-Source = "cronq" }
-            body = '{"full":true}'
-            retry = { max_attempts = 3, backoff = ["30s", "2m"], max_duration = "1h" }
-            catch_up = "all"
-            jitter = "15s"
-            enabled = false
-            """)
+                [[jobs]]
+                name = "nightly_import"
+                schedule = "0 30 1 * * *"
+                timezone = "Europe/London"
+                method = "put"
+                path = "/cron/import?full=1"
+                queue = "heavy"
+                timeout = "2m"
+                headers = { X-Source = "cronq" }
+                body = '{"full":true}'
+                retry = { max_attempts = 3, backoff = ["30s", "2m"], max_duration = "1h" }
+                catch_up = "all"
+                jitter = "15s"
+                enabled = false
+                """)
         let j = c.jobs[1]
         #expect(j.method == "PUT" && j.queue == "heavy" && j.timeout == .seconds(120) && j.timezone == "Europe/London")
         #expect(j.headers == ["X-Source": "cronq"] && j.body == #"{"full":true}"#)
-        #expect(j.retry == RetryPolicy(maxAttempts: 3, backoff: [.seconds(30), .seconds(120)], maxDuration: .seconds(3600)))
+        #expect(
+            j.retry == RetryPolicy(maxAttempts: 3, backoff: [.seconds(30), .seconds(120)], maxDuration: .seconds(3600)))
         #expect(j.catchUp == .all && j.jitter == .seconds(15) && !j.enabled)
         #expect(c.queues == ["default"], "disabled jobs do not add queues")
-        #expect(c.retryTiers == [.seconds(10), .seconds(30), .seconds(60), .seconds(120), .seconds(300), .seconds(1800)])
+        #expect(
+            c.retryTiers == [.seconds(10), .seconds(30), .seconds(60), .seconds(120), .seconds(300), .seconds(1800)])
     }
 
     @Test("environment expansion: ${VAR}, ${VAR:-default}, $$, and a missing variable named")
@@ -120,11 +139,16 @@ struct ConfigTests {
         #expect(try EnvironmentExpansion.expand("${Y:-d}", environment: ["Y": ""]) == "d")
         #expect(try EnvironmentExpansion.expand("$${X}", environment: ["X": "1"]) == "${X}")
         #expect(try EnvironmentExpansion.expand("cost $5", environment: [:]) == "cost $5")
-        #expect(throws: EnvironmentExpansion.MissingVariable(name: "NOPE")) { try EnvironmentExpansion.expand("${NOPE}", environment: [:]) }
-        #expect(throws: EnvironmentExpansion.Malformed.self) { try EnvironmentExpansion.expand("${A", environment: [:]) }
-        #expect(issues(Self.minimal, env: [:]) == [
-            "cronq.toml: backends.default.token: environment variable TOKEN is not set (set it, or write ${TOKEN:-default})"
-        ])
+        #expect(throws: EnvironmentExpansion.MissingVariable(name: "NOPE")) {
+            try EnvironmentExpansion.expand("${NOPE}", environment: [:])
+        }
+        #expect(throws: EnvironmentExpansion.Malformed.self) {
+            try EnvironmentExpansion.expand("${A", environment: [:])
+        }
+        #expect(
+            issues(Self.minimal, env: [:]) == [
+                "cronq.toml: backends.default.token: environment variable TOKEN is not set (set it, or write ${TOKEN:-default})"
+            ])
     }
 
     @Test("token_file is read and trimmed; a missing file is named")
@@ -136,8 +160,12 @@ struct ConfigTests {
         try "s3cret\n".write(toFile: file, atomically: true, encoding: .utf8)
         let text = Self.minimal.replacingOccurrences(of: #"token = "${TOKEN}""#, with: #"token_file = "\#(file)""#)
         #expect(try load(text).backends["default"]?.token.reveal() == "s3cret")
-        let missing = Self.minimal.replacingOccurrences(of: #"token = "${TOKEN}""#, with: #"token_file = "/nonexistent/tok""#)
-        #expect(issues(missing) == ["cronq.toml: backends.default.token_file: cannot read /nonexistent/tok: No such file or directory"])
+        let missing = Self.minimal.replacingOccurrences(
+            of: #"token = "${TOKEN}""#, with: #"token_file = "/nonexistent/tok""#)
+        #expect(
+            issues(missing) == [
+                "cronq.toml: backends.default.token_file: cannot read /nonexistent/tok: No such file or directory"
+            ])
     }
 
     @Test("every validation error names the file, the job and the key, and all are listed at once")
@@ -207,7 +235,8 @@ struct ConfigTests {
     @Test("duplicate job names")
     func duplicates() {
         let text = Self.minimal + "\n[[jobs]]\nname = \"every5min\"\nschedule = \"@daily\"\npath = \"/y\"\n"
-        #expect(issues(text) == ["cronq.toml: job 'every5min': name: duplicate job name: each [[jobs]] needs its own name"])
+        #expect(
+            issues(text) == ["cronq.toml: job 'every5min': name: duplicate job name: each [[jobs]] needs its own name"])
     }
 
     @Test("required keys")
@@ -232,7 +261,9 @@ struct ConfigTests {
         #expect(got == ["cronq.toml: worker.concurrency: must be an integer, got string"])
     }
 
-    @Test("durations", arguments: [("500ms", 500), ("90s", 90_000), ("5m", 300_000), ("2h", 7_200_000), ("1d", 86_400_000)])
+    @Test(
+        "durations",
+        arguments: [("500ms", 500), ("90s", 90_000), ("5m", 300_000), ("2h", 7_200_000), ("1d", 86_400_000)])
     func durations(text: String, ms: Int64) {
         #expect(DurationText.parse(text)?.totalMilliseconds == ms)
     }

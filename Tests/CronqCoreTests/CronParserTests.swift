@@ -1,5 +1,6 @@
-@testable import CronqCore
 import Testing
+
+@testable import CronqCore
 
 @Suite("Cron parser")
 struct CronParserTests {
@@ -48,10 +49,12 @@ struct CronParserTests {
         #expect(bits(UInt64(e.daysOfMonth)).count == 31)
     }
 
-    @Test("macros", arguments: [
-        ("@yearly", "0 0 1 1 *"), ("@annually", "0 0 1 1 *"), ("@monthly", "0 0 1 * *"), ("@weekly", "0 0 * * 0"),
-        ("@daily", "0 0 * * *"), ("@midnight", "0 0 * * *"), ("@hourly", "0 * * * *"), ("@DAILY", "0 0 * * *"),
-    ])
+    @Test(
+        "macros",
+        arguments: [
+            ("@yearly", "0 0 1 1 *"), ("@annually", "0 0 1 1 *"), ("@monthly", "0 0 1 * *"), ("@weekly", "0 0 * * 0"),
+            ("@daily", "0 0 * * *"), ("@midnight", "0 0 * * *"), ("@hourly", "0 * * * *"), ("@DAILY", "0 0 * * *"),
+        ])
     func macros(macro: String, same: String) throws {
         let a = try CronExpression(macro)
         let b = try CronExpression(same)
@@ -72,44 +75,57 @@ struct CronParserTests {
         #expect(bits(d.nthWeekdays) == [0, 2 * 7 + 5])
     }
 
-    @Test("interval or wall-clock job", arguments: [
-        ("*/15 * * * *", true), ("0 */2 * * *", true), ("* 3 * * *", true), ("30 1 * * *", false),
-        ("0 1-23/2 * * *", false), ("*/10 * * * * *", true), ("0 30 1 * * *", false), ("@hourly", true),
-        ("@daily", false),
-    ])
+    @Test(
+        "interval or wall-clock job",
+        arguments: [
+            ("*/15 * * * *", true), ("0 */2 * * *", true), ("* 3 * * *", true), ("30 1 * * *", false),
+            ("0 1-23/2 * * *", false), ("*/10 * * * * *", true), ("0 30 1 * * *", false), ("@hourly", true),
+            ("@daily", false),
+        ])
     func interval(expr: String, isInterval: Bool) throws {
         #expect(try CronExpression(expr).isInterval == isInterval)
     }
 
-    @Test("every error names the field, the token and why", arguments: [
-        ("60 * * * *", "minute: 60 is out of range 0-59"),
-        ("* 24 * * *", "hour: 24 is out of range 0-23"),
-        ("* * 0 * *", "day-of-month: 0 is out of range 1-31"),
-        ("* * 32 * *", "day-of-month: 32 is out of range 1-31"),
-        ("* * * 13 *", "month: 13 is out of range 1-12"),
-        ("* * * * 8", "day-of-week: 8 is out of range 0-7"),
-        ("60 * * * * *", "second: 60 is out of range 0-59"),
-        ("5-1 * * * *", "minute: '5-1' is a descending range; write the smaller value first"),
-        ("*/0 * * * *", "minute: step 0 in '*/0': a step must be at least 1"),
-        ("*/61 * * * *", "minute: step 61 in '*/61' is larger than the field's 60 values"),
-        ("*/x * * * *", "minute: step 'x' in '*/x' is not a number"),
-        ("a * * * *", "minute: 'a' is not a number"),
-        ("* * * FOO *", "month: 'FOO' is not a number or a name (JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC)"),
-        ("* * * * MON-FOO", "day-of-week: 'FOO' is not a number or a name (SUN MON TUE WED THU FRI SAT)"),
-        ("1,,2 * * * *", "minute: empty item in list '1,,2'"),
-        ("* * * *", "expected 5 fields (minute hour day-of-month month day-of-week) or 6 with a leading second, got 4"),
-        ("* * * * * * *", "expected 5 fields (minute hour day-of-month month day-of-week) or 6 with a leading second, got 7"),
-        ("", "expected 5 fields (minute hour day-of-month month day-of-week) or 6 with a leading second, got 0"),
-        ("@fortnightly", "unknown macro @fortnightly (known: @yearly @annually @monthly @weekly @daily @midnight @hourly)"),
-        ("0 0 30 2 *", "day-of-month: 30 never occurs in month(s) 2: the schedule can never fire"),
-        ("0 0 31 APR,JUN *", "day-of-month: 31 never occurs in month(s) APR,JUN: the schedule can never fire"),
-        ("0 0 * * 5#6", "day-of-week: '5#6': the week number after # must be 1-5"),
-        ("0 0 5X * *", "day-of-month: '5X' is not a number"),
-        ("0 0 L5 * *", "day-of-month: 'L5' is not valid: use L, LW or nW (1-31)"),
-        ("0 0 32W * *", "day-of-month: 32 is out of range 1-31"),
-        ("? * * * *", "minute: '?' is not a number"),
-        ("0 0 ?/2 * *", "day-of-month: '?' takes no step"),
-    ])
+    @Test(
+        "every error names the field, the token and why",
+        arguments: [
+            ("60 * * * *", "minute: 60 is out of range 0-59"),
+            ("* 24 * * *", "hour: 24 is out of range 0-23"),
+            ("* * 0 * *", "day-of-month: 0 is out of range 1-31"),
+            ("* * 32 * *", "day-of-month: 32 is out of range 1-31"),
+            ("* * * 13 *", "month: 13 is out of range 1-12"),
+            ("* * * * 8", "day-of-week: 8 is out of range 0-7"),
+            ("60 * * * * *", "second: 60 is out of range 0-59"),
+            ("5-1 * * * *", "minute: '5-1' is a descending range; write the smaller value first"),
+            ("*/0 * * * *", "minute: step 0 in '*/0': a step must be at least 1"),
+            ("*/61 * * * *", "minute: step 61 in '*/61' is larger than the field's 60 values"),
+            ("*/x * * * *", "minute: step 'x' in '*/x' is not a number"),
+            ("a * * * *", "minute: 'a' is not a number"),
+            ("* * * FOO *", "month: 'FOO' is not a number or a name (JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC)"),
+            ("* * * * MON-FOO", "day-of-week: 'FOO' is not a number or a name (SUN MON TUE WED THU FRI SAT)"),
+            ("1,,2 * * * *", "minute: empty item in list '1,,2'"),
+            (
+                "* * * *",
+                "expected 5 fields (minute hour day-of-month month day-of-week) or 6 with a leading second, got 4"
+            ),
+            (
+                "* * * * * * *",
+                "expected 5 fields (minute hour day-of-month month day-of-week) or 6 with a leading second, got 7"
+            ),
+            ("", "expected 5 fields (minute hour day-of-month month day-of-week) or 6 with a leading second, got 0"),
+            (
+                "@fortnightly",
+                "unknown macro @fortnightly (known: @yearly @annually @monthly @weekly @daily @midnight @hourly)"
+            ),
+            ("0 0 30 2 *", "day-of-month: 30 never occurs in month(s) 2: the schedule can never fire"),
+            ("0 0 31 APR,JUN *", "day-of-month: 31 never occurs in month(s) APR,JUN: the schedule can never fire"),
+            ("0 0 * * 5#6", "day-of-week: '5#6': the week number after # must be 1-5"),
+            ("0 0 5X * *", "day-of-month: '5X' is not a number"),
+            ("0 0 L5 * *", "day-of-month: 'L5' is not valid: use L, LW or nW (1-31)"),
+            ("0 0 32W * *", "day-of-month: 32 is out of range 1-31"),
+            ("? * * * *", "minute: '?' is not a number"),
+            ("0 0 ?/2 * *", "day-of-month: '?' takes no step"),
+        ])
     func errors(expr: String, message: String) {
         #expect(throws: CronError.self) { try CronExpression(expr) }
         do {
@@ -123,7 +139,8 @@ struct CronParserTests {
     func leapDay() throws {
         let s = try CronSchedule("0 0 29 2 *")
         #expect(s.next(after: utc("2027-01-01T00:00:00Z")) == utc("2028-02-29T00:00:00Z"))
-        #expect(s.next(after: utc("2028-02-29T00:00:00Z")) == utc("2032-02-29T00:00:00Z"), "2029-2031 have no 29 February")
+        #expect(
+            s.next(after: utc("2028-02-29T00:00:00Z")) == utc("2032-02-29T00:00:00Z"), "2029-2031 have no 29 February")
     }
 
     @Test("a parsed expression is small")

@@ -1,6 +1,7 @@
-@testable import CronqCore
 import Foundation
 import Testing
+
+@testable import CronqCore
 
 /// Property tests: random valid expressions, checked against a brute-force oracle that walks real
 /// instants minute by minute (second by second for 6-field expressions) and reads the local time from
@@ -40,7 +41,10 @@ struct CronPropertyTests {
         var f = [field(0, 59, &rng), field(0, 23, &rng), dom, month, dow]
         if seconds {
             // Windows are an hour or two around a DST change: keep the hour and days broad enough to fire.
-            f = [field(0, 59, &rng), field(0, 59, &rng), ["*", "1", "0-2", "*/2", "0,1"].randomElement(using: &rng)!, "*", "*", "*"]
+            f = [
+                field(0, 59, &rng), field(0, 59, &rng), ["*", "1", "0-2", "*/2", "0,1"].randomElement(using: &rng)!,
+                "*", "*", "*",
+            ]
         }
         return f.joined(separator: " ")
     }
@@ -58,13 +62,17 @@ struct CronPropertyTests {
             let days = Civil.days(year: l.year, month: l.month, day: l.day)
             let dim = Civil.daysInMonth(year: l.year, month: l.month)
             return e.months & (1 << UInt16(l.month)) != 0
-                && e.dayMatches(year: l.year, month: l.month, day: l.day, weekday: Civil.weekday(days: days), daysInMonth: dim)
+                && e.dayMatches(
+                    year: l.year, month: l.month, day: l.day, weekday: Civil.weekday(days: days), daysInMonth: dim)
                 && e.hours & (1 << UInt32(l.hour)) != 0 && e.minutes & (1 << UInt64(l.minute)) != 0
                 && e.seconds & (1 << UInt64(l.second)) != 0
         }
         while t <= to {
-            let c = cal.dateComponents([.year, .month, .day, .hour, .minute, .second], from: Date(timeIntervalSince1970: TimeInterval(t)))
-            let local = LocalTime(year: c.year!, month: c.month!, day: c.day!, hour: c.hour!, minute: c.minute!, second: c.second!).seconds
+            let c = cal.dateComponents(
+                [.year, .month, .day, .hour, .minute, .second], from: Date(timeIntervalSince1970: TimeInterval(t)))
+            let local = LocalTime(
+                year: c.year!, month: c.month!, day: c.day!, hour: c.hour!, minute: c.minute!, second: c.second!
+            ).seconds
             if e.isInterval {
                 if matches(local) { fires.append(t) }
             } else if local > maxLocal {
@@ -112,7 +120,9 @@ struct CronPropertyTests {
             }
             #expect(got == expected, "\(text) in \(zoneName) from \(iso(from))")
             if got != expected { return }
-            if let after = schedule.next(after: t) { #expect(after > to, "\(text): a fire past the window must be past it") }
+            if let after = schedule.next(after: t) {
+                #expect(after > to, "\(text): a fire past the window must be past it")
+            }
             // previous(next(t)) is the fire before it: the two searches agree.
             for k in got.indices.dropFirst() {
                 #expect(schedule.previous(before: got[k]) == got[k - 1], "\(text): previous(\(iso(got[k])))")
@@ -133,22 +143,38 @@ struct CronPropertyTests {
 
     @Test("Europe/London and America/New_York: random expressions across both DST changes")
     func dstZones() throws {
-        let london = [("2026-03-28T12:00:00Z", "2026-03-30T12:00:00Z"), ("2026-10-24T12:00:00Z", "2026-10-26T12:00:00Z")]
+        let london = [
+            ("2026-03-28T12:00:00Z", "2026-03-30T12:00:00Z"), ("2026-10-24T12:00:00Z", "2026-10-26T12:00:00Z"),
+        ]
         let ny = [("2026-03-07T12:00:00Z", "2026-03-09T12:00:00Z"), ("2026-10-31T12:00:00Z", "2026-11-02T12:00:00Z")]
-        try Self.check(zoneName: "Europe/London", windows: london.map { (utc($0.0), utc($0.1)) }, cases: 80, seed: 2, seconds: false)
-        try Self.check(zoneName: "America/New_York", windows: ny.map { (utc($0.0), utc($0.1)) }, cases: 80, seed: 3, seconds: false)
+        try Self.check(
+            zoneName: "Europe/London", windows: london.map { (utc($0.0), utc($0.1)) }, cases: 80, seed: 2,
+            seconds: false)
+        try Self.check(
+            zoneName: "America/New_York", windows: ny.map { (utc($0.0), utc($0.1)) }, cases: 80, seed: 3, seconds: false
+        )
     }
 
     @Test("southern hemisphere and half-hour DST: Australia/Sydney, Australia/Lord_Howe")
     func southern() throws {
-        let sydney = [("2026-04-04T00:00:00Z", "2026-04-06T00:00:00Z"), ("2026-10-03T00:00:00Z", "2026-10-05T00:00:00Z")]
-        try Self.check(zoneName: "Australia/Sydney", windows: sydney.map { (utc($0.0), utc($0.1)) }, cases: 60, seed: 4, seconds: false)
-        try Self.check(zoneName: "Australia/Lord_Howe", windows: sydney.map { (utc($0.0), utc($0.1)) }, cases: 60, seed: 5, seconds: false)
+        let sydney = [
+            ("2026-04-04T00:00:00Z", "2026-04-06T00:00:00Z"), ("2026-10-03T00:00:00Z", "2026-10-05T00:00:00Z"),
+        ]
+        try Self.check(
+            zoneName: "Australia/Sydney", windows: sydney.map { (utc($0.0), utc($0.1)) }, cases: 60, seed: 4,
+            seconds: false)
+        try Self.check(
+            zoneName: "Australia/Lord_Howe", windows: sydney.map { (utc($0.0), utc($0.1)) }, cases: 60, seed: 5,
+            seconds: false)
     }
 
     @Test("6-field expressions with seconds across the London changes")
     func withSeconds() throws {
-        let windows = [("2026-03-29T00:30:00Z", "2026-03-29T01:30:00Z"), ("2026-10-25T00:00:00Z", "2026-10-25T02:00:00Z")]
-        try Self.check(zoneName: "Europe/London", windows: windows.map { (utc($0.0), utc($0.1)) }, cases: 40, seed: 6, seconds: true)
+        let windows = [
+            ("2026-03-29T00:30:00Z", "2026-03-29T01:30:00Z"), ("2026-10-25T00:00:00Z", "2026-10-25T02:00:00Z"),
+        ]
+        try Self.check(
+            zoneName: "Europe/London", windows: windows.map { (utc($0.0), utc($0.1)) }, cases: 40, seed: 6,
+            seconds: true)
     }
 }

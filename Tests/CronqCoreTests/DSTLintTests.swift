@@ -1,15 +1,19 @@
-@testable import CronqCore
 import Testing
+
+@testable import CronqCore
 
 @Suite("DST lint")
 struct DSTLintTests {
     static let jan2026: Int64 = 1_767_225_600  // 2026-01-01T00:00:00Z
 
     func findings(_ cron: String, _ zone: String) throws -> [DSTLint.Finding] {
-        try DSTLint.check(job: "j", CronExpression(cron), zone: ZoneRules.named(zone)!, from: Self.jan2026, until: Self.jan2026 + 365 * 86_400)
+        try DSTLint.check(
+            job: "j", CronExpression(cron), zone: ZoneRules.named(zone)!, from: Self.jan2026,
+            until: Self.jan2026 + 365 * 86_400)
     }
 
-    @Test("London 01:30 daily: the March gap (fires at its end) and the October repeated hour (fires at the first pass)")
+    @Test(
+        "London 01:30 daily: the March gap (fires at its end) and the October repeated hour (fires at the first pass)")
     func london() throws {
         let f = try findings("30 1 * * *", "Europe/London")
         #expect(f.count == 2)
@@ -20,16 +24,20 @@ struct DSTLintTests {
         #expect(f[0].description.contains("does not exist (DST gap)") && f[1].description.contains("happens twice"))
     }
 
-    @Test("no findings for times DST does not touch, interval jobs, or UTC", arguments: [
-        ("0 12 * * *", "Europe/London"), ("0 3 * * *", "Europe/London"), ("30 1 * * *", "UTC"), ("30 2 * * *", "Asia/Tokyo"),
-    ])
+    @Test(
+        "no findings for times DST does not touch, interval jobs, or UTC",
+        arguments: [
+            ("0 12 * * *", "Europe/London"), ("0 3 * * *", "Europe/London"), ("30 1 * * *", "UTC"),
+            ("30 2 * * *", "Asia/Tokyo"),
+        ])
     func none(cron: String, zone: String) throws {
         #expect(try findings(cron, zone).isEmpty)
     }
 
     @Test("interval jobs are exempt through the config check; disabled jobs too")
     func configLevel() throws {
-        let c = try ConfigLoader(environment: [:]).parse("""
+        let c = try ConfigLoader(environment: [:]).parse(
+            """
             [backends.default]
             base_url = "https://x.example"
             token = "t"

@@ -1,15 +1,20 @@
-@testable import CronqCore
 import Testing
+
+@testable import CronqCore
 
 @Suite("Ticker fire planning")
 struct FirePlannerTests {
     static let t0 = utc("2026-11-28T10:00:00Z")
 
-    func job(_ name: String, _ expr: String, catchUp: CronqConfig.CatchUp = .latest, jitterMs: Int64 = 0) -> FirePlanner.Job {
+    func job(_ name: String, _ expr: String, catchUp: CronqConfig.CatchUp = .latest, jitterMs: Int64 = 0)
+        -> FirePlanner.Job
+    {
         FirePlanner.Job(name: name, schedule: try! CronSchedule(expr), catchUp: catchUp, jitterMs: jitterMs)
     }
 
-    func planner(_ jobs: [FirePlanner.Job], last: [String: Int64] = [:], now: Int64 = t0, window: Int64 = 3600, max: Int = 100) -> FirePlanner {
+    func planner(
+        _ jobs: [FirePlanner.Job], last: [String: Int64] = [:], now: Int64 = t0, window: Int64 = 3600, max: Int = 100
+    ) -> FirePlanner {
         FirePlanner(jobs: jobs, lastFired: last, now: now, windowSeconds: window, maxCatchUp: max)
     }
 
@@ -18,17 +23,26 @@ struct FirePlannerTests {
         var p = planner([job("a", "*/2 * * * *"), job("b", "* * * * *")])
         #expect(p.nextDueMs == (Self.t0 + 60) * 1000)
         #expect(p.takeDue(nowMs: (Self.t0 + 59) * 1000).isEmpty)
-        #expect(p.takeDue(nowMs: (Self.t0 + 60) * 1000) == [.init(job: "b", jobIndex: 1, instant: Self.t0 + 60, caughtUp: false)])
+        #expect(
+            p.takeDue(nowMs: (Self.t0 + 60) * 1000) == [
+                .init(job: "b", jobIndex: 1, instant: Self.t0 + 60, caughtUp: false)
+            ])
         let at120 = p.takeDue(nowMs: (Self.t0 + 120) * 1000 + 300)
-        #expect(at120 == [.init(job: "a", jobIndex: 0, instant: Self.t0 + 120, caughtUp: false), .init(job: "b", jobIndex: 1, instant: Self.t0 + 120, caughtUp: false)])
+        #expect(
+            at120 == [
+                .init(job: "a", jobIndex: 0, instant: Self.t0 + 120, caughtUp: false),
+                .init(job: "b", jobIndex: 1, instant: Self.t0 + 120, caughtUp: false),
+            ])
         #expect(p.count == 2)
     }
 
-    @Test("catch-up after 10 minutes down: none, latest, all", arguments: [
-        (CronqConfig.CatchUp.none, [600]),
-        (.latest, [540, 600]),
-        (.all, [60, 120, 180, 240, 300, 360, 420, 480, 540, 600]),
-    ])
+    @Test(
+        "catch-up after 10 minutes down: none, latest, all",
+        arguments: [
+            (CronqConfig.CatchUp.none, [600]),
+            (.latest, [540, 600]),
+            (.all, [60, 120, 180, 240, 300, 360, 420, 480, 540, 600]),
+        ])
     func catchUp(policy: CronqConfig.CatchUp, offsets: [Int64]) {
         // (The on-time grace is 2 s: a fire found more than 2 s late counts as missed.)
         let now = Self.t0 + 600
@@ -43,7 +57,9 @@ struct FirePlannerTests {
         let now = Self.t0 + 7200
         var p = planner([job("j", "* * * * *", catchUp: .all)], last: ["j": Self.t0], now: now, window: 600, max: 5)
         let fires = p.takeDue(nowMs: now * 1000)
-        #expect(fires.map { now - $0.instant } == [300, 240, 180, 120, 60, 0], "the newest 5 missed within 10 min, then the one on time")
+        #expect(
+            fires.map { now - $0.instant } == [300, 240, 180, 120, 60, 0],
+            "the newest 5 missed within 10 min, then the one on time")
     }
 
     @Test("a job without a checkpoint starts from now: nothing to catch up")
@@ -106,9 +122,12 @@ struct FirePlannerTests {
     func retryMeetsSchedule() {
         // A new planner from the last confirmed fire (t0) finds t0+60 on time; the old planner's
         // unconfirmed fire of t0+60 is fed back as a retry: one publish.
-        var p = FirePlanner(jobs: [job("j", "* * * * *", catchUp: .none)], lastFired: ["j": Self.t0], now: Self.t0 + 61,
-                            windowSeconds: 3600, maxCatchUp: 10)
-        p.retry(FirePlanner.Fire(job: "j", jobIndex: 0, instant: Self.t0 + 60, caughtUp: false), atMs: (Self.t0 + 61) * 1000)
+        var p = FirePlanner(
+            jobs: [job("j", "* * * * *", catchUp: .none)], lastFired: ["j": Self.t0], now: Self.t0 + 61,
+            windowSeconds: 3600, maxCatchUp: 10)
+        p.retry(
+            FirePlanner.Fire(job: "j", jobIndex: 0, instant: Self.t0 + 60, caughtUp: false), atMs: (Self.t0 + 61) * 1000
+        )
         #expect(p.takeDue(nowMs: (Self.t0 + 61) * 1000).map(\.instant) == [Self.t0 + 60])
     }
 
@@ -127,7 +146,10 @@ struct FirePlannerTests {
     @Test("checkpoint JSON round trip")
     func checkpoint() {
         let c = Checkpoint(at: Self.t0, fired: ["a": Self.t0 - 60, "b": Self.t0])
-        #expect(String(decoding: c.encoded(), as: UTF8.self) == #"{"v":1,"at":"2026-11-28T10:00:00Z","fired":{"a":"2026-11-28T09:59:00Z","b":"2026-11-28T10:00:00Z"},"paused":{},"running":{}}"#)
+        #expect(
+            String(decoding: c.encoded(), as: UTF8.self)
+                == #"{"v":1,"at":"2026-11-28T10:00:00Z","fired":{"a":"2026-11-28T09:59:00Z","b":"2026-11-28T10:00:00Z"},"paused":{},"running":{}}"#
+        )
         #expect(Checkpoint.decode(c.encoded()) == c)
         #expect(Checkpoint.decode(Array("nonsense".utf8)) == nil)
         #expect(Checkpoint.decode(Array(#"{"v":2}"#.utf8)) == nil)

@@ -1,6 +1,7 @@
-@testable import CronqCore
 import Foundation
 import Testing
+
+@testable import CronqCore
 
 /// What a publisher or a backend controls must not reach further than DESIGN.md allows
 /// ("Message authentication and hostile input"): the pure checks, one table each.
@@ -17,7 +18,8 @@ struct HostileInputTests {
     @Test(
         "headers that change the target, the framing or what cronq says are refused in messages, in any case",
         arguments: [
-            "Host", "host", "HOST", "Content-Length", "content-length", "Transfer-Encoding", "Connection", "Keep-Alive", "TE",
+            "Host", "host", "HOST", "Content-Length", "content-length", "Transfer-Encoding", "Connection", "Keep-Alive",
+            "TE",
             "Trailer", "Upgrade", "Expect", "Proxy-Authorization", "proxy-connection", "Authorization", "AUTHORIZATION",
             "Idempotency-Key", "User-Agent", "X-Cronq-Job", "x-cronq-attempt", "webhook-signature", "Webhook-Id",
         ])
@@ -31,9 +33,13 @@ struct HostileInputTests {
         for ok in ["X-Source", "Accept", "Content-Type", "X-Request-Id", "If-None-Match"] {
             #expect(HeaderPolicy.problem(name: ok, value: "a value\twith tab") == nil, "\(ok)")
         }
-        #expect(try JobMessage.parse(Self.message(headers: ["X-Source": "cronq"])).request.headers == ["X-Source": "cronq"])
-        for (name, value) in [("X Source", "v"), ("X:Source", "v"), ("", "v"), ("Ünï", "v"), ("X-A", "a\r\nHost: evil"), ("X-A", "a\u{0}b"),
-                              ("X-A", "a\nb"), ("X-A", "\u{7F}")] {
+        #expect(
+            try JobMessage.parse(Self.message(headers: ["X-Source": "cronq"])).request.headers == ["X-Source": "cronq"])
+        for (name, value) in [
+            ("X Source", "v"), ("X:Source", "v"), ("", "v"), ("Ünï", "v"), ("X-A", "a\r\nHost: evil"),
+            ("X-A", "a\u{0}b"),
+            ("X-A", "a\nb"), ("X-A", "\u{7F}"),
+        ] {
             #expect(HeaderPolicy.problem(name: name, value: value) != nil, "\(name): \(value.debugDescription)")
         }
     }
@@ -47,7 +53,8 @@ struct HostileInputTests {
     @Test(
         "paths with dot segments or encoded '.', '/', '\\\\' are refused",
         arguments: [
-            "/cron/../admin", "/..", "/cron/..", "/./cron", "/cron/.", "/cron/%2e%2e/admin", "/cron/%2E%2E/admin", "/cron/%2e./admin",
+            "/cron/../admin", "/..", "/cron/..", "/./cron", "/cron/.", "/cron/%2e%2e/admin", "/cron/%2E%2E/admin",
+            "/cron/%2e./admin",
             "/cron%2fadmin", "/cron%2Fadmin", "/cron%5cadmin", "/cron%5Cadmin", "/a/.%2e/b",
         ])
     func dotSegments(path: String) throws {
@@ -57,7 +64,10 @@ struct HostileInputTests {
 
     @Test("dots inside names and encoded characters in the query are fine")
     func dotsThatAreFine() {
-        for ok in ["/cron/v1.2/run", "/cron/...", "/cron/.well-known/x", "/cron/x?next=%2Fhome", "/cron/x?a=../b", "/cron/a%20b", "/cron/x/"] {
+        for ok in [
+            "/cron/v1.2/run", "/cron/...", "/cron/.well-known/x", "/cron/x?next=%2Fhome", "/cron/x?a=../b",
+            "/cron/a%20b", "/cron/x/",
+        ] {
             #expect(JobMessage.pathProblem(ok) == nil, "\(ok)")
         }
     }
@@ -73,7 +83,8 @@ struct HostileInputTests {
         let now: Int64 = 1_800_000_000
         if let s = RetryAfter.seconds(value, now: now) { #expect(s >= 0 && s <= RetryAfter.maximumSeconds) }
         let policy = JobMessage.Retry(maxAttempts: 3, backoff: ["10s", "1m"], maxDurationS: 600)
-        let d = OutcomeRules.classify(.response(status: 503, retryAfter: value), attempt: 1, firstAttemptAt: now, now: now, policy: policy)
+        let d = OutcomeRules.classify(
+            .response(status: 503, retryAfter: value), attempt: 1, firstAttemptAt: now, now: now, policy: policy)
         switch d {
         case .retry, .dead: break
         case .succeed: Issue.record("a 503 cannot succeed")
@@ -84,8 +95,10 @@ struct HostileInputTests {
     func retryAfterHuge() {
         #expect(RetryAfter.seconds("99999999999999999999999", now: 0) == RetryAfter.maximumSeconds)
         let policy = JobMessage.Retry(maxAttempts: 3, backoff: ["10s", "1m"], maxDurationS: 600)
-        #expect(OutcomeRules.classify(.response(status: 503, retryAfter: "99999999999999999999999"), attempt: 1, firstAttemptAt: 0, now: 0,
-                                      policy: policy) == .retry(tier: "1m", delay: .seconds(60), nextAttempt: 2))
+        #expect(
+            OutcomeRules.classify(
+                .response(status: 503, retryAfter: "99999999999999999999999"), attempt: 1, firstAttemptAt: 0, now: 0,
+                policy: policy) == .retry(tier: "1m", delay: .seconds(60), nextAttempt: 2))
     }
 
     @Test("control characters are escaped for terminals and logs; clean text is untouched")
@@ -95,7 +108,10 @@ struct HostileInputTests {
         #expect(Printable.escaped("\u{1B}[2Jgone") == "\\u{1B}[2Jgone")
         #expect(Printable.escaped("c1\u{9B}x\u{7F}") == "c1\\u{9B}x\\u{7F}")
         #expect(Printable.escaped("line\u{2028}sep") == "line\\u{2028}sep")
-        #expect(!Printable.escaped(String((0..<32).map { Character(Unicode.Scalar(UInt8($0))) })).unicodeScalars.contains { $0.value < 0x20 })
+        #expect(
+            !Printable.escaped(String((0..<32).map { Character(Unicode.Scalar(UInt8($0))) })).unicodeScalars.contains {
+                $0.value < 0x20
+            })
     }
 }
 
@@ -131,29 +147,31 @@ struct HostileConfigTests {
     func configHeaders() {
         let found = Self.issues("", backend: "", env: [:])
         #expect(found.isEmpty)
-        let bad = (try? ConfigLoader(environment: [:]).parse(
-            """
-            [backends.default]
-            base_url = "https://b"
-            token = "t"
-            [[jobs]]
-            name = "a"
-            schedule = "* * * * *"
-            path = "/x"
-            headers = { Host = "other.example", "Content-Length" = "0", "X-Ok" = "1" }
-            """, path: "cronq.toml")) == nil
+        let bad =
+            (try? ConfigLoader(environment: [:]).parse(
+                """
+                [backends.default]
+                base_url = "https://b"
+                token = "t"
+                [[jobs]]
+                name = "a"
+                schedule = "* * * * *"
+                path = "/x"
+                headers = { Host = "other.example", "Content-Length" = "0", "X-Ok" = "1" }
+                """, path: "cronq.toml")) == nil
         #expect(bad)
     }
 
     @Test("a token with whitespace or control characters is an error that names the key, not the value")
     func tokenWhitespace() {
         for token in ["tok en", "token\\n", "tok\\tx", " token"] {
-            let found = (try? ConfigLoader(environment: [:]).parse(
-                """
-                [backends.default]
-                base_url = "https://b"
-                token = "\(token)"
-                """, path: "cronq.toml")) == nil
+            let found =
+                (try? ConfigLoader(environment: [:]).parse(
+                    """
+                    [backends.default]
+                    base_url = "https://b"
+                    token = "\(token)"
+                    """, path: "cronq.toml")) == nil
             #expect(found, "\(token)")
         }
         do {
@@ -177,8 +195,12 @@ struct HostileConfigTests {
         #expect(WebhookSecretFormat.problem(good) == nil)
         #expect(WebhookSecretFormat.problem(String(good.dropFirst(6))) != nil, "no prefix")
         #expect(WebhookSecretFormat.problem("whsec_not*base64") != nil)
-        #expect(WebhookSecretFormat.problem("whsec_" + Data(repeating: 1, count: 16).base64EncodedString()) != nil, "too short")
-        #expect(Self.issues("", backend: "signing_secret = \"raw-secret-bytes\"").contains { $0.contains("signing_secret") })
+        #expect(
+            WebhookSecretFormat.problem("whsec_" + Data(repeating: 1, count: 16).base64EncodedString()) != nil,
+            "too short")
+        #expect(
+            Self.issues("", backend: "signing_secret = \"raw-secret-bytes\"").contains { $0.contains("signing_secret") }
+        )
         let c = try Self.load("", backend: "signing_secrets = [\"\(good)\", \"\(good2)\"]")
         #expect(c.backends["default"]?.signingSecrets.map { $0.reveal() } == [good, good2])
         #expect(Self.issues("", backend: "signing_secret = \"\(good)\"\nsigning_secrets = [\"\(good2)\"]").count == 1)
@@ -188,7 +210,10 @@ struct HostileConfigTests {
     func messageKeyAndAccept() throws {
         let key = String(repeating: "k", count: 32)
         #expect(try Self.load("[amqp]\nmessage_key = \"\(key)\"").amqp.messageKey?.reveal() == key)
-        #expect(Self.issues("[amqp]\nmessage_key = \"short\"").contains { $0.contains("amqp.message_key") && $0.contains("32 bytes") })
+        #expect(
+            Self.issues("[amqp]\nmessage_key = \"short\"").contains {
+                $0.contains("amqp.message_key") && $0.contains("32 bytes")
+            })
         #expect(try Self.load("[worker]\naccept = \"configured\"").worker.accept == .configured)
         #expect(try Self.load("").worker.accept == .any)
         #expect(Self.issues("[worker]\naccept = \"some\"").contains { $0.contains("worker.accept") })
@@ -210,7 +235,8 @@ struct HostileConfigTests {
             """, path: "cronq.toml")
         #expect(c.warnings.count == 1)
         #expect(c.warnings.first?.contains("backends.remote.base_url") == true)
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("cronq-token-\(UUID().uuidString)").path
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("cronq-token-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: file) }
         try "file-token\n".write(toFile: file, atomically: true, encoding: .utf8)
         chmod(file, 0o644)
@@ -227,7 +253,9 @@ struct HostileConfigTests {
     @Test("a proxy is explicit and an URL")
     func proxy() throws {
         #expect(try Self.load("").backends["default"]?.proxy == nil)
-        #expect(try Self.load("", backend: "proxy = \"http://proxy:3128\"").backends["default"]?.proxy == "http://proxy:3128")
+        #expect(
+            try Self.load("", backend: "proxy = \"http://proxy:3128\"").backends["default"]?.proxy
+                == "http://proxy:3128")
         #expect(Self.issues("", backend: "proxy = \"proxy:3128\"").contains { $0.contains("backends.default.proxy") })
     }
 }

@@ -1,6 +1,7 @@
-@testable import CronqCore
 import Foundation
 import Testing
+
+@testable import CronqCore
 
 @Suite("JSON reader (job messages)")
 struct JSONReaderTests {
@@ -8,10 +9,14 @@ struct JSONReaderTests {
 
     @Test("values of every kind, escapes and surrogate pairs")
     func values() throws {
-        #expect(try parse(#" {"a": [1, -2, 0, 3.5, 1e3, true, false, null], "b": {}} "#) == .object([
-            "a": .array([.int(1), .int(-2), .int(0), .double(3.5), .double(1000), .bool(true), .bool(false), .null]),
-            "b": .object([:]),
-        ]))
+        #expect(
+            try parse(#" {"a": [1, -2, 0, 3.5, 1e3, true, false, null], "b": {}} "#)
+                == .object([
+                    "a": .array([
+                        .int(1), .int(-2), .int(0), .double(3.5), .double(1000), .bool(true), .bool(false), .null,
+                    ]),
+                    "b": .object([:]),
+                ]))
         #expect(try parse(#""q\"b\\s\/n\nt\tu\u00e9\ud83d\ude00""#) == .string("q\"b\\s/n\nt\tué😀"))
         #expect(try parse(#""plain ascii and ünïcode""#) == .string("plain ascii and ünïcode"))
         #expect(try parse("[]") == .array([]))
@@ -19,10 +24,13 @@ struct JSONReaderTests {
         #expect(try parse("9223372036854775808") == .double(9_223_372_036_854_775_808))
     }
 
-    @Test("what RFC 8259 rejects is rejected, with a position", arguments: [
-        "", " ", "{", "[1,]", #"{"a":1,}"#, "01", "-", "1.", ".5", "1e", "+1", "tru", "nul", #"{"a" 1}"#, #"{a:1}"#,
-        "\"unterminated", "\"tab\there\"", #""\x""#, #""\ud800""#, #""\udc00x""#, #""\u12G4""#, "[1] 2", "{}{}", "'a'",
-    ])
+    @Test(
+        "what RFC 8259 rejects is rejected, with a position",
+        arguments: [
+            "", " ", "{", "[1,]", #"{"a":1,}"#, "01", "-", "1.", ".5", "1e", "+1", "tru", "nul", #"{"a" 1}"#, #"{a:1}"#,
+            "\"unterminated", "\"tab\there\"", #""\x""#, #""\ud800""#, #""\udc00x""#, #""\u12G4""#, "[1] 2", "{}{}",
+            "'a'",
+        ])
     func rejects(text: String) {
         #expect(throws: JSONReader.SyntaxError.self) { try parse(text) }
     }
@@ -72,17 +80,28 @@ struct JSONReaderTests {
         }
     }
 
-    @Test("job message fields: the first missing or mistyped one is named", arguments: [
-        (#"{"v":1}"#, "missing field job"),
-        (#"{"v":2,"job":"x"}"#, "unknown message version v=2"),
-        (#"{"v":"1"}"#, "wrong type for v"),
-        (#"[1]"#, "not a JSON object"),
-        (#"{"v":1,"job":"j","scheduled_at":"2026-01-01T00:00:00Z","backend":"default","request":{"method":"POST","path":"/x","headers":{},"body":null,"timeout_ms":1000},"retry":{"max_attempts":"3","backoff":["1s"],"max_duration_s":60}}"#, "wrong type for retry.max_attempts"),
-        (#"{"v":1,"job":"j","scheduled_at":"2026-01-01T00:00:00Z","backend":"default","request":{"method":"POST","headers":{},"timeout_ms":1000},"retry":{"max_attempts":3,"backoff":["1s"],"max_duration_s":60}}"#, "missing field request.path"),
-        (#"{"v":1,"job":"j","scheduled_at":"2026-01-01T00:00:00Z","backend":"default","request":{"method":"POST","path":"/x","headers":{"A":1},"timeout_ms":1000},"retry":{"max_attempts":3,"backoff":["1s"],"max_duration_s":60}}"#, "wrong type for request.headers.A"),
-        (#"{"v":1,"job":null}"#, "null for job"),
-        (#"{"v":1,"job":"j"} x"#, "not valid JSON"),
-    ])
+    @Test(
+        "job message fields: the first missing or mistyped one is named",
+        arguments: [
+            (#"{"v":1}"#, "missing field job"),
+            (#"{"v":2,"job":"x"}"#, "unknown message version v=2"),
+            (#"{"v":"1"}"#, "wrong type for v"),
+            (#"[1]"#, "not a JSON object"),
+            (
+                #"{"v":1,"job":"j","scheduled_at":"2026-01-01T00:00:00Z","backend":"default","request":{"method":"POST","path":"/x","headers":{},"body":null,"timeout_ms":1000},"retry":{"max_attempts":"3","backoff":["1s"],"max_duration_s":60}}"#,
+                "wrong type for retry.max_attempts"
+            ),
+            (
+                #"{"v":1,"job":"j","scheduled_at":"2026-01-01T00:00:00Z","backend":"default","request":{"method":"POST","headers":{},"timeout_ms":1000},"retry":{"max_attempts":3,"backoff":["1s"],"max_duration_s":60}}"#,
+                "missing field request.path"
+            ),
+            (
+                #"{"v":1,"job":"j","scheduled_at":"2026-01-01T00:00:00Z","backend":"default","request":{"method":"POST","path":"/x","headers":{"A":1},"timeout_ms":1000},"retry":{"max_attempts":3,"backoff":["1s"],"max_duration_s":60}}"#,
+                "wrong type for request.headers.A"
+            ),
+            (#"{"v":1,"job":null}"#, "null for job"),
+            (#"{"v":1,"job":"j"} x"#, "not valid JSON"),
+        ])
     func fieldErrors(body: String, expected: String) {
         let e = #expect(throws: MalformedMessage.self) { try JobMessage.parse(Array(body.utf8)) }
         #expect(e?.reason.contains(expected) == true, "\(e?.reason ?? "nil")")
@@ -90,7 +109,10 @@ struct JSONReaderTests {
 
     @Test("a message without body or with body null parses; the rest of the contract is checked as before")
     func optionalBody() throws {
-        let m = try JobMessage.parse(Array(#"{"v":1,"job":"j","scheduled_at":"2026-01-01T00:00:00Z","backend":"default","request":{"method":"GET","path":"/x","headers":{},"timeout_ms":1000},"retry":{"max_attempts":3,"backoff":["1s"],"max_duration_s":60}}"#.utf8))
+        let m = try JobMessage.parse(
+            Array(
+                #"{"v":1,"job":"j","scheduled_at":"2026-01-01T00:00:00Z","backend":"default","request":{"method":"GET","path":"/x","headers":{},"timeout_ms":1000},"retry":{"max_attempts":3,"backoff":["1s"],"max_duration_s":60}}"#
+                    .utf8))
         #expect(m.request.body == nil)
         #expect(m.request.method == "GET")
         #expect(m.retry.backoff == ["1s"])

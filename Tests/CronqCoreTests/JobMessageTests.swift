@@ -1,6 +1,7 @@
-@testable import CronqCore
 import Foundation
 import Testing
+
+@testable import CronqCore
 
 @Suite("Job message contract")
 struct JobMessageTests {
@@ -40,21 +41,28 @@ struct JobMessageTests {
     func escaping() throws {
         let m = JobMessage(
             job: "j", scheduledAt: "2026-11-28T10:05:00Z", backend: "default",
-            request: .init(method: "POST", path: "/x", headers: ["X-Q": "a\"b\\c", "X-Z": "ü\u{1}"], body: "{\"k\":\"line\nbreak\ttab\"}", timeoutMs: 5),
+            request: .init(
+                method: "POST", path: "/x", headers: ["X-Q": "a\"b\\c", "X-Z": "ü\u{1}"],
+                body: "{\"k\":\"line\nbreak\ttab\"}", timeoutMs: 5),
             retry: .init(maxAttempts: 2, backoff: ["10s"], maxDurationS: 60))
         let back = try JSONDecoder().decode(JobMessage.self, from: Data(m.encoded()))
         #expect(back == m)
     }
 
-    @Test("paths that could leave the backend's origin are refused", arguments: [
-        "//evil.example/x", "http://evil.example/x", "https://evil/x", "@evil/x", "/x@evil.example", "\\\\evil", "/a b",
-        "/\u{0}x", "cron/x", "", "/é",
-    ])
+    @Test(
+        "paths that could leave the backend's origin are refused",
+        arguments: [
+            "//evil.example/x", "http://evil.example/x", "https://evil/x", "@evil/x", "/x@evil.example", "\\\\evil",
+            "/a b",
+            "/\u{0}x", "cron/x", "", "/é",
+        ])
     func unsafePaths(path: String) {
         #expect(JobMessage.pathProblem(path) != nil, "\(path) must be refused")
     }
 
-    @Test("ordinary paths and queries are fine", arguments: ["/cron/ee-recent", "/cron/mop-recent?delta=25", "/a/b?x=1&y=%20", "/q?email=a@b.c"])
+    @Test(
+        "ordinary paths and queries are fine",
+        arguments: ["/cron/ee-recent", "/cron/mop-recent?delta=25", "/a/b?x=1&y=%20", "/q?email=a@b.c"])
     func safePaths(path: String) {
         #expect(JobMessage.pathProblem(path) == nil)
     }
@@ -65,7 +73,10 @@ struct JobMessageTests {
         #expect(Timestamp.parse("2026-11-28T10:05:00Z") == utc("2026-11-28T10:05:00Z"))
         #expect(Timestamp.parse("2026-11-28T11:05:00+01:00") == utc("2026-11-28T10:05:00Z"))
         #expect(Timestamp.parse("2026-11-28T10:05:00.123Z") == utc("2026-11-28T10:05:00Z"))
-        for bad in ["2026-11-28", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-28T25:00:00Z", "x", "2026-11-28T10:05:00"] {
+        for bad in [
+            "2026-11-28", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-28T25:00:00Z", "x",
+            "2026-11-28T10:05:00",
+        ] {
             #expect(Timestamp.parse(bad) == nil, "\(bad)")
         }
     }

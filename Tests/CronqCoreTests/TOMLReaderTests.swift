@@ -1,5 +1,6 @@
-@testable import CronqCore
 import Testing
+
+@testable import CronqCore
 
 @Suite("TOML reader")
 struct TOMLReaderTests {
@@ -16,7 +17,8 @@ struct TOMLReaderTests {
 
     @Test("tables, dotted headers, arrays of tables, dotted and quoted keys, comments")
     func structure() throws {
-        let t = try parse("""
+        let t = try parse(
+            """
             # comment
             top = 1 # trailing comment
             [a]
@@ -46,7 +48,8 @@ struct TOMLReaderTests {
 
     @Test("strings: escapes, literal, multi-line, unicode")
     func strings() throws {
-        let t = try parse(#"""
+        let t = try parse(
+            #"""
             a = "tab\there \"q\" \\ \u00e9 \U0001F600"
             b = 'C:\no\escapes'
             c = """
@@ -68,7 +71,8 @@ struct TOMLReaderTests {
 
     @Test("numbers, booleans, arrays, inline tables")
     func values() throws {
-        let t = try parse("""
+        let t = try parse(
+            """
             i = -1_000
             h = 0xff
             f = 1.5e3
@@ -89,21 +93,23 @@ struct TOMLReaderTests {
         #expect(t["inline"]?.table?["X-Source"]?.string == "cronq")
     }
 
-    @Test("errors say what and where", arguments: [
-        ("a = ", 1, "expected a value"),
-        ("a = \"open", 1, "unclosed \" string"),
-        ("a = 1\na = 2", 2, "the key 'a' is defined twice"),
-        ("[t]\n[t]", 2, "table [t] is defined twice"),
-        ("a = 1 2", 1, "unexpected '2' after a value"),
-        ("a = bareword", 1, "'bareword' is not a value (strings need quotes)"),
-        ("a = 2026-11-28", 1, "dates and times are not supported"),
-        ("[a\nb = 1", 1, "expected ] to close the table header"),
-        ("arr = [1, 2", 1, "unclosed [ (array)"),
-        ("t = { a = 1", 1, "unclosed { (inline tables are written on one line)"),
-        ("a = \"bad \\q escape\"", 1, "unknown escape \\q"),
-        ("= 1", 1, "expected a key"),
-        ("x = 1\n[x]", 2, "already defined as a value"),
-    ])
+    @Test(
+        "errors say what and where",
+        arguments: [
+            ("a = ", 1, "expected a value"),
+            ("a = \"open", 1, "unclosed \" string"),
+            ("a = 1\na = 2", 2, "the key 'a' is defined twice"),
+            ("[t]\n[t]", 2, "table [t] is defined twice"),
+            ("a = 1 2", 1, "unexpected '2' after a value"),
+            ("a = bareword", 1, "'bareword' is not a value (strings need quotes)"),
+            ("a = 2026-11-28", 1, "dates and times are not supported"),
+            ("[a\nb = 1", 1, "expected ] to close the table header"),
+            ("arr = [1, 2", 1, "unclosed [ (array)"),
+            ("t = { a = 1", 1, "unclosed { (inline tables are written on one line)"),
+            ("a = \"bad \\q escape\"", 1, "unknown escape \\q"),
+            ("= 1", 1, "expected a key"),
+            ("x = 1\n[x]", 2, "already defined as a value"),
+        ])
     func errors(text: String, line: Int, message: String) {
         let e = syntaxError(text)
         #expect(e != nil, "\(text) was accepted")

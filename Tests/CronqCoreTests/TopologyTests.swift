@@ -1,19 +1,35 @@
-@testable import CronqCore
 import Foundation
 import Testing
 
+@testable import CronqCore
+
 @Suite("Topology model")
 struct TopologyTests {
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     @Test("the DESIGN table: exchanges, work queue, retry tiers, dead letters, ticker state, history stream")
     func design() {
         let t = Topology(names: .init(prefix: "cronq"), queues: ["default"], tiers: [.seconds(60), .seconds(10)])
-        #expect(t.exchanges.map { "\($0.name):\($0.kind)" } == ["cronq.jobs:direct", "cronq.retry:headers", "cronq.dead:fanout", "cronq.events:topic", "cronq.control:fanout"])
-        #expect(t.queues.map(\.name) == ["cronq.jobs.default", "cronq.retry.10s", "cronq.retry.1m", "cronq.dead", "cronq.ticker.state", "cronq.ticker.control", "cronq.history"])
+        #expect(
+            t.exchanges.map { "\($0.name):\($0.kind)" } == [
+                "cronq.jobs:direct", "cronq.retry:headers", "cronq.dead:fanout", "cronq.events:topic",
+                "cronq.control:fanout",
+            ])
+        #expect(
+            t.queues.map(\.name) == [
+                "cronq.jobs.default", "cronq.retry.10s", "cronq.retry.1m", "cronq.dead", "cronq.ticker.state",
+                "cronq.ticker.control", "cronq.history",
+            ])
         let work = t.queues[0].arguments
-        #expect(work.map(\.key) == ["x-queue-type", "x-dead-letter-exchange", "x-delivery-limit", "x-dead-letter-strategy", "x-overflow"])
-        #expect(work.map(\.value) == [.string("quorum"), .string("cronq.dead"), .int(20), .string("at-least-once"), .string("reject-publish")])
+        #expect(
+            work.map(\.key) == [
+                "x-queue-type", "x-dead-letter-exchange", "x-delivery-limit", "x-dead-letter-strategy", "x-overflow",
+            ])
+        #expect(
+            work.map(\.value) == [
+                .string("quorum"), .string("cronq.dead"), .int(20), .string("at-least-once"), .string("reject-publish"),
+            ])
         let tier = t.queues[1].arguments
         #expect(tier.first { $0.key == "x-message-ttl" }?.value == .int(10_000))
         #expect(tier.first { $0.key == "x-dead-letter-exchange" }?.value == .string("cronq.jobs"))
@@ -24,18 +40,25 @@ struct TopologyTests {
         #expect(tierBinding.arguments.map(\.value) == [.string("all"), .string("1m")])
         let state = t.queues[4].arguments
         #expect(state.map(\.value) == [.string("quorum"), .int(1), .string("drop-head")])
-        #expect(t.bindings.contains { $0.queue == "cronq.ticker.control" && $0.exchange == "cronq.control" }, "pause/resume reach the leader")
+        #expect(
+            t.bindings.contains { $0.queue == "cronq.ticker.control" && $0.exchange == "cronq.control" },
+            "pause/resume reach the leader")
         let history = t.queues[6].arguments
         #expect(history.map(\.key) == ["x-queue-type", "x-max-age", "x-max-length-bytes"])
-        #expect(history.map(\.value) == [.string("stream"), .string("604800s"), .int(1 << 30)], "7 days, 1 GiB by default")
-        #expect(t.bindings.contains { $0.queue == "cronq.history" && $0.exchange == "cronq.events" && $0.routingKey == "#" }, "every event is kept")
+        #expect(
+            history.map(\.value) == [.string("stream"), .string("604800s"), .int(1 << 30)], "7 days, 1 GiB by default")
+        #expect(
+            t.bindings.contains {
+                $0.queue == "cronq.history" && $0.exchange == "cronq.events" && $0.routingKey == "#"
+            }, "every event is kept")
     }
 
     @Test("topology/definitions.json is the export of the example config (regenerate with `make definitions`)")
     func definitionsInSync() throws {
         let config = try ConfigLoader(environment: [:], allowMissingVariables: true)
             .load(path: Self.repo.appendingPathComponent("cronq.example.toml").path)
-        let committed = try String(contentsOf: Self.repo.appendingPathComponent("topology/definitions.json"), encoding: .utf8)
+        let committed = try String(
+            contentsOf: Self.repo.appendingPathComponent("topology/definitions.json"), encoding: .utf8)
         #expect(Topology(config: config).definitionsJSON() == committed)
     }
 
@@ -52,12 +75,23 @@ struct TopologyTests {
 
     @Test("serial jobs' queues have a single active consumer; skip jobs' ends are routed to the ticker")
     func overlapTopology() {
-        let t = Topology(names: .init(prefix: "cronq"), queues: ["default", "serial.nightly"], tiers: [.seconds(10)], skipJobs: ["sync"])
+        let t = Topology(
+            names: .init(prefix: "cronq"), queues: ["default", "serial.nightly"], tiers: [.seconds(10)],
+            skipJobs: ["sync"])
         let serial = t.queues.first { $0.name == "cronq.jobs.serial.nightly" }!
         #expect(serial.arguments.last?.key == "x-single-active-consumer" && serial.arguments.last?.value == .bool(true))
-        #expect(!t.queues.first { $0.name == "cronq.jobs.default" }!.arguments.contains { $0.key == "x-single-active-consumer" })
-        #expect(t.bindings.filter { $0.queue == "cronq.ticker.completions" }.map(\.routingKey) == ["job.sync.succeeded", "job.sync.dead"])
-        #expect(Topology(names: .init(), queues: ["default"], tiers: []).queues.allSatisfy { $0.name != "cronq.ticker.completions" },
-                "no completions queue without skip jobs")
+        #expect(
+            !t.queues.first { $0.name == "cronq.jobs.default" }!.arguments.contains {
+                $0.key == "x-single-active-consumer"
+            })
+        #expect(
+            t.bindings.filter { $0.queue == "cronq.ticker.completions" }.map(\.routingKey) == [
+                "job.sync.succeeded", "job.sync.dead",
+            ])
+        #expect(
+            Topology(names: .init(), queues: ["default"], tiers: []).queues.allSatisfy {
+                $0.name != "cronq.ticker.completions"
+            },
+            "no completions queue without skip jobs")
     }
 }

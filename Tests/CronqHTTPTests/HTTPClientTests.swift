@@ -131,7 +131,8 @@ struct HTTPClientTests {
 
     @Test("connections are kept across bursts: waves of requests that end together reuse the same connections")
     func keepsConnections() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cronq-http-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "cronq-http-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let log = dir.appendingPathComponent("backend.log").path
@@ -140,7 +141,10 @@ struct HTTPClientTests {
         let results = try await onThread { [port = logged.port] () -> [Result<HTTPResponse, HTTPError>] in
             let client = HTTPClient(keepConnections: 24)
             var all: [Result<HTTPResponse, HTTPError>] = []
-            for _ in 0..<4 { all += client.perform((0..<24).map { _ in HTTPRequest(method: "POST", url: "http://127.0.0.1:\(port)/slow/100") }) }
+            for _ in 0..<4 {
+                all += client.perform(
+                    (0..<24).map { _ in HTTPRequest(method: "POST", url: "http://127.0.0.1:\(port)/slow/100") })
+            }
             return all
         }
         #expect(results.count == 96 && results.allSatisfy { (try? $0.get().status) == 200 })
@@ -161,7 +165,8 @@ struct HTTPClientTests {
 
     @Test("TLS verification is on: a plain-HTTP server behind https fails with a TLS error")
     func tlsAgainstPlainServer() async throws {
-        let r = try await one(HTTPRequest(method: "GET", url: "https://127.0.0.1:\(backend.port)/status/200", timeout: .seconds(5)))
+        let r = try await one(
+            HTTPRequest(method: "GET", url: "https://127.0.0.1:\(backend.port)/status/200", timeout: .seconds(5)))
         guard case .failure(let e) = r else { Issue.record("expected a TLS failure"); return }
         #expect(e.code == .tls || e.code == .reset)
     }

@@ -17,8 +17,10 @@ struct AccountingTests {
     func balanced() {
         let a = Accounting(
             tickerLogs: Self.ticker, workerLogs: "",
-            requests: [R(id: "a@2026-01-01T00:00:00Z", status: 200), R(id: "a@2026-01-01T00:00:01Z", status: 503),
-                       R(id: "b@2026-01-01T00:00:05Z", status: 204)],
+            requests: [
+                R(id: "a@2026-01-01T00:00:00Z", status: 200), R(id: "a@2026-01-01T00:00:01Z", status: 503),
+                R(id: "b@2026-01-01T00:00:05Z", status: 204),
+            ],
             retrying: ["a@2026-01-01T00:00:01Z"], dead: ["b@2026-01-01T00:00:00Z"], pending: [])
         #expect(a.balancesAtRest, "\(a)")
         #expect(a.fired.count == 4 && a.succeeded.count == 2 && a.retrying.count == 1 && a.dead.count == 1)
@@ -29,17 +31,19 @@ struct AccountingTests {
 
     @Test("a fire that is nowhere is lost")
     func lost() {
-        let a = Accounting(tickerLogs: Self.ticker, workerLogs: "", requests: [R(id: "a@2026-01-01T00:00:00Z", status: 200)],
-                           retrying: [], dead: [], pending: [])
+        let a = Accounting(
+            tickerLogs: Self.ticker, workerLogs: "", requests: [R(id: "a@2026-01-01T00:00:00Z", status: 200)],
+            retrying: [], dead: [], pending: [])
         #expect(a.lost.count == 3)
         #expect(!a.balancesAtRest)
     }
 
     @Test("a request for an id that was never fired is unknown; a failed-only id is not a success")
     func unknown() {
-        let a = Accounting(tickerLogs: Self.ticker, workerLogs: "",
-                           requests: [R(id: "zzz@2026-01-01T00:00:00Z", status: 200), R(id: "a@2026-01-01T00:00:00Z", status: 500)],
-                           retrying: [], dead: [], pending: [])
+        let a = Accounting(
+            tickerLogs: Self.ticker, workerLogs: "",
+            requests: [R(id: "zzz@2026-01-01T00:00:00Z", status: 200), R(id: "a@2026-01-01T00:00:00Z", status: 500)],
+            retrying: [], dead: [], pending: [])
         #expect(a.unknown == ["zzz@2026-01-01T00:00:00Z"])
         #expect(a.lost.contains("a@2026-01-01T00:00:00Z"), "a 500 is not an outcome")
     }
@@ -47,21 +51,29 @@ struct AccountingTests {
     @Test("succeeded and dead at once is a conflict; leftovers in a work queue do not balance at rest")
     func conflicts() {
         let ok = R(id: "a@2026-01-01T00:00:00Z", status: 200)
-        let a = Accounting(tickerLogs: Self.ticker, workerLogs: "", requests: [ok], retrying: [], dead: [ok.id], pending: [])
+        let a = Accounting(
+            tickerLogs: Self.ticker, workerLogs: "", requests: [ok], retrying: [], dead: [ok.id], pending: [])
         #expect(a.conflicting == [ok.id])
-        let b = Accounting(tickerLogs: Self.ticker, workerLogs: "", requests: [], retrying: [], dead: [],
-                           pending: ["a@2026-01-01T00:00:00Z", "a@2026-01-01T00:00:01Z", "b@2026-01-01T00:00:00Z", "b@2026-01-01T00:00:05Z"])
+        let b = Accounting(
+            tickerLogs: Self.ticker, workerLogs: "", requests: [], retrying: [], dead: [],
+            pending: [
+                "a@2026-01-01T00:00:00Z", "a@2026-01-01T00:00:01Z", "b@2026-01-01T00:00:00Z", "b@2026-01-01T00:00:05Z",
+            ])
         #expect(b.lost.isEmpty && !b.balancesAtRest)
     }
 
     @Test("duplicates are explained by a redelivery or a re-publish, and otherwise reported")
     func duplicates() {
-        let worker = "ts=9 level=notice app=cronq-worker msg=\"redelivered message\" delivery_count=1 message_id=a@2026-01-01T00:00:00Z queue=default"
-        let reqs = [R(id: "a@2026-01-01T00:00:00Z", status: 200), R(id: "a@2026-01-01T00:00:00Z", status: 200),
-                    R(id: "b@2026-01-01T00:00:05Z", status: 200), R(id: "b@2026-01-01T00:00:05Z", status: 200),
-                    R(id: "a@2026-01-01T00:00:01Z", status: 200), R(id: "a@2026-01-01T00:00:01Z", status: 200),
-                    R(id: "b@2026-01-01T00:00:00Z", status: 200)]
-        let a = Accounting(tickerLogs: Self.ticker, workerLogs: worker, requests: reqs, retrying: [], dead: [], pending: [])
+        let worker =
+            "ts=9 level=notice app=cronq-worker msg=\"redelivered message\" delivery_count=1 message_id=a@2026-01-01T00:00:00Z queue=default"
+        let reqs = [
+            R(id: "a@2026-01-01T00:00:00Z", status: 200), R(id: "a@2026-01-01T00:00:00Z", status: 200),
+            R(id: "b@2026-01-01T00:00:05Z", status: 200), R(id: "b@2026-01-01T00:00:05Z", status: 200),
+            R(id: "a@2026-01-01T00:00:01Z", status: 200), R(id: "a@2026-01-01T00:00:01Z", status: 200),
+            R(id: "b@2026-01-01T00:00:00Z", status: 200),
+        ]
+        let a = Accounting(
+            tickerLogs: Self.ticker, workerLogs: worker, requests: reqs, retrying: [], dead: [], pending: [])
         #expect(a.duplicateSuccesses == 3)
         #expect(a.explainedDuplicates == 2)
         #expect(a.unexplainedDuplicates == ["a@2026-01-01T00:00:01Z"])

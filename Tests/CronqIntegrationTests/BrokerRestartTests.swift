@@ -19,13 +19,18 @@ struct BrokerRestartTests {
         try h.publish(ids.map { h.message(path: "/slow/100", id: $0) })
         #expect(h.eventually { h.requests().count >= 20 })
         try broker.restart(down: 3)
-        #expect(h.eventually(90) {
-            Set(h.requests().compactMap { $0["idempotency_key"] as? String }) == Set(ids) && (try? h.count(h.names.workQueue("default"))) == 0
-        }, "every message reached the backend after the restart")
+        #expect(
+            h.eventually(90) {
+                Set(h.requests().compactMap { $0["idempotency_key"] as? String }) == Set(ids)
+                    && (try? h.count(h.names.workQueue("default"))) == 0
+            }, "every message reached the backend after the restart")
         #expect(try h.count(h.names.deadQueue) == 0)
         let seen = h.requests().compactMap { $0["idempotency_key"] as? String }
-        print("worker restart: \(ids.count) messages, \(seen.count - Set(seen).count) duplicates (redeliveries), 0 lost")
-        #expect(h.workerLogs().contains("cannot connect to the broker") || h.workerLogs().contains("broker connection lost"))
+        print(
+            "worker restart: \(ids.count) messages, \(seen.count - Set(seen).count) duplicates (redeliveries), 0 lost")
+        #expect(
+            h.workerLogs().contains("cannot connect to the broker") || h.workerLogs().contains("broker connection lost")
+        )
     }
 
     @Test("ticker: the broker restarts while it runs; it leads again and catch_up all leaves no gap")
@@ -38,7 +43,10 @@ struct BrokerRestartTests {
         #expect(h.eventually { firedCount(h.logs()) >= 3 })
         try broker.restart(down: 3)
         let before = firedCount(h.logs())
-        #expect(h.eventually(60) { h.logs().components(separatedBy: "leadership acquired").count >= 3 && firedCount(h.logs()) >= before + 6 })
+        #expect(
+            h.eventually(60) {
+                h.logs().components(separatedBy: "leadership acquired").count >= 3 && firedCount(h.logs()) >= before + 6
+            })
         t.signal(SIGTERM)
         t.process.waitUntilExit()
         let instants = try h.drainFires().map(\.instant).sorted()

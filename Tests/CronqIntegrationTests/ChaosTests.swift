@@ -9,8 +9,11 @@ import Testing
 /// is retrying or is dead, the backend saw nothing unfired, every duplicate is explained, and catch-up
 /// left no fire out. Run by `make chaos` (and so by `make test`), after the main suite, so that its load
 /// does not skew the timing tests.
-@Suite("Chaos", .serialized, .enabled(if: TestBroker.isConfigured && ProcessInfo.processInfo.environment["CRONQ_CHAOS"] != nil,
-                                       "run by `make chaos` / `make test`"))
+@Suite(
+    "Chaos", .serialized,
+    .enabled(
+        if: TestBroker.isConfigured && ProcessInfo.processInfo.environment["CRONQ_CHAOS"] != nil,
+        "run by `make chaos` / `make test`"))
 struct ChaosTests {
     static func jobs(_ n: Int) -> [(name: String, schedule: String, path: String)] {
         (0..<n).map { ("c\($0)", "* * * * * *", "/random-fail/5") }
@@ -26,7 +29,9 @@ struct ChaosTests {
         #expect(a.lost.isEmpty, "lost: \(a.lost.sorted().prefix(5))")
         #expect(a.unknown.isEmpty)
         #expect(a.conflicting.isEmpty)
-        #expect(a.unexplainedDuplicates.isEmpty, "duplicates without a redelivery, re-fire or re-publish: \(a.unexplainedDuplicates.prefix(5))")
+        #expect(
+            a.unexplainedDuplicates.isEmpty,
+            "duplicates without a redelivery, re-fire or re-publish: \(a.unexplainedDuplicates.prefix(5))")
         #expect(a.balancesAtRest)
         #expect(d.gaps() == 0, "catch_up all filled every missed second")
         #expect(a.fired.count > 0 && a.succeeded.count > 0)
@@ -63,12 +68,15 @@ struct ChaosTests {
         #expect(a.fired.count >= 10 * 40, "about a minute of fires for 10 jobs, caught up across the outages")
     }
 
-    @Test("a worker SIGKILLed every 3 s for a minute; the backend down for 20 s; jobs timing out, failing with 500 and with 503 + Retry-After")
+    @Test(
+        "a worker SIGKILLed every 3 s for a minute; the backend down for 20 s; jobs timing out, failing with 500 and with 503 + Retry-After"
+    )
     func workersAndBackend() throws {
         let broker = try ChaosBroker(name: "cronq-chaos2", port: 5686)
         defer { broker.stop() }
         var jobs = Self.jobs(8)
-        jobs.append(("slowpoke", "*/5 * * * * *", "/slow/4000"))  // beyond the 3 s timeout every time: retried, then dead
+        // beyond the 3 s timeout every time: retried, then dead
+        jobs.append(("slowpoke", "*/5 * * * * *", "/slow/4000"))
         jobs.append(("unauth", "*/5 * * * * *", "/status/401"))  // the 401 path: dead at once
         jobs.append(("broken", "*/5 * * * * *", "/status/500"))  // 500 forever: retried, then dead (exhausted)
         jobs.append(("busy", "*/5 * * * * *", "/retry-after/1"))  // 503 with Retry-After: 1 s tier, then dead
@@ -96,7 +104,8 @@ struct ChaosTests {
         if d.backend == nil { try d.startBackend() }
         let a = try settle(d, "worker kills x\(kills) + backend down 20 s")
         #expect(kills >= 15)
-        #expect(a.dead.contains { $0.hasPrefix("slowpoke@") }, "the request that always times out ends dead (exhausted)")
+        #expect(
+            a.dead.contains { $0.hasPrefix("slowpoke@") }, "the request that always times out ends dead (exhausted)")
         #expect(a.retrying.isEmpty && a.pending.isEmpty)
         #expect(d.logs("worker").contains("redelivered message"), "killed workers' deliveries came back")
         #expect(a.dead.contains { $0.hasPrefix("unauth@") })
@@ -131,7 +140,8 @@ struct ChaosTests {
         // A publish already waiting for its confirm when the alarm starts holds the notice until it
         // returns (up to the 30 s confirm wait), so the order is checked, not the moment.
         let log = d.logs("ticker")
-        let blocked = log.range(of: "broker blocked publishing"), unblocked = log.range(of: "broker unblocked publishing")
+        let blocked = log.range(of: "broker blocked publishing"),
+            unblocked = log.range(of: "broker unblocked publishing")
         #expect(blocked != nil, "the ticker logged the alarm")
         #expect(unblocked != nil && blocked.map { $0.lowerBound < unblocked!.lowerBound } == true, "and its end")
         #expect(a.caughtUp > 0, "fires due during the alarm were caught up afterwards")
@@ -150,7 +160,8 @@ struct ChaosTests {
         }
         try d.startTicker()
         try d.startWorker()
-        let cut = try d.startWorker(amqpURL: "amqp://guest:guest@127.0.0.1:\(proxy.port)/%2F?heartbeat=2&connection_timeout=2000")
+        let cut = try d.startWorker(
+            amqpURL: "amqp://guest:guest@127.0.0.1:\(proxy.port)/%2F?heartbeat=2&connection_timeout=2000")
         Thread.sleep(forTimeInterval: 5)
         proxy.signal(SIGSTOP)  // packets stop both ways; both TCP connections stay open
         Thread.sleep(forTimeInterval: 12)
@@ -159,7 +170,8 @@ struct ChaosTests {
         let log = (try? String(contentsOfFile: d.workerLogPath(cut), encoding: .utf8)) ?? ""
         let a = try settle(d, "network cut")
         #expect(log.contains("broker connection lost"), "the cut was noticed: \(log.suffix(600))")
-        #expect(log.components(separatedBy: "msg=connected").count >= 3, "and the worker connected again through the proxy")
+        #expect(
+            log.components(separatedBy: "msg=connected").count >= 3, "and the worker connected again through the proxy")
         #expect(a.succeeded.count == a.fired.count)
     }
 }

@@ -8,8 +8,9 @@ import Testing
 struct DeploymentFilesTests {
     @Test("docker/compose.yml uses only Compose Specification keys and consistent references")
     func compose() throws {
-        let r = try spawnAndWait("/usr/bin/env", ["python3", Repo.root + "/docker/check_compose.py"],
-                                 environment: ProcessInfo.processInfo.environment, output: NSTemporaryDirectory() + "check_compose.out")
+        let r = try spawnAndWait(
+            "/usr/bin/env", ["python3", Repo.root + "/docker/check_compose.py"],
+            environment: ProcessInfo.processInfo.environment, output: NSTemporaryDirectory() + "check_compose.out")
         let out = (try? String(contentsOfFile: NSTemporaryDirectory() + "check_compose.out", encoding: .utf8)) ?? ""
         #expect(r == 0 || r == 3, "\(out)")
         if r == 3 { print("compose check skipped: \(out)") }
@@ -17,14 +18,20 @@ struct DeploymentFilesTests {
 
     @Test("docker/cronq.toml is a valid config whose topology matches topology/definitions.json")
     func composeConfig() throws {
-        let c = try ConfigLoader(environment: ["CRONQ_AMQP_URL": "amqp://rabbitmq/%2F", "BACKEND_BASE": "http://backend:8787"],
-                                 allowMissingVariables: true).load(path: Repo.root + "/docker/cronq.toml")
+        let c = try ConfigLoader(
+            environment: ["CRONQ_AMQP_URL": "amqp://rabbitmq/%2F", "BACKEND_BASE": "http://backend:8787"],
+            allowMissingVariables: true
+        ).load(path: Repo.root + "/docker/cronq.toml")
         #expect(c.jobs.map(\.name) == ["every5min", "partiesEC", "checkCurrent", "mopDelta25"])
         let committed = try String(contentsOfFile: Repo.root + "/topology/definitions.json", encoding: .utf8)
-        #expect(Topology(config: c).definitionsJSON() == committed, "the definitions RabbitMQ loads at boot are the ones the services declare")
+        #expect(
+            Topology(config: c).definitionsJSON() == committed,
+            "the definitions RabbitMQ loads at boot are the ones the services declare")
     }
 
-    @Test("systemd units pass systemd-analyze verify", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze")))
+    @Test(
+        "systemd units pass systemd-analyze verify",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze")))
     func systemd() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("units"))
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -37,11 +44,17 @@ struct DeploymentFilesTests {
             #expect(text.contains("Restart=on-failure") && text.contains("KillSignal=SIGTERM"))
         }
         let worker = try String(contentsOfFile: Repo.root + "/deploy/systemd/cronq-worker@.service", encoding: .utf8)
-        #expect(worker.contains("TimeoutStopSec=45s") && worker.contains("--grace 30s") && worker.contains("LoadCredential="))
+        #expect(
+            worker.contains("TimeoutStopSec=45s") && worker.contains("--grace 30s")
+                && worker.contains("LoadCredential="))
         let out = dir.appendingPathComponent("verify.out").path
-        let r = try spawnAndWait("/usr/bin/systemd-analyze", ["verify", dir.appendingPathComponent("cronq-ticker.service").path,
-                                                               dir.appendingPathComponent("cronq-worker@.service").path],
-                                 environment: ProcessInfo.processInfo.environment, output: out)
+        let r = try spawnAndWait(
+            "/usr/bin/systemd-analyze",
+            [
+                "verify", dir.appendingPathComponent("cronq-ticker.service").path,
+                dir.appendingPathComponent("cronq-worker@.service").path,
+            ],
+            environment: ProcessInfo.processInfo.environment, output: out)
         #expect(r == 0, "\((try? String(contentsOfFile: out, encoding: .utf8)) ?? "")")
     }
 }

@@ -29,8 +29,10 @@ final class Deployment: @unchecked Sendable {
 
     /// - Parameter jobs: `(name, 6-field schedule, path)`; every job catches up `all` missed fires.
     /// - Parameter jobExtra: more TOML lines for some jobs, by name (e.g. `overlap = "skip"`).
-    init(broker: ChaosBroker, jobs: [(name: String, schedule: String, path: String)], maxAttempts: Int = 5,
-         backoff: [String] = ["1s", "2s"], timeout: String = "3s", jobExtra: [String: String] = [:]) throws {
+    init(
+        broker: ChaosBroker, jobs: [(name: String, schedule: String, path: String)], maxAttempts: Int = 5,
+        backoff: [String] = ["1s", "2s"], timeout: String = "3s", jobExtra: [String: String] = [:]
+    ) throws {
         self.broker = broker
         self.jobs = jobs
         self.jobExtraByName = jobExtra
@@ -62,7 +64,8 @@ final class Deployment: @unchecked Sendable {
 
             """
         for j in jobs {
-            text += "[[jobs]]\nname = \"\(j.name)\"\nschedule = \"\(j.schedule)\"\npath = \"\(j.path)\"\ncatch_up = \"all\"\n"
+            text +=
+                "[[jobs]]\nname = \"\(j.name)\"\nschedule = \"\(j.schedule)\"\npath = \"\(j.path)\"\ncatch_up = \"all\"\n"
             if let extra = jobExtra[j.name] { text += extra + "\n" }
         }
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
@@ -98,13 +101,16 @@ final class Deployment: @unchecked Sendable {
 
     @discardableResult
     func startTicker(replacing i: Int? = nil) throws -> Int {
-        let t = try ChildProcess(Repo.root + "/.build/debug/cronq-ticker", ["--config", configPath], environment: environment,
-                                 waitForListening: false, stderr: newLog("ticker"))
+        let t = try ChildProcess(
+            Repo.root + "/.build/debug/cronq-ticker", ["--config", configPath], environment: environment,
+            waitForListening: false, stderr: newLog("ticker"))
         return Self.place(t, log: logFiles.last!, in: &tickers, logs: &tickerLogPaths, replacing: i)
     }
 
     /// Puts a started process in slot `i` (a restart) or a new slot, with its log; returns the slot.
-    private static func place(_ p: ChildProcess, log: String, in slots: inout [ChildProcess?], logs: inout [String], replacing i: Int?) -> Int {
+    private static func place(
+        _ p: ChildProcess, log: String, in slots: inout [ChildProcess?], logs: inout [String], replacing i: Int?
+    ) -> Int {
         guard let i else {
             slots.append(p)
             logs.append(log)
@@ -119,8 +125,9 @@ final class Deployment: @unchecked Sendable {
     func startWorker(replacing i: Int? = nil, concurrency: Int = 16, amqpURL: String? = nil) throws -> Int {
         var env = environment
         if let amqpURL { env["DEP_AMQP_URL"] = amqpURL }
-        let w = try ChildProcess(Repo.root + "/.build/debug/cronq-worker", ["--config", configPath, "--concurrency", "\(concurrency)"],
-                                 environment: env, waitForListening: false, stderr: newLog("worker"))
+        let w = try ChildProcess(
+            Repo.root + "/.build/debug/cronq-worker", ["--config", configPath, "--concurrency", "\(concurrency)"],
+            environment: env, waitForListening: false, stderr: newLog("worker"))
         return Self.place(w, log: logFiles.last!, in: &workers, logs: &workerLogPaths, replacing: i)
     }
 
@@ -140,8 +147,12 @@ final class Deployment: @unchecked Sendable {
     func leaderIndex() -> Int? {
         for (i, t) in tickers.enumerated() where t?.process.isRunning == true {
             guard let text = try? String(contentsOfFile: tickerLogPaths[i], encoding: .utf8),
-                let acquired = text.range(of: "leadership acquired", options: .backwards) else { continue }
-            if let lost = text.range(of: "leadership lost", options: .backwards), lost.lowerBound > acquired.lowerBound { continue }
+                let acquired = text.range(of: "leadership acquired", options: .backwards)
+            else { continue }
+            if let lost = text.range(of: "leadership lost", options: .backwards), lost.lowerBound > acquired.lowerBound
+            {
+                continue
+            }
             return i
         }
         return nil
@@ -150,14 +161,16 @@ final class Deployment: @unchecked Sendable {
     // MARK: - Observing
 
     func logs(_ kind: String) -> String {
-        logFiles.filter { $0.contains("/\(kind)-") }.map { (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "" }.joined(separator: "\n")
+        logFiles.filter { $0.contains("/\(kind)-") }.map { (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "" }
+            .joined(separator: "\n")
     }
 
     func backendRequests() -> [Accounting.Request] {
         guard let text = try? String(contentsOfFile: backendLog, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { line in
             guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                let id = o["idempotency_key"] as? String, let status = o["status"] as? Int else { return nil }
+                let id = o["idempotency_key"] as? String, let status = o["status"] as? Int
+            else { return nil }
             return Accounting.Request(id: id, status: status)
         }
     }
@@ -185,7 +198,9 @@ final class Deployment: @unchecked Sendable {
             let c = try AMQPConnection(url: AMQPURL(url))
             let ch = try c.openChannel()
             var events: [String] = []
-            while let d = try ch.get(queue: eventsQueue, noAck: true) { events.append(String(decoding: d.message.body, as: UTF8.self)) }
+            while let d = try ch.get(queue: eventsQueue, noAck: true) {
+                events.append(String(decoding: d.message.body, as: UTF8.self))
+            }
             var dead: [String] = []
             while let d = try ch.get(queue: names.deadQueue, noAck: false) {
                 dead.append("\(d.message.properties)" + String(decoding: d.message.body, as: UTF8.self))
@@ -195,7 +210,10 @@ final class Deployment: @unchecked Sendable {
         }
         out.append(("events (\(events.count))", events.joined(separator: "\n")))
         out.append(("dead letters (\(dead.count))", dead.joined(separator: "\n")))
-        for args in [["status", "--config", configPath], ["dead", "list", "--config", configPath], ["dead", "list", "--json", "--config", configPath]] {
+        for args in [
+            ["status", "--config", configPath], ["dead", "list", "--config", configPath],
+            ["dead", "list", "--json", "--config", configPath],
+        ] {
             let r = try runCommand("cronq", args, environment: environment)
             out.append(("cronq \(args.prefix(2).joined(separator: " "))", r.stdout + r.stderr))
         }
@@ -204,7 +222,9 @@ final class Deployment: @unchecked Sendable {
 
     var workQueues: [String] {
         var q = Set(["default"])
-        for (name, extra) in jobExtraByName where extra.contains("\"serial\"") { q.insert(CronqConfig.serialQueuePrefix + name) }
+        for (name, extra) in jobExtraByName where extra.contains("\"serial\"") {
+            q.insert(CronqConfig.serialQueuePrefix + name)
+        }
         return q.sorted().map(names.workQueue)
     }
     var retryQueues: [String] { ["1s", "2s"].map(names.retryQueue) }
@@ -229,7 +249,9 @@ final class Deployment: @unchecked Sendable {
     }
 
     func count(_ queue: String) throws -> UInt32 {
-        try onThreadSync { [url = broker.url] in try AMQPConnection(url: AMQPURL(url)).openChannel().inspectQueue(queue).messageCount }
+        try onThreadSync { [url = broker.url] in
+            try AMQPConnection(url: AMQPURL(url)).openChannel().inspectQueue(queue).messageCount
+        }
     }
 
     /// Waits until every fire has an outcome. Ready counts alone cannot tell (a delivery a worker holds
@@ -254,7 +276,8 @@ final class Deployment: @unchecked Sendable {
     func accounting() throws -> Accounting {
         Accounting(
             tickerLogs: logs("ticker"), workerLogs: logs("worker"), requests: backendRequests(),
-            retrying: try retryQueues.flatMap(ids), dead: try ids(in: names.deadQueue), pending: try workQueues.flatMap(ids))
+            retrying: try retryQueues.flatMap(ids), dead: try ids(in: names.deadQueue),
+            pending: try workQueues.flatMap(ids))
     }
 
     /// Fire instants per job from the tickers' logs, to check that catch-up left no gap (every-second jobs).
@@ -262,7 +285,8 @@ final class Deployment: @unchecked Sendable {
         var out: [String: Set<Int64>] = [:]
         for line in logs("ticker").split(separator: "\n") where line.contains("msg=fired ") {
             guard let id = Accounting.field("message_id", in: line), let at = id.split(separator: "@").last,
-                let t = Timestamp.parse(String(at)) else { continue }
+                let t = Timestamp.parse(String(at))
+            else { continue }
             out[String(id.split(separator: "@").first!), default: []].insert(t)
         }
         return out.mapValues { $0.sorted() }
@@ -275,7 +299,8 @@ final class Deployment: @unchecked Sendable {
         var missing = 0
         for j in jobs {
             guard let xs = fired[j.name], let first = xs.first, let last = xs.last,
-                let schedule = try? CronSchedule(j.schedule, timeZone: "UTC") else { continue }
+                let schedule = try? CronSchedule(j.schedule, timeZone: "UTC")
+            else { continue }
             var expected = 1
             var t = first
             while let n = schedule.next(after: t), n <= last {
@@ -290,7 +315,9 @@ final class Deployment: @unchecked Sendable {
     /// Resident memory (MiB) and open descriptors of a process.
     static func usage(_ pid: Int32) -> (rssMiB: Double, fds: Int) {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        let kb = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
+        let kb =
+            status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?.split(separator: " ").dropFirst().first
+            .flatMap { Double($0) } ?? 0
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
         return (kb / 1024, fds)
     }
@@ -300,13 +327,16 @@ final class Deployment: @unchecked Sendable {
         for w in workers { w?.stop() }
         stopBackend()
         try? onThreadSync { [url = broker.url, configPath, token] in
-            let config = try ConfigLoader(environment: ["DEP_TOKEN": token, "DEP_SIGNING": "x", "DEP_AMQP_URL": url]).load(path: configPath)
+            let config = try ConfigLoader(environment: ["DEP_TOKEN": token, "DEP_SIGNING": "x", "DEP_AMQP_URL": url])
+                .load(path: configPath)
             let t = Topology(config: config)
             let ch = try AMQPConnection(url: AMQPURL(url)).openChannel()
             for q in t.queues { _ = try? ch.deleteQueue(q.name) }
             for x in t.exchanges { try? ch.deleteExchange(x.name) }
         }
-        if ProcessInfo.processInfo.environment["CRONQ_KEEP_LOGS"] == nil { try? FileManager.default.removeItem(at: dir) }
+        if ProcessInfo.processInfo.environment["CRONQ_KEEP_LOGS"] == nil {
+            try? FileManager.default.removeItem(at: dir)
+        }
     }
 }
 

@@ -14,22 +14,33 @@ struct HistoryTests {
     }
 
     static func runs(_ text: String) -> [[String: Any]] {
-        text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
     }
 
     @Test("a run's events appear with the right outcome; --since and the job filter narrow them; reading takes nothing")
     func history() throws {
-        let h = try WorkerHarness(backoff: ["1s"], maxAttempts: 3,
-                                  extraJobs: "[[jobs]]\nname = \"other\"\nschedule = \"@daily\"\npath = \"/cron/other\"\n")
+        let h = try WorkerHarness(
+            backoff: ["1s"], maxAttempts: 3,
+            extraJobs: "[[jobs]]\nname = \"other\"\nschedule = \"@daily\"\npath = \"/cron/other\"\n")
         defer { h.stop() }
         try h.startWorker()
         let key = UUID().uuidString.prefix(8)
         try h.publish([
-            h.message(job: "probe", path: "/cron/ee-recent", scheduledAt: "2026-11-29T10:00:00Z", id: "probe@2026-11-29T10:00:00Z"),
-            h.message(job: "probe", path: "/flaky/\(key)/1", scheduledAt: "2026-11-29T10:01:00Z", backoff: ["1s"], id: "probe@2026-11-29T10:01:00Z"),
-            h.message(job: "other", path: "/status/404", scheduledAt: "2026-11-29T10:02:00Z", id: "other@2026-11-29T10:02:00Z"),
+            h.message(
+                job: "probe", path: "/cron/ee-recent", scheduledAt: "2026-11-29T10:00:00Z",
+                id: "probe@2026-11-29T10:00:00Z"),
+            h.message(
+                job: "probe", path: "/flaky/\(key)/1", scheduledAt: "2026-11-29T10:01:00Z", backoff: ["1s"],
+                id: "probe@2026-11-29T10:01:00Z"),
+            h.message(
+                job: "other", path: "/status/404", scheduledAt: "2026-11-29T10:02:00Z", id: "other@2026-11-29T10:02:00Z"
+            ),
         ])
-        #expect(h.eventually(30) { h.workerLogs().components(separatedBy: "msg=outcome").count >= 5 }, "success, retry, success, dead")
+        #expect(
+            h.eventually(30) { h.workerLogs().components(separatedBy: "msg=outcome").count >= 5 },
+            "success, retry, success, dead")
         Thread.sleep(forTimeInterval: 1)
 
         let all = try cronq(h, ["history", "--json"])
@@ -39,22 +50,33 @@ struct HistoryTests {
         #expect(runs.count == 3, "\(all.stdout)")
         #expect(byID["probe@2026-11-29T10:00:00Z"]?["outcome"] as? String == "succeeded")
         let retried = byID["probe@2026-11-29T10:01:00Z"]
-        #expect(retried?["outcome"] as? String == "succeeded" && retried?["attempts"] as? Int == 2, "\(String(describing: retried))")
+        #expect(
+            retried?["outcome"] as? String == "succeeded" && retried?["attempts"] as? Int == 2,
+            "\(String(describing: retried))")
         let dead = byID["other@2026-11-29T10:02:00Z"]
-        #expect(dead?["outcome"] as? String == "dead" && dead?["status"] as? Int == 404 && dead?["reason"] as? String == "http_404")
+        #expect(
+            dead?["outcome"] as? String == "dead" && dead?["status"] as? Int == 404
+                && dead?["reason"] as? String == "http_404")
         #expect(runs.first?["scheduled_at"] as? String == "2026-11-29T10:02:00Z", "newest first")
 
         let probe = try cronq(h, ["history", "probe", "--json"])
-        #expect(Self.runs(probe.stdout).count == 2 && Self.runs(probe.stdout).allSatisfy { $0["job"] as? String == "probe" })
+        #expect(
+            Self.runs(probe.stdout).count == 2 && Self.runs(probe.stdout).allSatisfy { $0["job"] as? String == "probe" }
+        )
 
         let table = try cronq(h, ["history", "--limit", "1"])
-        #expect(table.stdout.contains("SCHEDULED_AT") && table.stdout.contains("other") && table.stdout.contains("dead (http_404)"))
+        #expect(
+            table.stdout.contains("SCHEDULED_AT") && table.stdout.contains("other")
+                && table.stdout.contains("dead (http_404)"))
         #expect(table.stdout.contains("1 run(s) since"))
 
         Thread.sleep(forTimeInterval: 2)
         let recent = try cronq(h, ["history", "--since", "1s", "--json"])
-        #expect(recent.status == 0 && Self.runs(recent.stdout).isEmpty, "nothing happened in the last second: \(recent.stdout)")
-        #expect(Self.runs(try cronq(h, ["history", "--json"]).stdout).count == 3, "reading the stream took nothing from it")
+        #expect(
+            recent.status == 0 && Self.runs(recent.stdout).isEmpty,
+            "nothing happened in the last second: \(recent.stdout)")
+        #expect(
+            Self.runs(try cronq(h, ["history", "--json"]).stdout).count == 3, "reading the stream took nothing from it")
 
         let bad = try cronq(h, ["history", "--since", "yesterday"])
         #expect(bad.status == 64 && bad.stderr.contains("--since 'yesterday' is not a duration"))
@@ -73,24 +95,32 @@ struct HistoryTests {
         let n = 300
         let base = Timestamp.parse("2026-11-29T11:00:00Z")!
         let ids = (0..<n).map { "probe@\(Timestamp.iso(base + Int64($0)))" }
-        try h.publish((0..<n).map { h.message(path: "/cron/ee-recent", scheduledAt: Timestamp.iso(base + Int64($0)), id: ids[$0]) })
+        try h.publish(
+            (0..<n).map {
+                h.message(path: "/cron/ee-recent", scheduledAt: Timestamp.iso(base + Int64($0)), id: ids[$0])
+            })
         try h.startWorker(concurrency: 64)
         #expect(h.eventually(60) { h.workerLogs().components(separatedBy: "outcome=success").count - 1 >= n })
         Thread.sleep(forTimeInterval: 1)
 
         let messages = try h.drain(capture)
         let events = messages.flatMap { OutcomeEvent.decodeAll($0.message.body) }
-        #expect(events.count == n && Set(events.map(\.messageID)) == Set(ids) && events.allSatisfy { $0.event == "succeeded" })
+        #expect(
+            events.count == n && Set(events.map(\.messageID)) == Set(ids)
+                && events.allSatisfy { $0.event == "succeeded" })
         #expect(messages.count < n, "\(messages.count) messages for \(n) events: nothing was coalesced")
         for m in messages {
             let count = OutcomeEvent.decodeAll(m.message.body).count
             #expect(m.message.properties.contentType == (count == 1 ? "application/json" : "application/x-ndjson"))
-            #expect(m.routingKey == "job.probe.succeeded" && m.message.properties.messageID == OutcomeEvent.decodeAll(m.message.body).first?.messageID)
+            #expect(
+                m.routingKey == "job.probe.succeeded"
+                    && m.message.properties.messageID == OutcomeEvent.decodeAll(m.message.body).first?.messageID)
         }
 
         let history = try cronq(h, ["history", "probe", "--json", "--limit", "1000"])
         let runs = Self.runs(history.stdout)
-        #expect(runs.count == n && Set(runs.compactMap { $0["message_id"] as? String }) == Set(ids), "\(runs.count) runs")
+        #expect(
+            runs.count == n && Set(runs.compactMap { $0["message_id"] as? String }) == Set(ids), "\(runs.count) runs")
         #expect(runs.allSatisfy { $0["outcome"] as? String == "succeeded" })
     }
 
@@ -102,14 +132,24 @@ struct HistoryTests {
         let refused = try onThreadSync { [url = h.brokerURL, q = h.names.historyStream] () -> UInt16? in
             let ch = try AMQPConnection(url: AMQPURL(url)).openChannel()
             do {
-                try ch.declareQueue(q, arguments: ["x-queue-type": .string("stream"), "x-max-age": .string("1D"), "x-max-length-bytes": .int64(1 << 30)])
+                try ch.declareQueue(
+                    q,
+                    arguments: [
+                        "x-queue-type": .string("stream"), "x-max-age": .string("1D"),
+                        "x-max-length-bytes": .int64(1 << 30),
+                    ])
                 return nil
             } catch let e as AMQPError { return e.replyCode }
         }
         #expect(refused == 406, "x-max-age is 604800s, not 1D")
         let same = try onThreadSync { [url = h.brokerURL, q = h.names.historyStream] () -> Bool in
             let ch = try AMQPConnection(url: AMQPURL(url)).openChannel()
-            try ch.declareQueue(q, arguments: ["x-queue-type": .string("stream"), "x-max-age": .string("604800s"), "x-max-length-bytes": .int64(1 << 30)])
+            try ch.declareQueue(
+                q,
+                arguments: [
+                    "x-queue-type": .string("stream"), "x-max-age": .string("604800s"),
+                    "x-max-length-bytes": .int64(1 << 30),
+                ])
             return true
         }
         #expect(same)
@@ -117,8 +157,9 @@ struct HistoryTests {
 
     @Test("status --jobs and the silence alert: exit 2 for the job that fails, 0 once it succeeds")
     func silenceAlert() throws {
-        let h = try WorkerHarness(backoff: ["1s"], maxAttempts: 2,
-                                  extraJobs: "[[jobs]]\nname = \"other\"\nschedule = \"@daily\"\npath = \"/cron/other\"\n")
+        let h = try WorkerHarness(
+            backoff: ["1s"], maxAttempts: 2,
+            extraJobs: "[[jobs]]\nname = \"other\"\nschedule = \"@daily\"\npath = \"/cron/other\"\n")
         defer { h.stop() }
         try h.startWorker()
         try h.publish([
@@ -150,7 +191,8 @@ struct HistoryTests {
         #expect(h.eventually(20) { (try? cronq(h, ["status", "--max-silence", "other=10m"]).status) == 0 })
 
         let bad = try cronq(h, ["status", "--max-silence", "nosuchjob=5m"])
-        #expect(bad.status == 64 && bad.stderr.contains("'nosuchjob', which is not a job"), "\(bad.status) \(bad.stderr)")
+        #expect(
+            bad.status == 64 && bad.stderr.contains("'nosuchjob', which is not a job"), "\(bad.status) \(bad.stderr)")
         let bad2 = try cronq(h, ["status", "--max-silence", "other"])
         #expect(bad2.status == 64 && bad2.stderr.contains("is not JOB=DURATION"))
     }

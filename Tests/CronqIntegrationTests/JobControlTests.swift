@@ -20,11 +20,14 @@ struct JobControlTests {
             .compactMap { Accounting.field("scheduled_at", in: $0).flatMap(Timestamp.parse) }
     }
 
-    @Test("pause holds across a leader failover, skipped fires are recorded, resume catches up the latest; --until ends by itself")
+    @Test(
+        "pause holds across a leader failover, skipped fires are recorded, resume catches up the latest; --until ends by itself"
+    )
     func pauseResume() throws {
         let broker = try ChaosBroker(name: "cronq-control", port: 5692)
         defer { broker.stop() }
-        let d = try Deployment(broker: broker, jobs: [("a", "* * * * * *", "/cron/a"), ("b", "* * * * * *", "/cron/b")])
+        let d = try Deployment(
+            broker: broker, jobs: [("a", "* * * * * *", "/cron/a"), ("b", "* * * * * *", "/cron/b")])
         defer { d.stop() }
         try d.startTicker()
         try d.startTicker()
@@ -41,9 +44,12 @@ struct JobControlTests {
         #expect(fires(d, "b").contains { $0 > pausedAt + 1 }, "b goes on")
 
         let validate = try cronq(d, ["validate"])
-        #expect(validate.status == 0 && validate.stdout.contains("paused: a since") && validate.stdout.contains("until resumed (maintenance)"), "\(validate.stdout)")
+        #expect(
+            validate.status == 0 && validate.stdout.contains("paused: a since")
+                && validate.stdout.contains("until resumed (maintenance)"), "\(validate.stdout)")
         let status = try cronq(d, ["status", "--jobs"])
-        #expect(status.stdout.contains("paused: a since") && status.stdout.contains("(maintenance)"), "\(status.stdout)")
+        #expect(
+            status.stdout.contains("paused: a since") && status.stdout.contains("(maintenance)"), "\(status.stdout)")
 
         // Failover: the new leader reads the pause from the checkpoint.
         let leader = try #require(d.leaderIndex())
@@ -93,7 +99,8 @@ struct JobControlTests {
         let badCatchUp = try cronq(d, ["resume", "a", "--catch-up", "all"])
         #expect(badCatchUp.status == 64 && badCatchUp.stderr.contains("--catch-up must be none or latest"))
         let noTopology = try cronq(d, ["pause", "a"])
-        #expect(noTopology.status == 1 && noTopology.stderr.contains("run `cronq topology apply`"), "\(noTopology.stderr)")
+        #expect(
+            noTopology.status == 1 && noTopology.stderr.contains("run `cronq topology apply`"), "\(noTopology.stderr)")
         #expect(try cronq(d, ["topology", "apply"]).status == 0)
         // Sent with no ticker running: it waits in the control queue.
         #expect(try cronq(d, ["pause", "a"]).status == 0)

@@ -11,8 +11,10 @@ import Testing
 struct MalformedFuzzTests {
     /// Every field type but a NaN double, which RabbitMQ itself refuses (it closes the connection, 541).
     static let oddValues: [AMQPFieldValue] = [
-        .string("x"), .string(""), .int64(-5), .int64(Int64.max), .int32(0), .bool(true), .double(1.5), .bytes([0xFF, 0x00]),
-        .table(["a": .int8(1)]), .array([.string("1s"), .int16(2)]), .timestamp(0), .void, .decimal(scale: 2, value: 12345),
+        .string("x"), .string(""), .int64(-5), .int64(Int64.max), .int32(0), .bool(true), .double(1.5),
+        .bytes([0xFF, 0x00]),
+        .table(["a": .int8(1)]), .array([.string("1s"), .int16(2)]), .timestamp(0), .void,
+        .decimal(scale: 2, value: 12345),
     ]
 
     @Test("400 seeded hostile messages: each dead-lettered or run, the worker survives and keeps working")
@@ -24,7 +26,8 @@ struct MalformedFuzzTests {
         var messages: [AMQPMessage] = []
         for i in 0..<400 {
             let at = Timestamp.iso(1_800_000_000 + Int64(i))
-            let valid = h.message(job: "fuzz", path: "/cron/ee-recent", scheduledAt: at, maxAttempts: 2, backoff: ["1s"], timeoutMs: 2000)
+            let valid = h.message(
+                job: "fuzz", path: "/cron/ee-recent", scheduledAt: at, maxAttempts: 2, backoff: ["1s"], timeoutMs: 2000)
             var m = valid
             switch i % 4 {
             case 0:  // random bytes
@@ -41,7 +44,10 @@ struct MalformedFuzzTests {
                 }
             case 2:  // valid body, cronq and broker headers of every wrong type
                 var t = AMQPTable()
-                for name in ["cronq-attempt", "cronq-first-attempt-at", "cronq-delay", "x-death", "x-delivery-count", "cronq-replayed"]
+                for name in [
+                    "cronq-attempt", "cronq-first-attempt-at", "cronq-delay", "x-death", "x-delivery-count",
+                    "cronq-replayed",
+                ]
                 where Bool.random(using: &rng) {
                     t[name] = Self.oddValues.randomElement(using: &rng)!
                 }
@@ -54,17 +60,23 @@ struct MalformedFuzzTests {
         try h.publish(messages)
         try h.publish([h.message(path: "/cron/ee-recent", id: "good-after")])
         func successes() -> Set<String> {
-            Set(h.requests().filter { ($0["status"] as? Int).map { (200..<300).contains($0) } == true }
-                .compactMap { $0["idempotency_key"] as? String }.filter { $0 != "good-after" })
+            Set(
+                h.requests().filter { ($0["status"] as? Int).map { (200..<300).contains($0) } == true }
+                    .compactMap { $0["idempotency_key"] as? String }.filter { $0 != "good-after" })
         }
         let settled = h.eventually(90) {
             (try? h.count(h.names.workQueue("default"))) == 0 && (try? h.count(h.names.retryQueue("1s"))) == 0
                 && Int((try? h.count(h.names.deadQueue)) ?? 0) + successes().count == messages.count
         }
         let dead = try h.drain(h.names.deadQueue)
-        let reasons = Dictionary(grouping: dead) { $0.message.properties.headers?["cronq-dead-reason"]?.stringValue ?? "?" }.mapValues(\.count)
-        print("malformed fuzz: \(messages.count) messages, \(dead.count) dead \(reasons.sorted { $0.key < $1.key }), \(successes().count) run")
-        #expect(settled, "every message got an outcome: \(dead.count) dead + \(successes().count) run of \(messages.count)")
+        let reasons = Dictionary(grouping: dead) {
+            $0.message.properties.headers?["cronq-dead-reason"]?.stringValue ?? "?"
+        }.mapValues(\.count)
+        print(
+            "malformed fuzz: \(messages.count) messages, \(dead.count) dead \(reasons.sorted { $0.key < $1.key }), \(successes().count) run"
+        )
+        #expect(
+            settled, "every message got an outcome: \(dead.count) dead + \(successes().count) run of \(messages.count)")
         #expect(worker.process.isRunning, "the worker survived")
         #expect(h.requests().contains { $0["idempotency_key"] as? String == "good-after" }, "and still works")
         #expect((reasons["malformed"] ?? 0) >= 150, "random bytes and most mutations are malformed")

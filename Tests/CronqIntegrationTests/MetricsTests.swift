@@ -8,7 +8,9 @@ import Testing
 @Suite("Metrics endpoints", .enabled(if: TestBroker.isConfigured, "run under `make test`"))
 struct MetricsTests {
     func get(_ url: String) throws -> (Int, String) {
-        let r = try onThreadSync { HTTPClient().perform([HTTPRequest(method: "GET", url: url, timeout: .seconds(5))])[0] }
+        let r = try onThreadSync {
+            HTTPClient().perform([HTTPRequest(method: "GET", url: url, timeout: .seconds(5))])[0]
+        }
         let resp = try r.get()
         return (resp.status, String(decoding: resp.bodyExcerpt, as: UTF8.self))
     }
@@ -16,7 +18,8 @@ struct MetricsTests {
     func getFull(_ url: String) throws -> String {
         // The excerpt is capped: fetch the whole text with curl's own client for parsing.
         let out = NSTemporaryDirectory() + "metrics-\(UUID()).txt"
-        _ = try spawnAndWait("/usr/bin/curl", ["-sf", url], environment: ProcessInfo.processInfo.environment, output: out)
+        _ = try spawnAndWait(
+            "/usr/bin/curl", ["-sf", url], environment: ProcessInfo.processInfo.environment, output: out)
         defer { try? FileManager.default.removeItem(atPath: out) }
         return (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
     }
@@ -48,9 +51,16 @@ struct MetricsTests {
         let base = "http://127.0.0.1:\(port(in: h.workerLogs())!)"
         #expect(try get(base + "/healthz").0 == 200)
         #expect(try get(base + "/nope").0 == 404)
-        try h.publish((0..<5).map { h.message(path: "/cron/ok", id: "mt-\($0)") } + [h.message(path: "/status/404", id: "mt-dead")])
+        try h.publish(
+            (0..<5).map { h.message(path: "/cron/ok", id: "mt-\($0)") } + [
+                h.message(path: "/status/404", id: "mt-dead")
+            ])
         #expect(h.eventually { (try? h.count(h.names.deadQueue)) == 1 && h.requests().count == 6 })
-        #expect(h.eventually { (samples((try? getFull(base + "/metrics")) ?? ""))[#"cronq_worker_jobs_total{job="probe",outcome="success"}"#] == 5 })
+        #expect(
+            h.eventually {
+                (samples((try? getFull(base + "/metrics")) ?? ""))[
+                    #"cronq_worker_jobs_total{job="probe",outcome="success"}"#] == 5
+            })
         let s = samples(try getFull(base + "/metrics"))
         #expect(s[#"cronq_worker_jobs_total{job="probe",outcome="dead"}"#] == 1)
         #expect(s[#"cronq_worker_dead_letters_total{reason="http_404"}"#] == 1)
@@ -65,8 +75,9 @@ struct MetricsTests {
         defer { h.stop() }
         let path = h.dir.appendingPathComponent("ticker-m.log").path
         _ = FileManager.default.createFile(atPath: path, contents: nil)
-        let t = try ChildProcess(Repo.root + "/.build/debug/cronq-ticker", ["--config", h.configPath, "--metrics-address", "127.0.0.1:0"],
-                                 waitForListening: false, stderr: FileHandle(forWritingAtPath: path)!)
+        let t = try ChildProcess(
+            Repo.root + "/.build/debug/cronq-ticker", ["--config", h.configPath, "--metrics-address", "127.0.0.1:0"],
+            waitForListening: false, stderr: FileHandle(forWritingAtPath: path)!)
         defer { t.stop() }
         func log() -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
         #expect(h.eventually { port(in: log()) != nil && firedCount(log()) >= 3 })

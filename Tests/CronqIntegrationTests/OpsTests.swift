@@ -16,15 +16,18 @@ struct OpsTests {
     func seedDead(_ h: WorkerHarness, _ items: [(id: String, job: String, reason: String, path: String)]) throws {
         let msgs = items.map { i -> AMQPMessage in
             var m = h.message(job: i.job, path: i.path, id: i.id)
-            m = Republish.dead(m, reason: i.reason, status: i.reason.hasPrefix("http_") ? Int(i.reason.dropFirst(5)) : nil, error: "seeded",
-                               attempt: 1, queue: h.names.workQueue("default"), at: Int64(Date().timeIntervalSince1970))
+            m = Republish.dead(
+                m, reason: i.reason, status: i.reason.hasPrefix("http_") ? Int(i.reason.dropFirst(5)) : nil,
+                error: "seeded",
+                attempt: 1, queue: h.names.workQueue("default"), at: Int64(Date().timeIntervalSince1970))
             return m
         }
         let exchange = h.names.deadExchange
         try onThreadSync {
             let ch = try AMQPConnection(url: AMQPURL(TestBroker.url!)).openChannel()
             try ch.enableConfirms()
-            let r = try ch.publishAndConfirm(msgs.map { OutgoingMessage(exchange: exchange, routingKey: "default", message: $0) })
+            let r = try ch.publishAndConfirm(
+                msgs.map { OutgoingMessage(exchange: exchange, routingKey: "default", message: $0) })
             guard r.allSatisfy({ $0 == .confirmed }) else { throw TestSupportError("seed not confirmed") }
         }
     }
@@ -59,11 +62,13 @@ struct OpsTests {
         #expect(consumers.status == 2 && consumers.stderr.contains("has no consumer"))
         try h.startWorker()
         #expect(h.eventually { (try? cronq(h, ["status", "--require-consumers"]).status) == 0 })
-        #expect(try cronq(h, ["dead", "list"]).stdout.contains("2 dead letter(s)"), "status left the dead letters in place")
+        #expect(
+            try cronq(h, ["dead", "list"]).stdout.contains("2 dead letter(s)"), "status left the dead letters in place")
     }
 
-    @Test("status with management_url: unacked counts and rates from the management API",
-          .enabled(if: ProcessInfo.processInfo.environment["CRONQ_TEST_MANAGEMENT_URL"] != nil))
+    @Test(
+        "status with management_url: unacked counts and rates from the management API",
+        .enabled(if: ProcessInfo.processInfo.environment["CRONQ_TEST_MANAGEMENT_URL"] != nil))
     func statusManagement() throws {
         let mgmt = ProcessInfo.processInfo.environment["CRONQ_TEST_MANAGEMENT_URL"]!
         let h = try WorkerHarness(amqpExtra: "management_url = \"\(mgmt)\"")
@@ -91,7 +96,8 @@ struct OpsTests {
         let seen = h.eventually(30) {
             guard let r = try? cronq(h, ["status", "--json"]), r.status == 0,
                 let obj = try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any],
-                let queues = obj["queues"] as? [[String: Any]], let row = queues.first(where: { $0["queue"] as? String == work })
+                let queues = obj["queues"] as? [[String: Any]],
+                let row = queues.first(where: { $0["queue"] as? String == work })
             else { return false }
             last = r.stdout
             return row["unacked"] as? Int == 2 && row["ready"] as? Int == 1 && row["publish_rate"] is Double
@@ -107,7 +113,8 @@ struct OpsTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("c.toml").path
-        try "[amqp]\nurl = \"amqp://guest:guest@127.0.0.1:1/%2F\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try "[amqp]\nurl = \"amqp://guest:guest@127.0.0.1:1/%2F\"\n".write(
+            toFile: path, atomically: true, encoding: .utf8)
         let r = try runCommand("cronq", ["status", "--config", path])
         #expect(r.status == 1)
         #expect(r.stderr.contains("broker unreachable"))
@@ -117,10 +124,17 @@ struct OpsTests {
     func deadList() throws {
         let h = try WorkerHarness()
         defer { h.stop() }
-        try seedDead(h, [("a-1", "alpha", "http_404", "/x"), ("b-1", "beta", "exhausted", "/y"), ("a-2", "alpha", "exhausted", "/z")])
+        try seedDead(
+            h,
+            [
+                ("a-1", "alpha", "http_404", "/x"), ("b-1", "beta", "exhausted", "/y"),
+                ("a-2", "alpha", "exhausted", "/z"),
+            ])
         let all = try cronq(h, ["dead", "list", "--json"])
         #expect(all.status == 0)
-        let ids = all.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }.compactMap { $0["message_id"] as? String }
+        let ids = all.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }.compactMap { $0["message_id"] as? String }
         #expect(ids == ["a-1", "b-1", "a-2"], "oldest first, nothing lost")
         let again = try cronq(h, ["dead", "list", "--json"])
         #expect(again.stdout == all.stdout, "listing twice shows the same, in the same order")
@@ -137,7 +151,12 @@ struct OpsTests {
     func replayFilters() throws {
         let h = try WorkerHarness()
         defer { h.stop() }
-        try seedDead(h, [("r-1", "probe", "http_404", "/cron/ok1"), ("r-2", "probe", "exhausted", "/cron/ok2"), ("r-3", "other", "exhausted", "/cron/ok3")])
+        try seedDead(
+            h,
+            [
+                ("r-1", "probe", "http_404", "/cron/ok1"), ("r-2", "probe", "exhausted", "/cron/ok2"),
+                ("r-3", "other", "exhausted", "/cron/ok3"),
+            ])
         let dry = try cronq(h, ["dead", "replay", "--reason", "exhausted", "--dry-run"])
         #expect(dry.stdout.contains("2 would be replayed"))
         #expect(try h.count(h.names.deadQueue) == 3 && h.count(h.names.workQueue("default")) == 0)
@@ -154,7 +173,8 @@ struct OpsTests {
 
     @Test("replay --limit and --to-queue; a replay the broker cannot route fails and the dead letter stays")
     func replayLimitAndQueue() throws {
-        let h = try WorkerHarness(extraJobs: "[[jobs]]\nname = \"heavy\"\nschedule = \"@daily\"\npath = \"/cron/h\"\nqueue = \"heavy\"")
+        let h = try WorkerHarness(
+            extraJobs: "[[jobs]]\nname = \"heavy\"\nschedule = \"@daily\"\npath = \"/cron/h\"\nqueue = \"heavy\"")
         defer { h.stop() }
         try seedDead(h, (0..<4).map { ("l-\($0)", "probe", "exhausted", "/cron/x") })
         let limited = try cronq(h, ["dead", "replay", "--limit", "2"])
@@ -165,7 +185,9 @@ struct OpsTests {
         #expect(try h.count(h.names.workQueue("heavy")) == 1)
         let nowhere = try cronq(h, ["dead", "replay", "--id", "l-3", "--to-queue", "nowhere"])
         #expect(nowhere.status == 1 && nowhere.stdout.contains("failed 1"), "\(nowhere.stdout)")
-        #expect(try h.drain(h.names.deadQueue).compactMap(\.message.properties.messageID) == ["l-3"], "the unroutable replay left it dead")
+        #expect(
+            try h.drain(h.names.deadQueue).compactMap(\.message.properties.messageID) == ["l-3"],
+            "the unroutable replay left it dead")
     }
 
     @Test("replay --rate is honoured within 20%")
@@ -192,8 +214,9 @@ struct OpsTests {
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         var env = ProcessInfo.processInfo.environment
         env["WT_TOKEN"] = h.token
-        let replay = try ChildProcess(Repo.root + "/.build/debug/cronq", ["dead", "replay", "--rate", "20", "--config", h.configPath],
-                                      environment: env, waitForListening: false, stderr: FileHandle(forWritingAtPath: out)!)
+        let replay = try ChildProcess(
+            Repo.root + "/.build/debug/cronq", ["dead", "replay", "--rate", "20", "--config", h.configPath],
+            environment: env, waitForListening: false, stderr: FileHandle(forWritingAtPath: out)!)
         #expect(h.eventually { (try? h.count(h.names.workQueue("default"))).map { $0 >= 10 } ?? false })
         try TestBroker.closeConnection(named: "cronq/\(replay.pid) dead replay")
         replay.process.waitUntilExit()
@@ -227,7 +250,12 @@ struct OpsTests {
         let r = try cronq(h, ["dead", "replay", "--id", "poison-1"])
         #expect(r.stdout.contains("replayed 1"))
         try h.startWorker()
-        #expect(h.eventually(30) { h.requests().filter { $0["idempotency_key"] as? String == "poison-1" }.compactMap { $0["status"] as? Int } == [503, 200] })
+        #expect(
+            h.eventually(30) {
+                h.requests().filter { $0["idempotency_key"] as? String == "poison-1" }.compactMap {
+                    $0["status"] as? Int
+                } == [503, 200]
+            })
         #expect(h.eventually { (try? h.count(work)) == 0 })
         #expect(try h.count(h.names.deadQueue) == 0)
     }
@@ -236,7 +264,12 @@ struct OpsTests {
     func purge() throws {
         let h = try WorkerHarness()
         defer { h.stop() }
-        try seedDead(h, [("p-1", "alpha", "http_404", "/x"), ("p-2", "beta", "http_404", "/x"), ("p-3", "alpha", "exhausted", "/x")])
+        try seedDead(
+            h,
+            [
+                ("p-1", "alpha", "http_404", "/x"), ("p-2", "beta", "http_404", "/x"),
+                ("p-3", "alpha", "exhausted", "/x"),
+            ])
         let refused = try cronq(h, ["dead", "purge", "--job", "alpha"])
         #expect(refused.status == 1, "no terminal and no --yes: refuse")
         let r = try cronq(h, ["dead", "purge", "--job", "alpha", "--reason", "http_404", "--yes"])
@@ -249,24 +282,28 @@ struct OpsTests {
 
     @Test("trigger --wait: exit 0 on success, 1 when dead-lettered; tail prints the run's events")
     func triggerAndTail() throws {
-        let h = try WorkerHarness(extraJobs: """
-            [[jobs]]
-            name = "broken"
-            schedule = "@daily"
-            path = "/status/404"
-            """)
+        let h = try WorkerHarness(
+            extraJobs: """
+                [[jobs]]
+                name = "broken"
+                schedule = "@daily"
+                path = "/status/404"
+                """)
         defer { h.stop() }
         try h.startWorker()
         let tailLog = h.dir.appendingPathComponent("tail.out").path
         _ = FileManager.default.createFile(atPath: tailLog, contents: nil)
-        let tail = try ChildProcess(Repo.root + "/.build/debug/cronq", ["tail", "--config", h.configPath, "--format", "json"],
-                                    environment: ProcessInfo.processInfo.environment.merging(["WT_TOKEN": h.token]) { $1 }, waitForListening: false)
+        let tail = try ChildProcess(
+            Repo.root + "/.build/debug/cronq", ["tail", "--config", h.configPath, "--format", "json"],
+            environment: ProcessInfo.processInfo.environment.merging(["WT_TOKEN": h.token]) { $1 },
+            waitForListening: false)
         defer { tail.stop() }
         Thread.sleep(forTimeInterval: 0.5)
         let ok = try cronq(h, ["trigger", "probe", "--wait", "--timeout", "30s"])
         #expect(ok.status == 0 && ok.stdout.contains("succeeded probe@manual-"), "\(ok.stdout)\(ok.stderr)")
         let bad = try cronq(h, ["trigger", "broken", "--wait", "--timeout", "30s"])
-        #expect(bad.status == 1 && bad.stderr.contains("dead-lettered broken@manual-") && bad.stderr.contains("http_404"))
+        #expect(
+            bad.status == 1 && bad.stderr.contains("dead-lettered broken@manual-") && bad.stderr.contains("http_404"))
         let unknown = try cronq(h, ["trigger", "nope"])
         #expect(unknown.status == 1 && unknown.stderr.contains("no job 'nope'"))
         tail.signal(SIGINT)
@@ -274,7 +311,11 @@ struct OpsTests {
         let lines = tail.readRemainingOutput().split(separator: "\n")
         let events = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(events.contains { $0["event"] as? String == "succeeded" && $0["job"] as? String == "probe" })
-        #expect(events.contains { $0["event"] as? String == "dead" && $0["job"] as? String == "broken" && $0["reason"] as? String == "http_404" })
+        #expect(
+            events.contains {
+                $0["event"] as? String == "dead" && $0["job"] as? String == "broken"
+                    && $0["reason"] as? String == "http_404"
+            })
         #expect(!lines.joined().contains(h.token))
     }
 }

@@ -12,7 +12,9 @@ struct OverlapTests {
     func replies(_ d: Deployment, _ path: String) -> [Double] {
         guard let text = try? String(contentsOfFile: d.backendLog, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { line -> Double? in
-            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], o["path"] as? String == path else { return nil }
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                o["path"] as? String == path
+            else { return nil }
             return o["t"] as? Double
         }.sorted()
     }
@@ -26,7 +28,10 @@ struct OverlapTests {
         defer { broker.stop() }
         let d = try Deployment(
             broker: broker,
-            jobs: [("al", "* * * * * *", "/slow/2500"), ("sk", "* * * * * *", "/slow/2501"), ("se", "* * * * * *", "/slow/1502")],
+            jobs: [
+                ("al", "* * * * * *", "/slow/2500"), ("sk", "* * * * * *", "/slow/2501"),
+                ("se", "* * * * * *", "/slow/1502"),
+            ],
             jobExtra: ["al": "overlap = \"allow\"", "sk": "overlap = \"skip\"", "se": "overlap = \"serial\""])
         defer { d.stop() }
         try d.captureEvents()
@@ -37,14 +42,19 @@ struct OverlapTests {
         for t in d.tickers { t?.process.waitUntilExit() }
         #expect(try d.settle())
         let allow = replies(d, "/slow/2500"), skip = replies(d, "/slow/2501"), serial = replies(d, "/slow/1502")
-        print(String(format: "overlap: allow %d runs (min gap %.2f s), skip %d runs (min gap %.2f s), serial %d runs (min gap %.2f s)",
-                     allow.count, minGap(allow), skip.count, minGap(skip), serial.count, minGap(serial)))
+        print(
+            String(
+                format:
+                    "overlap: allow %d runs (min gap %.2f s), skip %d runs (min gap %.2f s), serial %d runs (min gap %.2f s)",
+                allow.count, minGap(allow), skip.count, minGap(skip), serial.count, minGap(serial)))
         #expect(minGap(allow) < 2.0, "allow: runs overlap (one a second, each 2.5 s)")
         #expect(allow.count >= 10)
         #expect(minGap(skip) >= 2.4, "skip: never two at once")
         #expect(skip.count >= 3 && skip.count <= 7, "about one run per 2.5 s + the end's round trip: \(skip.count)")
         let log = d.logs("ticker")
-        #expect(log.contains("msg=skipped") && log.contains("reason=\"overlap: previous run sk@"), "skips are logged with the run they waited for")
+        #expect(
+            log.contains("msg=skipped") && log.contains("reason=\"overlap: previous run sk@"),
+            "skips are logged with the run they waited for")
         #expect(minGap(serial) >= 1.45, "serial: never two at once, across three workers")
         #expect(serial.count >= 12, "serial: nothing is dropped, the fires queue up")
         let a = try d.accounting()
@@ -52,10 +62,14 @@ struct OverlapTests {
         #expect(a.lost.isEmpty && a.unknown.isEmpty && a.balancesAtRest)
         #expect(a.fired.filter { $0.hasPrefix("se@") }.count == serial.count, "every serial fire ran once")
         let events = try d.everythingObservable().first { $0.place.hasPrefix("events") }?.text ?? ""
-        #expect(events.contains("\"event\":\"skipped\"") && events.contains("overlap: previous run"), "skips are recorded as events")
+        #expect(
+            events.contains("\"event\":\"skipped\"") && events.contains("overlap: previous run"),
+            "skips are recorded as events")
     }
 
-    @Test("a SIGHUP that makes a job skip applies at once: the leader starts learning run ends without a leadership change")
+    @Test(
+        "a SIGHUP that makes a job skip applies at once: the leader starts learning run ends without a leadership change"
+    )
     func skipByReload() throws {
         let broker = try ChaosBroker(name: "cronq-overlap", port: 5694)
         defer { broker.stop() }
@@ -65,8 +79,10 @@ struct OverlapTests {
         try d.startWorker()
         Thread.sleep(forTimeInterval: 4)
         let text = try String(contentsOfFile: d.configPath, encoding: .utf8)
-        try text.replacingOccurrences(of: "path = \"/slow/2502\"\n", with: "path = \"/slow/2502\"\noverlap = \"skip\"\n")
-            .write(toFile: d.configPath, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(
+            of: "path = \"/slow/2502\"\n", with: "path = \"/slow/2502\"\noverlap = \"skip\"\n"
+        )
+        .write(toFile: d.configPath, atomically: true, encoding: .utf8)
         let reloadedAt = Date().timeIntervalSince1970
         d.tickers[t]?.signal(SIGHUP)
         Thread.sleep(forTimeInterval: 13)
@@ -76,7 +92,10 @@ struct OverlapTests {
         let all = replies(d, "/slow/2502")
         // Runs that began before the reload (one a second, 2.5 s each) have all ended 4 s after it.
         let after = all.filter { $0 > reloadedAt + 4 }
-        print(String(format: "skip by reload: %d runs before, %d after (min gap %.2f s)", all.count - after.count, after.count, minGap(after)))
+        print(
+            String(
+                format: "skip by reload: %d runs before, %d after (min gap %.2f s)", all.count - after.count,
+                after.count, minGap(after)))
         #expect(minGap(all.filter { $0 < reloadedAt + 2 }) < 2.0, "before the reload the runs overlap")
         #expect(after.count >= 2 && minGap(after) >= 2.4, "after it, never two at once")
         #expect(d.logs("ticker").contains("configuration reloaded") && d.logs("ticker").contains("msg=skipped"))
@@ -90,19 +109,22 @@ struct OverlapTests {
     func skipAcrossFailover() throws {
         let broker = try ChaosBroker(name: "cronq-overlap", port: 5694)
         defer { broker.stop() }
-        let d = try Deployment(broker: broker, jobs: [("sk", "* * * * * *", "/slow/2503")], jobExtra: ["sk": "overlap = \"skip\""])
+        let d = try Deployment(
+            broker: broker, jobs: [("sk", "* * * * * *", "/slow/2503")], jobExtra: ["sk": "overlap = \"skip\""])
         defer { d.stop() }
         try d.startTicker()
         try d.startTicker()
         try d.startWorker()
         // A leader that has fired twice: the first to lead can still lose its connection at once (on a fresh
         // topology RabbitMQ may refuse, 506, an event routed to the history stream before the stream is up).
-        let (leader, before) = try #require(waitFor(20) { () -> (Int, Int)? in
-            guard let l = d.leaderIndex(), firedIDs(d.tickerLog(l)).count >= 2 else { return nil }
-            return (l, firedIDs(d.tickerLog(l)).count)
-        })
+        let (leader, before) = try #require(
+            waitFor(20) { () -> (Int, Int)? in
+                guard let l = d.leaderIndex(), firedIDs(d.tickerLog(l)).count >= 2 else { return nil }
+                return (l, firedIDs(d.tickerLog(l)).count)
+            })
         // Kill the leader right after a fire: that run is in flight 2.5 s, longer than a takeover (lock_retry 1 s).
-        let inFlight = try #require(waitFor(10) { firedIDs(d.tickerLog(leader)).count > before ? firedIDs(d.tickerLog(leader)).last : nil })
+        let inFlight = try #require(
+            waitFor(10) { firedIDs(d.tickerLog(leader)).count > before ? firedIDs(d.tickerLog(leader)).last : nil })
         d.kill(d.tickers[leader])
         let next = try #require(waitFor(10) { d.leaderIndex() })
         Thread.sleep(forTimeInterval: 9)
@@ -110,10 +132,14 @@ struct OverlapTests {
         d.tickers[next]?.process.waitUntilExit()
         #expect(try d.settle())
         let runs = replies(d, "/slow/2503")
-        print(String(format: "skip across a failover: %d runs, min gap %.2f s; run in flight at the kill: %@", runs.count, minGap(runs), inFlight))
+        print(
+            String(
+                format: "skip across a failover: %d runs, min gap %.2f s; run in flight at the kill: %@", runs.count,
+                minGap(runs), inFlight))
         #expect(runs.count >= 4 && minGap(runs) >= 2.4, "never two at once, across the failover")
-        #expect(d.tickerLog(next).contains("reason=\"overlap: previous run \(inFlight) has not finished\""),
-                "the new leader knew the old leader's run from the checkpoint")
+        #expect(
+            d.tickerLog(next).contains("reason=\"overlap: previous run \(inFlight) has not finished\""),
+            "the new leader knew the old leader's run from the checkpoint")
         let a = try d.accounting()
         #expect(a.lost.isEmpty && a.unknown.isEmpty && a.balancesAtRest, "\(a)")
     }

@@ -8,15 +8,20 @@ import Testing
 /// schedules, two tickers, three workers, a backend failing 5% of calls at random, one broker restart
 /// and one worker SIGKILL in the middle. At the end the accounting checker must balance with zero lost,
 /// and no process may have grown its descriptors or memory beyond noise.
-@Suite("Soak", .serialized, .enabled(if: TestBroker.isConfigured && ProcessInfo.processInfo.environment["CRONQ_SOAK_SECONDS"] != nil,
-                                      "run by `make soak` / `make test`"))
+@Suite(
+    "Soak", .serialized,
+    .enabled(
+        if: TestBroker.isConfigured && ProcessInfo.processInfo.environment["CRONQ_SOAK_SECONDS"] != nil,
+        "run by `make soak` / `make test`"))
 struct SoakTests {
     @Test("200 jobs, faults in the middle: every fire accounted for, no leaks")
     func soak() throws {
         let seconds = Double(ProcessInfo.processInfo.environment["CRONQ_SOAK_SECONDS"] ?? "") ?? 600
         let broker = try ChaosBroker(name: "cronq-soak", port: 5688)
         defer { broker.stop() }
-        let jobs = (0..<200).map { i in ("s\(i)", i % 10 == 0 ? "* * * * * *" : "*/\(2 + i % 4) * * * * *", "/random-fail/5") }
+        let jobs = (0..<200).map { i in
+            ("s\(i)", i % 10 == 0 ? "* * * * * *" : "*/\(2 + i % 4) * * * * *", "/random-fail/5")
+        }
         let d = try Deployment(broker: broker, jobs: jobs)
         defer { d.stop() }
         try d.startTicker()
@@ -48,7 +53,8 @@ struct SoakTests {
         var usage: [String] = []
         for (pid, u0) in before {
             guard let u1 = after[pid] else { continue }
-            usage.append(String(format: "pid %d: RSS %.1f → %.1f MiB, fds %d → %d", pid, u0.rssMiB, u1.rssMiB, u0.fds, u1.fds))
+            usage.append(
+                String(format: "pid %d: RSS %.1f → %.1f MiB, fds %d → %d", pid, u0.rssMiB, u1.rssMiB, u0.fds, u1.fds))
             #expect(u1.fds <= u0.fds + 8, "descriptors grew: \(u0.fds) → \(u1.fds)")
             #expect(u1.rssMiB <= u0.rssMiB * 1.5 + 16, "memory grew: \(u0.rssMiB) → \(u1.rssMiB) MiB")
         }

@@ -17,7 +17,10 @@ final class TickerHarness: @unchecked Sendable {
 
     let brokerURL: String
 
-    init(brokerURL: String = TestBroker.url!, jobs: [(name: String, schedule: String, catchUp: String)], lockRetry: String = "1s") throws {
+    init(
+        brokerURL: String = TestBroker.url!, jobs: [(name: String, schedule: String, catchUp: String)],
+        lockRetry: String = "1s"
+    ) throws {
         self.brokerURL = brokerURL
         dir = FileManager.default.temporaryDirectory.appendingPathComponent(prefix)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -25,7 +28,9 @@ final class TickerHarness: @unchecked Sendable {
         try write(jobs: jobs, lockRetry: lockRetry)
     }
 
-    func write(jobs: [(name: String, schedule: String, catchUp: String)], lockRetry: String = "1s", extra: String = "") throws {
+    func write(jobs: [(name: String, schedule: String, catchUp: String)], lockRetry: String = "1s", extra: String = "")
+        throws
+    {
         var text = """
             [amqp]
             url = "\(brokerURL)"
@@ -40,7 +45,8 @@ final class TickerHarness: @unchecked Sendable {
 
             """
         for j in jobs {
-            text += "[[jobs]]\nname = \"\(j.name)\"\nschedule = \"\(j.schedule)\"\npath = \"/cron/\(j.name)\"\ncatch_up = \"\(j.catchUp)\"\n"
+            text +=
+                "[[jobs]]\nname = \"\(j.name)\"\nschedule = \"\(j.schedule)\"\npath = \"/cron/\(j.name)\"\ncatch_up = \"\(j.catchUp)\"\n"
         }
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
         topologies.append(Topology(config: try ConfigLoader().load(path: configPath)))
@@ -50,8 +56,9 @@ final class TickerHarness: @unchecked Sendable {
     func start() throws -> ChildProcess {
         let path = logPath(tickers.count)
         _ = FileManager.default.createFile(atPath: path, contents: nil)
-        let t = try ChildProcess(Repo.root + "/.build/debug/cronq-ticker", ["--config", configPath], waitForListening: false,
-                                 stderr: FileHandle(forWritingAtPath: path)!)
+        let t = try ChildProcess(
+            Repo.root + "/.build/debug/cronq-ticker", ["--config", configPath], waitForListening: false,
+            stderr: FileHandle(forWritingAtPath: path)!)
         tickers.append(t)
         return t
     }
@@ -85,7 +92,8 @@ final class TickerHarness: @unchecked Sendable {
 
     func stop() {
         for t in tickers { t.stop() }
-        let queues = Set(topologies.flatMap { $0.queues.map(\.name) }), exchanges = Set(topologies.flatMap { $0.exchanges.map(\.name) })
+        let queues = Set(topologies.flatMap { $0.queues.map(\.name) }),
+            exchanges = Set(topologies.flatMap { $0.exchanges.map(\.name) })
         try? onThreadSync { [brokerURL] in
             let ch = try AMQPConnection(url: AMQPURL(brokerURL)).openChannel()
             for q in queues { _ = try? ch.deleteQueue(q) }
@@ -130,9 +138,12 @@ struct TickerTests {
         #expect(h.logs().contains("leadership released"))
     }
 
-    @Test("two tickers: one leads, no duplicate ids; after SIGKILL of the leader the standby takes over and fills the gap")
+    @Test(
+        "two tickers: one leads, no duplicate ids; after SIGKILL of the leader the standby takes over and fills the gap"
+    )
     func failover() throws {
-        let h = try TickerHarness(jobs: [("latest", "* * * * * *", "latest"), ("all", "* * * * * *", "all")], lockRetry: "1s")
+        let h = try TickerHarness(
+            jobs: [("latest", "* * * * * *", "latest"), ("all", "* * * * * *", "all")], lockRetry: "1s")
         defer { h.stop() }
         let a = try h.start()
         #expect(h.eventually { h.log(0).contains("leadership acquired") })
@@ -157,22 +168,29 @@ struct TickerTests {
         let killedFires = firedFires(h.log(0))
         let lastOfKilled = Set(killedFires.filter { $0.instant == killedFires.map(\.instant).max() }.map(\.id))
         let duplicates = Set(Dictionary(grouping: ids, by: { $0 }).filter { $0.value.count > 1 }.keys)
-        #expect(duplicates.isSubset(of: lastOfKilled), "duplicates only of the killed leader's last second: \(duplicates.sorted())")
+        #expect(
+            duplicates.isSubset(of: lastOfKilled),
+            "duplicates only of the killed leader's last second: \(duplicates.sorted())")
         #expect(ids.count - Set(ids).count == duplicates.count, "and at most twice")
         let all = Set(fires.filter { $0.job == "all" }.map(\.instant)).sorted()
-        #expect(all.last! - all.first! == Int64(all.count - 1), "catch_up all: no second is missing across the failover")
+        #expect(
+            all.last! - all.first! == Int64(all.count - 1), "catch_up all: no second is missing across the failover")
         // catch_up latest: the seconds missed during the takeover are dropped but the last of them, so the
         // job's instants have at most one gap, of at most the takeover's length, and none outside `all`'s range.
         let latest = Set(fires.filter { $0.job == "latest" }.map(\.instant))
         let missing = (latest.min()!...latest.max()!).filter { !latest.contains($0) }
         #expect(missing.count <= 3, "latest dropped \(missing.count) seconds, more than the takeover took")
-        #expect(missing.isEmpty || missing.last! - missing.first! == Int64(missing.count - 1), "one gap, not several: \(missing)")
+        #expect(
+            missing.isEmpty || missing.last! - missing.first! == Int64(missing.count - 1),
+            "one gap, not several: \(missing)")
         #expect(latest.isSubset(of: Set(all)))
     }
 
     @Test("restart after a pause: none, latest and all produce exactly the expected fires")
     func restartCatchUp() throws {
-        let h = try TickerHarness(jobs: [("none", "* * * * * *", "none"), ("latest", "* * * * * *", "latest"), ("all", "* * * * * *", "all")])
+        let h = try TickerHarness(jobs: [
+            ("none", "* * * * * *", "none"), ("latest", "* * * * * *", "latest"), ("all", "* * * * * *", "all"),
+        ])
         defer { h.stop() }
         let a = try h.start()
         #expect(h.eventually { firedCount(h.log(0)) >= 9 })
@@ -226,16 +244,23 @@ struct TickerTests {
         #expect(fires.contains { $0.job == "added" })
     }
 
-    @Test("SIGHUP is all or nothing: a reload whose topology the broker refuses keeps the old jobs; unset variables are tolerated as at start")
+    @Test(
+        "SIGHUP is all or nothing: a reload whose topology the broker refuses keeps the old jobs; unset variables are tolerated as at start"
+    )
     func reloadAllOrNothing() throws {
         let h = try TickerHarness(jobs: [("keep", "* * * * * *", "none"), ("other", "* * * * * *", "none")])
         defer { h.stop() }
         let conflict = "\(h.prefix).jobs.conflict"
         // A classic queue where the new config wants a quorum queue: the broker refuses the declare (406).
         try onThreadSync { [brokerURL = h.brokerURL] in
-            _ = try AMQPConnection(url: AMQPURL(brokerURL)).openChannel().declareQueue(conflict, durable: true, autoDelete: false)
+            _ = try AMQPConnection(url: AMQPURL(brokerURL)).openChannel().declareQueue(
+                conflict, durable: true, autoDelete: false)
         }
-        defer { _ = try? onThreadSync { [brokerURL = h.brokerURL] in try AMQPConnection(url: AMQPURL(brokerURL)).openChannel().deleteQueue(conflict) } }
+        defer {
+            _ = try? onThreadSync { [brokerURL = h.brokerURL] in
+                try AMQPConnection(url: AMQPURL(brokerURL)).openChannel().deleteQueue(conflict)
+            }
+        }
         let t = try h.start()
         #expect(h.eventually { h.logs().contains("job=keep") && h.logs().contains("job=other") })
         let base = """
@@ -251,18 +276,19 @@ struct TickerTests {
             """
         // Jobs in another order, and one whose queue the broker refuses: swapped halfway, the planner's
         // job numbers would name the wrong jobs.
-        try (base.replacingOccurrences(of: "${CRONQ_TEST_UNSET_TOKEN}", with: "set") + """
-            [[jobs]]
-            name = "added"
-            schedule = "* * * * * *"
-            path = "/cron/added"
-            queue = "conflict"
-            [[jobs]]
-            name = "keep"
-            schedule = "* * * * * *"
-            path = "/cron/keep"
+        try
+            (base.replacingOccurrences(of: "${CRONQ_TEST_UNSET_TOKEN}", with: "set") + """
+                [[jobs]]
+                name = "added"
+                schedule = "* * * * * *"
+                path = "/cron/added"
+                queue = "conflict"
+                [[jobs]]
+                name = "keep"
+                schedule = "* * * * * *"
+                path = "/cron/keep"
 
-            """).write(toFile: h.configPath, atomically: true, encoding: .utf8)
+                """).write(toFile: h.configPath, atomically: true, encoding: .utf8)
         t.signal(SIGHUP)
         #expect(h.eventually { h.logs().contains("configuration reload failed") })
         let failedAt = Int64(Date().timeIntervalSince1970)
@@ -271,13 +297,17 @@ struct TickerTests {
         try (base + "[[jobs]]\nname = \"keep\"\nschedule = \"* * * * * *\"\npath = \"/cron/keep\"\n")
             .write(toFile: h.configPath, atomically: true, encoding: .utf8)
         t.signal(SIGHUP)
-        #expect(h.eventually { h.logs().contains("configuration reloaded") }, "a variable unset at start is unset on reload too")
+        #expect(
+            h.eventually { h.logs().contains("configuration reloaded") },
+            "a variable unset at start is unset on reload too")
         t.signal(SIGTERM)
         t.process.waitUntilExit()
         let fires = try h.drainFires()
         let window = fires.filter { $0.instant > failedAt && $0.instant <= failedAt + 2 }
         #expect(!fires.contains { $0.job == "added" }, "the refused config never fired")
-        #expect(window.contains { $0.job == "other" } && window.contains { $0.job == "keep" }, "the old jobs kept firing after the failed reload")
+        #expect(
+            window.contains { $0.job == "other" } && window.contains { $0.job == "keep" },
+            "the old jobs kept firing after the failed reload")
         #expect(fires.allSatisfy { $0.id.hasPrefix("\($0.job)@") }, "every fire carries its own job's name")
     }
 
@@ -289,7 +319,10 @@ struct TickerTests {
         #expect(h.eventually { firedCount(h.logs()) >= 3 })
         try TestBroker.closeConnection(named: "cronq-ticker/\(t.pid)")
         #expect(h.eventually { h.logs().contains("leadership lost") })
-        #expect(h.eventually { h.logs().components(separatedBy: "leadership acquired").count >= 3 && firedCount(h.logs()) >= 8 })
+        #expect(
+            h.eventually {
+                h.logs().components(separatedBy: "leadership acquired").count >= 3 && firedCount(h.logs()) >= 8
+            })
         t.signal(SIGTERM)
         t.process.waitUntilExit()
         let instants = try h.drainFires().map(\.instant).sorted()
@@ -297,7 +330,9 @@ struct TickerTests {
         #expect(instants.last! - instants.first! == Int64(instants.count - 1), "no second lost across the reconnect")
     }
 
-    @Test("a job's very first fire, published into a connection that dies before the confirm, is fired again after the reconnect")
+    @Test(
+        "a job's very first fire, published into a connection that dies before the confirm, is fired again after the reconnect"
+    )
     func firstFireLostWithItsConnection() throws {
         let upstream = try #require(TestBroker.url.flatMap { try? AMQPURL($0) })
         var proxy = try startProxy(to: "\(upstream.host):\(upstream.port)")
@@ -305,9 +340,11 @@ struct TickerTests {
         let port = proxy.port
         // A job due once a day, at a second a few seconds from now: its first fire ever.
         let target = Int64(Date().timeIntervalSince1970) + 6
-        let c = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date(timeIntervalSince1970: TimeInterval(target)))
-        let h = try TickerHarness(brokerURL: "amqp://guest:guest@127.0.0.1:\(port)/%2F",
-                                  jobs: [("once", "\(c.second!) \(c.minute!) \(c.hour!) * * *", "all")])
+        let c = Calendar(identifier: .gregorian).dateComponents(
+            in: TimeZone(identifier: "UTC")!, from: Date(timeIntervalSince1970: TimeInterval(target)))
+        let h = try TickerHarness(
+            brokerURL: "amqp://guest:guest@127.0.0.1:\(port)/%2F",
+            jobs: [("once", "\(c.second!) \(c.minute!) \(c.hour!) * * *", "all")])
         defer { h.stop() }
         let t = try h.start()
         #expect(h.eventually(5) { h.logs().contains("leadership acquired") })
@@ -325,20 +362,27 @@ struct TickerTests {
         let fires = try h.drainFires()
         #expect(fires.map(\.id) == ["once@\(Timestamp.iso(target))"], "\(fires)")
         let log = h.logs()
-        #expect(log.range(of: "leadership lost").map { lost in log.range(of: "msg=fired")!.lowerBound > lost.lowerBound } == true,
-                "fired by the second leadership, not the first")
+        #expect(
+            log.range(of: "leadership lost").map { lost in log.range(of: "msg=fired")!.lowerBound > lost.lowerBound }
+                == true,
+            "fired by the second leadership, not the first")
     }
 
-    @Test("catch_up = none: a fire published into a connection that dies before the confirm is fired after the reconnect, not dropped")
+    @Test(
+        "catch_up = none: a fire published into a connection that dies before the confirm is fired after the reconnect, not dropped"
+    )
     func catchUpNoneKeepsAnUnconfirmedFire() throws {
         let upstream = try #require(TestBroker.url.flatMap { try? AMQPURL($0) })
         var proxy = try startProxy(to: "\(upstream.host):\(upstream.port)")
         defer { proxy.stop() }
         let port = proxy.port
-        let h = try TickerHarness(brokerURL: "amqp://guest:guest@127.0.0.1:\(port)/%2F", jobs: [("none", "*/3 * * * * *", "none")])
+        let h = try TickerHarness(
+            brokerURL: "amqp://guest:guest@127.0.0.1:\(port)/%2F", jobs: [("none", "*/3 * * * * *", "none")])
         defer { h.stop() }
         let t = try h.start()
-        #expect(h.eventually(10) { firedCount(h.logs()) >= 1 }, "fired once normally: the job has a checkpoint, this is no first fire")
+        #expect(
+            h.eventually(10) { firedCount(h.logs()) >= 1 },
+            "fired once normally: the job has a checkpoint, this is no first fire")
         var target = Int64(Date().timeIntervalSince1970) + 2
         while target % 3 != 0 { target += 1 }
         Thread.sleep(until: Date(timeIntervalSince1970: TimeInterval(target) - 0.6))
@@ -348,7 +392,9 @@ struct TickerTests {
         proxy.signal(SIGKILL)
         proxy.process.waitUntilExit()
         proxy = try startProxy(to: "\(upstream.host):\(upstream.port)", port: port)
-        #expect(h.eventually(20) { h.logs().contains("scheduled_at=\(Timestamp.iso(target))") }, "the unconfirmed fire is published again")
+        #expect(
+            h.eventually(20) { h.logs().contains("scheduled_at=\(Timestamp.iso(target))") },
+            "the unconfirmed fire is published again")
         Thread.sleep(forTimeInterval: 1)
         t.signal(SIGTERM)
         t.process.waitUntilExit()

@@ -12,13 +12,17 @@ struct TopologyApplyTests {
         let prefix = uniqueName("tq")
         let r = try await onThread {
             let c = try AMQPConnection(url: AMQPURL(TestBroker.url!))
-            let topology = Topology(names: .init(prefix: prefix), queues: ["default", "heavy"], tiers: [.seconds(10), .seconds(60)])
+            let topology = Topology(
+                names: .init(prefix: prefix), queues: ["default", "heavy"], tiers: [.seconds(10), .seconds(60)])
             defer { Self.cleanup(c, topology) }
             let first = try TopologyDeclarer(connection: c).apply(topology)
             let ch = try c.openChannel()
             try ch.enableConfirms()
             // Something in a queue survives the second apply untouched.
-            _ = try ch.publishAndConfirm([OutgoingMessage(exchange: "\(prefix).jobs", routingKey: "heavy", message: AMQPMessage(body: Array("{}".utf8)))])
+            _ = try ch.publishAndConfirm([
+                OutgoingMessage(
+                    exchange: "\(prefix).jobs", routingKey: "heavy", message: AMQPMessage(body: Array("{}".utf8)))
+            ])
             let second = try TopologyDeclarer(connection: c).apply(topology)
             let heavy = try ch.inspectQueue("\(prefix).jobs.heavy").messageCount
             return (first.queues, second.queues, heavy)
@@ -36,11 +40,13 @@ struct TopologyApplyTests {
             let topology = Topology(names: .init(prefix: prefix), queues: ["default"], tiers: [.seconds(10)])
             defer { Self.cleanup(c, topology) }
             // Everything as cronq declares it, except the delivery limit.
-            try c.openChannel().declareQueue("\(prefix).jobs.default", arguments: [
-                "x-queue-type": .string("quorum"), "x-dead-letter-exchange": .string("\(prefix).dead"),
-                "x-delivery-limit": .int64(3), "x-dead-letter-strategy": .string("at-least-once"),
-                "x-overflow": .string("reject-publish"),
-            ])
+            try c.openChannel().declareQueue(
+                "\(prefix).jobs.default",
+                arguments: [
+                    "x-queue-type": .string("quorum"), "x-dead-letter-exchange": .string("\(prefix).dead"),
+                    "x-delivery-limit": .int64(3), "x-dead-letter-strategy": .string("at-least-once"),
+                    "x-overflow": .string("reject-publish"),
+                ])
             do {
                 try TopologyDeclarer(connection: c).apply(topology)
             } catch let e as TopologyError { return e }
@@ -59,7 +65,8 @@ struct TopologyApplyTests {
         defer { _ = try? TestBroker.ctl(["delete_vhost", vhost]) }
         try TestBroker.ctl(["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"])
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(vhost).json")
-        let config = try ConfigLoader(environment: [:], allowMissingVariables: true).load(path: Repo.root + "/cronq.example.toml")
+        let config = try ConfigLoader(environment: [:], allowMissingVariables: true).load(
+            path: Repo.root + "/cronq.example.toml")
         try Topology(config: config).definitionsJSON(vhost: vhost).write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         // rabbitmqctl runs as the rabbitmq user: the file must be readable by it.

@@ -18,8 +18,11 @@ final class WorkerHarness: @unchecked Sendable {
 
     let brokerURL: String
 
-    init(brokerURL: String = TestBroker.url!, backoff: [String] = ["1s", "2s"], maxAttempts: Int = 3, timeout: String = "5s",
-         extraConfig: String = "", extraJobs: String = "", amqpExtra: String = "") throws {
+    init(
+        brokerURL: String = TestBroker.url!, backoff: [String] = ["1s", "2s"], maxAttempts: Int = 3,
+        timeout: String = "5s",
+        extraConfig: String = "", extraJobs: String = "", amqpExtra: String = ""
+    ) throws {
         self.brokerURL = brokerURL
         dir = FileManager.default.temporaryDirectory.appendingPathComponent(prefix)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -27,26 +30,26 @@ final class WorkerHarness: @unchecked Sendable {
         backend = try startBackend(token: token, log: backendLog)
         configPath = dir.appendingPathComponent("cronq.toml").path
         try """
-            [amqp]
-            url = "\(brokerURL)"
-            prefix = "\(prefix)"
-            \(amqpExtra)
-            [backends.default]
-            base_url = "http://127.0.0.1:\(backend.port)"
-            token = "${WT_TOKEN}"
-            timeout = "\(timeout)"
-            [retry]
-            max_attempts = \(maxAttempts)
-            backoff = [\(backoff.map { "\"\($0)\"" }.joined(separator: ", "))]
-            [worker]
-            grace = "10s"
-            \(extraConfig)
-            [[jobs]]
-            name = "probe"
-            schedule = "@daily"
-            path = "/cron/ee-recent"
-            \(extraJobs)
-            """.write(toFile: configPath, atomically: true, encoding: .utf8)
+        [amqp]
+        url = "\(brokerURL)"
+        prefix = "\(prefix)"
+        \(amqpExtra)
+        [backends.default]
+        base_url = "http://127.0.0.1:\(backend.port)"
+        token = "${WT_TOKEN}"
+        timeout = "\(timeout)"
+        [retry]
+        max_attempts = \(maxAttempts)
+        backoff = [\(backoff.map { "\"\($0)\"" }.joined(separator: ", "))]
+        [worker]
+        grace = "10s"
+        \(extraConfig)
+        [[jobs]]
+        name = "probe"
+        schedule = "@daily"
+        path = "/cron/ee-recent"
+        \(extraJobs)
+        """.write(toFile: configPath, atomically: true, encoding: .utf8)
         // Declare the topology before anything is published.
         let config = try self.config()
         try onThreadSync { [brokerURL] in
@@ -66,7 +69,8 @@ final class WorkerHarness: @unchecked Sendable {
         var env = ProcessInfo.processInfo.environment
         env["WT_TOKEN"] = token
         let w = try ChildProcess(
-            Repo.root + "/.build/debug/cronq-worker", ["--config", configPath, "--concurrency", "\(concurrency)"] + extra,
+            Repo.root + "/.build/debug/cronq-worker",
+            ["--config", configPath, "--concurrency", "\(concurrency)"] + extra,
             environment: env, waitForListening: false, stderr: log)
         workers.append(w)
         return w
@@ -82,11 +86,15 @@ final class WorkerHarness: @unchecked Sendable {
     /// The backend's request log, one dictionary per request.
     func requests() -> [[String: Any]] {
         guard let text = try? String(contentsOfFile: backendLog, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
     }
 
-    func message(job: String = "probe", path: String, scheduledAt: String = "2026-11-28T10:05:00Z", maxAttempts: Int = 3,
-                 backoff: [String] = ["1s", "2s"], timeoutMs: Int = 5000, id: String? = nil) -> AMQPMessage {
+    func message(
+        job: String = "probe", path: String, scheduledAt: String = "2026-11-28T10:05:00Z", maxAttempts: Int = 3,
+        backoff: [String] = ["1s", "2s"], timeoutMs: Int = 5000, id: String? = nil
+    ) -> AMQPMessage {
         let m = JobMessage(
             job: job, scheduledAt: scheduledAt, backend: "default",
             request: .init(method: "POST", path: path, headers: [:], body: nil, timeoutMs: timeoutMs),
@@ -95,9 +103,12 @@ final class WorkerHarness: @unchecked Sendable {
     }
 
     func raw(_ body: [UInt8], id: String, headers: AMQPTable? = nil) -> AMQPMessage {
-        AMQPMessage(body: body, properties: AMQPProperties(
-            contentType: "application/json", headers: headers, deliveryMode: 2, messageID: id, timestamp: 1_800_000_000,
-            type: "cronq.job", appID: "cronq-test"))
+        AMQPMessage(
+            body: body,
+            properties: AMQPProperties(
+                contentType: "application/json", headers: headers, deliveryMode: 2, messageID: id,
+                timestamp: 1_800_000_000,
+                type: "cronq.job", appID: "cronq-test"))
     }
 
     /// Publishes to the jobs exchange with confirms; fails the test setup if any is not confirmed.
@@ -108,16 +119,22 @@ final class WorkerHarness: @unchecked Sendable {
             let ch = try c.openChannel()
             try ch.enableConfirms()
             for chunk in stride(from: 0, to: messages.count, by: 1000) {
-                let batch = messages[chunk..<min(chunk + 1000, messages.count)].map { OutgoingMessage(exchange: exchange, routingKey: queue, message: $0) }
+                let batch = messages[chunk..<min(chunk + 1000, messages.count)].map {
+                    OutgoingMessage(exchange: exchange, routingKey: queue, message: $0)
+                }
                 let results = try ch.publishAndConfirm(Array(batch), timeout: .seconds(60))
-                guard results.allSatisfy({ $0 == .confirmed }) else { throw TestSupportError("publish not confirmed: \(results)") }
+                guard results.allSatisfy({ $0 == .confirmed }) else {
+                    throw TestSupportError("publish not confirmed: \(results)")
+                }
             }
         }
     }
 
     /// Ready-message count of a queue (passive declare: exact, no lag).
     func count(_ queue: String) throws -> UInt32 {
-        try onThreadSync { [brokerURL] in try AMQPConnection(url: AMQPURL(brokerURL)).openChannel().inspectQueue(queue).messageCount }
+        try onThreadSync { [brokerURL] in
+            try AMQPConnection(url: AMQPURL(brokerURL)).openChannel().inspectQueue(queue).messageCount
+        }
     }
 
     /// Takes every message in a queue (acking them): for inspecting dead letters.
@@ -143,7 +160,8 @@ final class WorkerHarness: @unchecked Sendable {
     func stop() {
         for w in workers { w.stop() }
         backend.stop()
-        let t = Topology(config: (try? config()) ?? (try! ConfigLoader(environment: ["WT_TOKEN": "x"]).load(path: configPath)))
+        let t = Topology(
+            config: (try? config()) ?? (try! ConfigLoader(environment: ["WT_TOKEN": "x"]).load(path: configPath)))
         try? onThreadSync { [brokerURL] in
             let ch = try AMQPConnection(url: AMQPURL(brokerURL)).openChannel()
             for q in t.queues { _ = try? ch.deleteQueue(q.name) }

@@ -23,7 +23,10 @@ struct WorkerTests {
         #expect(r["idempotency_key"] as? String == "probe@2026-11-28T10:05:00Z")
         #expect(r["job"] as? String == "probe")
         #expect(r["attempt"] as? String == "1")
-        #expect(h.eventually { (try? h.count(h.names.workQueue("default"))) == 0 && h.workerLogs().contains("outcome=success") })
+        #expect(
+            h.eventually {
+                (try? h.count(h.names.workQueue("default"))) == 0 && h.workerLogs().contains("outcome=success")
+            })
         #expect(try h.count(h.names.deadQueue) == 0)
         #expect(!h.workerLogs().contains(h.token), "the token never appears in logs")
     }
@@ -57,7 +60,9 @@ struct WorkerTests {
         let d = try #require(dead.first)
         #expect(d.message.body == m.body)
         let p = d.message.properties
-        #expect(p.messageID == m.properties.messageID && p.contentType == "application/json" && p.type == "cronq.job" && p.appID == "cronq-test")
+        #expect(
+            p.messageID == m.properties.messageID && p.contentType == "application/json" && p.type == "cronq.job"
+                && p.appID == "cronq-test")
         let headers = try #require(p.headers)
         #expect(headers["cronq-dead-reason"]?.stringValue == "http_404")
         #expect(headers["cronq-dead-status"]?.intValue == 404)
@@ -113,9 +118,24 @@ struct WorkerTests {
         let bodies: [(String, [UInt8])] = [
             ("not-json", Array("this is not json".utf8)),
             ("wrong-v", variant { $0["v"] = 2 }),
-            ("no-path", variant { var r = $0["request"] as! [String: Any]; r["path"] = nil; $0["request"] = r }),
-            ("absolute-url", variant { var r = $0["request"] as! [String: Any]; r["path"] = "http://evil.example/x"; $0["request"] = r }),
-            ("authority", variant { var r = $0["request"] as! [String: Any]; r["path"] = "//evil.example/x"; $0["request"] = r }),
+            (
+                "no-path",
+                variant {
+                    var r = $0["request"] as! [String: Any]; r["path"] = nil; $0["request"] = r
+                }
+            ),
+            (
+                "absolute-url",
+                variant {
+                    var r = $0["request"] as! [String: Any]; r["path"] = "http://evil.example/x"; $0["request"] = r
+                }
+            ),
+            (
+                "authority",
+                variant {
+                    var r = $0["request"] as! [String: Any]; r["path"] = "//evil.example/x"; $0["request"] = r
+                }
+            ),
             ("unknown-backend", variant { $0["backend"] = "nowhere" }),
             ("huge", Array(repeating: UInt8(ascii: "x"), count: 10 << 20)),
             ("empty", []),
@@ -125,19 +145,24 @@ struct WorkerTests {
         #expect(h.eventually(30) { (try? h.count(h.names.deadQueue)) == UInt32(bodies.count) })
         let dead = try h.drain(h.names.deadQueue)
         #expect(Set(dead.compactMap(\.message.properties.messageID)) == Set(bodies.map(\.0)))
-        #expect(dead.filter { $0.message.properties.messageID != "huge" }
-            .allSatisfy { $0.message.properties.headers?["cronq-dead-reason"]?.stringValue == "malformed" })
+        #expect(
+            dead.filter { $0.message.properties.messageID != "huge" }
+                .allSatisfy { $0.message.properties.headers?["cronq-dead-reason"]?.stringValue == "malformed" })
         // Over 1 MiB the worker does not copy the body: it rejects the delivery and the broker dead-letters it whole.
         let huge = dead.first { $0.message.properties.messageID == "huge" }
         #expect(huge?.message.body.count == 10 << 20, "the original body is kept")
-        guard case .array(let deaths)? = huge?.message.properties.headers?["x-death"], case .table(let first)? = deaths.first else {
+        guard case .array(let deaths)? = huge?.message.properties.headers?["x-death"],
+            case .table(let first)? = deaths.first
+        else {
             Issue.record("the huge message was not dead-lettered by the broker")
             return
         }
         #expect(first["reason"]?.stringValue == "rejected")
         #expect(h.workerLogs().contains("over the 1048576-byte limit"))
         #expect(h.eventually { h.requests().contains { $0["idempotency_key"] as? String == "good-after" } })
-        #expect(!h.requests().contains { ($0["path"] as? String)?.contains("evil") == true }, "no request left for a bad path")
+        #expect(
+            !h.requests().contains { ($0["path"] as? String)?.contains("evil") == true },
+            "no request left for a bad path")
     }
 
     @Test("three workers share 3,000 jobs: every message id is processed, none lost")
@@ -147,7 +172,11 @@ struct WorkerTests {
         for _ in 0..<3 { try h.startWorker(concurrency: 32) }
         let messages = (0..<3000).map { h.message(path: "/cron/ee-recent", id: "m-\($0)") }
         try h.publish(messages)
-        #expect(h.eventually(120) { (try? h.count(h.names.workQueue("default"))) == 0 && Set(h.requests().compactMap { $0["idempotency_key"] as? String }).count == 3000 })
+        #expect(
+            h.eventually(120) {
+                (try? h.count(h.names.workQueue("default"))) == 0
+                    && Set(h.requests().compactMap { $0["idempotency_key"] as? String }).count == 3000
+            })
         let seen = h.requests().compactMap { $0["idempotency_key"] as? String }
         #expect(Set(seen) == Set(messages.map { $0.properties.messageID! }))
         let duplicates = seen.count - Set(seen).count
@@ -155,7 +184,12 @@ struct WorkerTests {
         #expect(try h.count(h.names.deadQueue) == 0)
         // All three took part.
         let logs = (0..<3).map { (try? String(contentsOfFile: h.logPath($0), encoding: .utf8)) ?? "" }
-        #expect(h.eventually { (0..<3).allSatisfy { ((try? String(contentsOfFile: h.logPath($0), encoding: .utf8)) ?? "").contains("outcome=success") } }, "\(logs.map(\.count))")
+        #expect(
+            h.eventually {
+                (0..<3).allSatisfy {
+                    ((try? String(contentsOfFile: h.logPath($0), encoding: .utf8)) ?? "").contains("outcome=success")
+                }
+            }, "\(logs.map(\.count))")
     }
 
     @Test("SIGTERM with slow requests in flight: they complete and are acked within the grace period; exit 0")
@@ -185,7 +219,11 @@ struct WorkerTests {
         first.signal(SIGKILL)
         first.process.waitUntilExit()
         try h.startWorker()
-        #expect(h.eventually(30) { Set(h.requests().compactMap { $0["idempotency_key"] as? String }) == ["k-0", "k-1", "k-2"] && (try? h.count(h.names.workQueue("default"))) == 0 })
+        #expect(
+            h.eventually(30) {
+                Set(h.requests().compactMap { $0["idempotency_key"] as? String }) == ["k-0", "k-1", "k-2"]
+                    && (try? h.count(h.names.workQueue("default"))) == 0
+            })
         #expect(h.eventually { h.workerLogs().contains("redelivered message") })
     }
 
@@ -209,9 +247,11 @@ struct WorkerTests {
         try h.publish(ids.map { h.message(path: "/slow/150", id: $0) })
         #expect(h.eventually { h.requests().count >= 20 })
         try TestBroker.closeConnection(named: "cronq-worker/\(w.pid) consume")
-        #expect(h.eventually(90) {
-            Set(h.requests().compactMap { $0["idempotency_key"] as? String }) == Set(ids) && (try? h.count(h.names.workQueue("default"))) == 0
-        })
+        #expect(
+            h.eventually(90) {
+                Set(h.requests().compactMap { $0["idempotency_key"] as? String }) == Set(ids)
+                    && (try? h.count(h.names.workQueue("default"))) == 0
+            })
         #expect(try h.count(h.names.deadQueue) == 0)
         let logs = h.workerLogs()
         #expect(logs.contains("broker connection lost"))

@@ -1,8 +1,9 @@
 import CronqAMQP
 import CronqCore
-@testable import CronqRuntime
 import Foundation
 import Testing
+
+@testable import CronqRuntime
 
 /// The worker's checks before a call, as a table: no broker, no clock.
 @Suite("Job admission")
@@ -31,8 +32,10 @@ struct JobAdmissionTests {
             """, path: "t.toml")
     }
 
-    static func message(job: String = "known", method: String = "POST", path: String = "/cron/known", attempts: Int = 1000,
-                        maxDurationS: Int = 1_000_000, sign: String? = nil) -> AMQPMessage {
+    static func message(
+        job: String = "known", method: String = "POST", path: String = "/cron/known", attempts: Int = 1000,
+        maxDurationS: Int = 1_000_000, sign: String? = nil
+    ) -> AMQPMessage {
         let m = JobMessage(
             job: job, scheduledAt: "2026-11-28T10:05:00Z", backend: "default",
             request: .init(method: method, path: path, headers: [:], body: nil, timeoutMs: 1000),
@@ -71,10 +74,14 @@ struct JobAdmissionTests {
         changedID.properties.messageID = "known@2026-11-29T10:05:00Z"
         #expect(Self.reason(a.admit(changedID)) == .unauthenticated)
         var garbage = Self.message()
-        garbage.properties.headers = [JobMessageProperties.signatureHeader: .string("v1,@@@ v2,x " + String(repeating: "A", count: 5000))]
+        garbage.properties.headers = [
+            JobMessageProperties.signatureHeader: .string("v1,@@@ v2,x " + String(repeating: "A", count: 5000))
+        ]
         #expect(Self.reason(a.admit(garbage)) == .unauthenticated)
         // Checked before the body is parsed: an unsigned malformed body says nothing about its body.
-        #expect(Self.reason(a.admit(AMQPMessage(body: Array("nonsense".utf8), properties: AMQPProperties(messageID: "x")))) == .unauthenticated)
+        #expect(
+            Self.reason(a.admit(AMQPMessage(body: Array("nonsense".utf8), properties: AMQPProperties(messageID: "x"))))
+                == .unauthenticated)
     }
 
     @Test("a signature survives a retry and a replay unchanged")
@@ -83,7 +90,8 @@ struct JobAdmissionTests {
         let signed = Self.message(sign: Self.key)
         let retried = Republish.retry(signed, tier: "10s", nextAttempt: 2, firstAttemptAt: 0)
         #expect((try? a.admit(retried).get()) != nil)
-        let dead = Republish.dead(signed, reason: "exhausted", status: 503, error: "HTTP 503", attempt: 2, queue: "q", at: 0)
+        let dead = Republish.dead(
+            signed, reason: "exhausted", status: 503, error: "HTTP 503", attempt: 2, queue: "q", at: 0)
         #expect((try? a.admit(DeadLetters.replayMessage(dead)).get()) != nil)
     }
 
@@ -101,7 +109,11 @@ struct JobAdmissionTests {
         let a = JobAdmission(config: try Self.config())
         var big = Self.message()
         big.droppedBodyBytes = 5 << 20
-        if case .failure(let f) = a.admit(big) { #expect(f.rejectToBroker && f.reason == .malformed) } else { Issue.record("admitted") }
+        if case .failure(let f) = a.admit(big) {
+            #expect(f.rejectToBroker && f.reason == .malformed)
+        } else {
+            Issue.record("admitted")
+        }
         var deep = Self.message()
         deep.properties.headersTooDeep = true
         #expect(Self.reason(a.admit(deep)) == .malformed)
@@ -123,22 +135,32 @@ struct JobAdmissionTests {
     func carriedProperties() {
         let p = AMQPProperties(
             contentType: "text/evil", contentEncoding: "gzip",
-            headers: ["CC": .array([.string("q")]), "BCC": .array([.string("q")]), "x-death": .array([]), "cronq-attempt": .int32(2),
-                      "cronq-signature": .string("v1,abc"), "cronq-publish-id": .string("7"), "cronq-nested": .table(["a": .int8(1)])],
-            deliveryMode: 1, priority: 9, correlationID: "c", replyTo: "r", expiration: "1", messageID: "m", timestamp: 5, type: "t",
+            headers: [
+                "CC": .array([.string("q")]), "BCC": .array([.string("q")]), "x-death": .array([]),
+                "cronq-attempt": .int32(2),
+                "cronq-signature": .string("v1,abc"), "cronq-publish-id": .string("7"),
+                "cronq-nested": .table(["a": .int8(1)]),
+            ],
+            deliveryMode: 1, priority: 9, correlationID: "c", replyTo: "r", expiration: "1", messageID: "m",
+            timestamp: 5, type: "t",
             userID: "attacker", appID: "a")
         let c = Republish.carried(p)
-        #expect(c == AMQPProperties(
-            contentType: "application/json", headers: ["cronq-attempt": .int32(2), "cronq-signature": .string("v1,abc")], deliveryMode: 2,
-            messageID: "m", timestamp: 5, type: "t", appID: "a"))
+        #expect(
+            c
+                == AMQPProperties(
+                    contentType: "application/json",
+                    headers: ["cronq-attempt": .int32(2), "cronq-signature": .string("v1,abc")], deliveryMode: 2,
+                    messageID: "m", timestamp: 5, type: "t", appID: "a"))
     }
 
     @Test("cronq trigger: signed with the key, and routed to a serial job's own queue")
     func triggerMessage() throws {
         var c = try Self.config(key: true)
         c.jobs[0].overlap = .serial
-        let (out, id) = Trigger.message(for: c.jobs[0], names: .init(prefix: "cronq"), now: 1_800_000_000, key: c.amqp.messageKey)
-        #expect(out.routingKey == "serial.known", "not the shared work queue: a manual run of a serial job waits its turn")
+        let (out, id) = Trigger.message(
+            for: c.jobs[0], names: .init(prefix: "cronq"), now: 1_800_000_000, key: c.amqp.messageKey)
+        #expect(
+            out.routingKey == "serial.known", "not the shared work queue: a manual run of a serial job waits its turn")
         #expect(id == "known@manual-2027-01-15T08:00:00Z")
         #expect((try? JobAdmission(config: c).admit(out.message).get()) != nil, "a worker with the key accepts it")
     }

@@ -2,10 +2,11 @@ import CronqAMQP
 import CronqCore
 import CronqHTTP
 import Foundation
-@testable import CronqRuntime
 import Logging
 import Synchronization
 import Testing
+
+@testable import CronqRuntime
 
 @Suite("Worker parts")
 struct WorkerPartsTests {
@@ -15,12 +16,14 @@ struct WorkerPartsTests {
 
     static let message = JobMessage(
         job: "every5min", scheduledAt: "2026-11-28T10:05:00Z", backend: "default",
-        request: .init(method: "POST", path: "/cron/ee-recent", headers: ["X-Source": "cronq"], body: "{}", timeoutMs: 30000),
+        request: .init(
+            method: "POST", path: "/cron/ee-recent", headers: ["X-Source": "cronq"], body: "{}", timeoutMs: 30000),
         retry: .init(maxAttempts: 5, backoff: ["10s"], maxDurationS: 600))
 
     @Test("the request: URL on the backend's origin, every header of DESIGN.md, timeout capped by the backend")
     func request() {
-        let r = BackendRequest.make(Self.message, messageID: "every5min@2026-11-28T10:05:00Z", attempt: 2, backend: Self.backend, now: 0)
+        let r = BackendRequest.make(
+            Self.message, messageID: "every5min@2026-11-28T10:05:00Z", attempt: 2, backend: Self.backend, now: 0)
         #expect(r.url == "https://app.example.com/api/cron/ee-recent")
         #expect(r.method == "POST")
         var h: [String: String] = [:]
@@ -41,7 +44,8 @@ struct WorkerPartsTests {
     @Test("Standard Webhooks signature matches the spec's test vector")
     func signature() {
         let h = WebhookSignature.headers(
-            secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330,
+            secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], id: "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            timestamp: 1_614_265_330,
             body: Array(#"{"test": 2432232314}"#.utf8))
         #expect(h.map(\.name) == ["webhook-id", "webhook-timestamp", "webhook-signature"])
         #expect(h[2].value == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
@@ -57,9 +61,11 @@ struct WorkerPartsTests {
         let body = Array(#"{"test": 2432232314}"#.utf8)
         let second = "whsec_" + Data((0..<32).map { UInt8($0) }).base64EncodedString()
         let both = WebhookSignature.headers(
-            secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", second], id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330,
+            secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", second], id: "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            timestamp: 1_614_265_330,
             body: body)
-        let only2 = WebhookSignature.headers(secrets: [second], id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: body)
+        let only2 = WebhookSignature.headers(
+            secrets: [second], id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: body)
         let parts = both[2].value.split(separator: " ").map(String.init)
         #expect(parts == ["v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", only2[2].value])
         #expect(parts[0] != parts[1])
@@ -67,24 +73,38 @@ struct WorkerPartsTests {
 
     @Test("a backend request never uses a proxy unless the backend names one")
     func proxy() {
-        #expect(BackendRequest.make(Self.message, messageID: "m", attempt: 1, backend: Self.backend, now: 0).proxy == "")
+        #expect(
+            BackendRequest.make(Self.message, messageID: "m", attempt: 1, backend: Self.backend, now: 0).proxy == "")
         var viaProxy = Self.backend
         viaProxy.proxy = "http://proxy.internal:3128"
-        #expect(BackendRequest.make(Self.message, messageID: "m", attempt: 1, backend: viaProxy, now: 0).proxy == "http://proxy.internal:3128")
+        #expect(
+            BackendRequest.make(Self.message, messageID: "m", attempt: 1, backend: viaProxy, now: 0).proxy
+                == "http://proxy.internal:3128")
     }
 
     @Test("HTTP results map onto the outcome rules")
     func callResults() {
-        #expect(BackendRequest.callResult(.success(HTTPResponse(status: 503, retryAfter: "5"))) == .response(status: 503, retryAfter: "5"))
-        #expect(BackendRequest.callResult(.failure(HTTPError(.timeout, detail: "t"))) == .failure(retryable: true, error: "timed out: t"))
-        #expect(BackendRequest.callResult(.failure(HTTPError(.connectRefused, detail: "r"))) == .failure(retryable: true, error: "connection refused: r"))
-        #expect(BackendRequest.callResult(.failure(HTTPError(.invalidRequest, detail: "x"))) == .failure(retryable: false, error: "invalid request: x"))
+        #expect(
+            BackendRequest.callResult(.success(HTTPResponse(status: 503, retryAfter: "5")))
+                == .response(status: 503, retryAfter: "5"))
+        #expect(
+            BackendRequest.callResult(.failure(HTTPError(.timeout, detail: "t")))
+                == .failure(retryable: true, error: "timed out: t"))
+        #expect(
+            BackendRequest.callResult(.failure(HTTPError(.connectRefused, detail: "r")))
+                == .failure(retryable: true, error: "connection refused: r"))
+        #expect(
+            BackendRequest.callResult(.failure(HTTPError(.invalidRequest, detail: "x")))
+                == .failure(retryable: false, error: "invalid request: x"))
     }
 
     @Test("a retry strips x-* headers, sets tier and attempt, and remembers the first attempt")
     func retryMessage() {
-        let original = AMQPMessage(body: [1, 2], properties: AMQPProperties(
-            headers: ["x-death": .array([]), "x-delivery-count": .int64(2), "cronq-replayed": .int32(1)], deliveryMode: 2, messageID: "m"))
+        let original = AMQPMessage(
+            body: [1, 2],
+            properties: AMQPProperties(
+                headers: ["x-death": .array([]), "x-delivery-count": .int64(2), "cronq-replayed": .int32(1)],
+                deliveryMode: 2, messageID: "m"))
         let r = Republish.retry(original, tier: "1m", nextAttempt: 3, firstAttemptAt: 1_800_000_000)
         let h = r.properties.headers!
         #expect(h.keys.sorted() == ["cronq-attempt", "cronq-delay", "cronq-first-attempt-at", "cronq-replayed"])
@@ -100,7 +120,8 @@ struct WorkerPartsTests {
     @Test("a dead letter's error is short, on one line, and never holds a secret")
     func deadError() {
         let d = Republish.dead(
-            AMQPMessage(body: []), reason: "http_401", status: 401, error: "denied for t0ken-xyz\nsecond line", attempt: 1,
+            AMQPMessage(body: []), reason: "http_401", status: 401, error: "denied for t0ken-xyz\nsecond line",
+            attempt: 1,
             queue: "cronq.jobs.default", at: 0, scrub: [Secret("t0ken-xyz")])
         #expect(d.properties.headers?["cronq-dead-error"] == .string("denied for *** second line"))
         #expect(Republish.safeError(String(repeating: "a", count: 500), scrub: []).count == 200)
@@ -209,11 +230,15 @@ struct OutcomeEventEncodingTests {
     @Test("the hand-written encoding is byte for byte what JSONEncoder with sorted keys writes")
     func matchesJSONEncoder() throws {
         let events = [
-            OutcomeEvent(event: "succeeded", job: "a", messageID: "a@2026-01-01T00:00:00Z", scheduledAt: "2026-01-01T00:00:00Z",
-                         attempt: 1, status: 204, durationMs: 12, queue: "default", at: 1_767_225_600),
-            OutcomeEvent(event: "dead", job: "unknown", messageID: "-", attempt: 3, reason: "malformed",
-                         error: "body \"quoted\" \\ and /slash\n", queue: "heavy", at: 0),
-            OutcomeEvent(event: "retrying", job: "b", messageID: "m", status: 503, durationMs: 5, tier: "10s", error: "HTTP 503", at: 99),
+            OutcomeEvent(
+                event: "succeeded", job: "a", messageID: "a@2026-01-01T00:00:00Z", scheduledAt: "2026-01-01T00:00:00Z",
+                attempt: 1, status: 204, durationMs: 12, queue: "default", at: 1_767_225_600),
+            OutcomeEvent(
+                event: "dead", job: "unknown", messageID: "-", attempt: 3, reason: "malformed",
+                error: "body \"quoted\" \\ and /slash\n", queue: "heavy", at: 0),
+            OutcomeEvent(
+                event: "retrying", job: "b", messageID: "m", status: 503, durationMs: 5, tier: "10s", error: "HTTP 503",
+                at: 99),
         ]
         for e in events {
             let enc = JSONEncoder()
@@ -231,7 +256,8 @@ struct OutcomeEventEncodingTests {
     func batching() {
         var b = EventBatcher()
         #expect(b.isEmpty)
-        let evil = OutcomeEvent(event: "dead", job: "a", messageID: "a@x", reason: "malformed", error: "line1\nline2\r\n{\"v\":1}", at: 5)
+        let evil = OutcomeEvent(
+            event: "dead", job: "a", messageID: "a@x", reason: "malformed", error: "line1\nline2\r\n{\"v\":1}", at: 5)
         for e in [ok("a", 1), ok("b", 2), evil, ok("a", 3)] { b.add(e) }
         let out = b.drain()
         #expect(b.isEmpty && b.drain().isEmpty)
@@ -264,9 +290,13 @@ struct OutcomeEventEncodingTests {
 
 @Suite("History folding")
 struct HistoryFoldingTests {
-    func e(_ event: String, _ id: String, attempt: Int? = nil, status: Int? = nil, at: Int64, reason: String? = nil) -> OutcomeEvent {
-        OutcomeEvent(event: event, job: String(id.split(separator: "@")[0]), messageID: id, scheduledAt: String(id.split(separator: "@")[1]),
-                     attempt: attempt, status: status, durationMs: 5, reason: reason, at: at)
+    func e(_ event: String, _ id: String, attempt: Int? = nil, status: Int? = nil, at: Int64, reason: String? = nil)
+        -> OutcomeEvent
+    {
+        OutcomeEvent(
+            event: event, job: String(id.split(separator: "@")[0]), messageID: id,
+            scheduledAt: String(id.split(separator: "@")[1]),
+            attempt: attempt, status: status, durationMs: 5, reason: reason, at: at)
     }
 
     @Test("events fold into runs: success is final, then dead, then the latest state; newest first")
@@ -276,12 +306,14 @@ struct HistoryFoldingTests {
             e("fired", "b@2026-01-01T00:01:00Z", at: 70),
             e("retrying", "a@2026-01-01T00:00:00Z", attempt: 1, status: 503, at: 11),
             e("succeeded", "a@2026-01-01T00:00:00Z", attempt: 2, status: 200, at: 13),
-            e("dead", "a@2026-01-01T00:00:00Z", attempt: 1, status: 500, at: 14, reason: "exhausted"),  // a late duplicate
+            // a late duplicate
+            e("dead", "a@2026-01-01T00:00:00Z", attempt: 1, status: 500, at: 14, reason: "exhausted"),
             e("retrying", "b@2026-01-01T00:01:00Z", attempt: 1, status: 503, at: 71),
             e("retrying", "b@2026-01-01T00:01:00Z", attempt: 2, status: 502, at: 73),
             e("fired", "c@2026-01-01T00:02:00Z", at: 120),
         ])
-        #expect(runs.map(\.messageID) == ["c@2026-01-01T00:02:00Z", "b@2026-01-01T00:01:00Z", "a@2026-01-01T00:00:00Z"])
+        #expect(
+            runs.map(\.messageID) == ["c@2026-01-01T00:02:00Z", "b@2026-01-01T00:01:00Z", "a@2026-01-01T00:00:00Z"])
         #expect(runs[2].outcome == "succeeded" && runs[2].attempts == 2 && runs[2].status == 200)
         #expect(runs[1].outcome == "retrying" && runs[1].attempts == 2 && runs[1].status == 502, "the latest retry")
         #expect(runs[0].outcome == "fired" && runs[0].attempts == 0)
@@ -291,7 +323,8 @@ struct HistoryFoldingTests {
 @Suite("Job status and the dead-man switch")
 struct JobStatusTests {
     static let config: CronqConfig = {
-        var c = try! ConfigLoader(environment: [:]).parse("""
+        var c = try! ConfigLoader(environment: [:]).parse(
+            """
             [backends.default]
             base_url = "https://app.example.com"
             token = "t"
@@ -313,16 +346,20 @@ struct JobStatusTests {
         return c
     }()
 
-    func e(_ event: String, _ job: String, at: Int64) -> OutcomeEvent { OutcomeEvent(event: event, job: job, messageID: "\(job)@\(at)", at: at) }
+    func e(_ event: String, _ job: String, at: Int64) -> OutcomeEvent {
+        OutcomeEvent(event: event, job: job, messageID: "\(job)@\(at)", at: at)
+    }
 
     @Test("rows: last fire and success, counts inside the window only, next fire")
     func rows() {
         let now: Int64 = 1_767_225_600 + 10 * 3600  // 2026-01-01T10:00:00Z
-        let s = JobStatus(config: Self.config, events: [
-            e("fired", "a", at: now - 7200), e("succeeded", "a", at: now - 7190),  // before the window
-            e("fired", "a", at: now - 600), e("retrying", "a", at: now - 590), e("succeeded", "a", at: now - 580),
-            e("fired", "b", at: now - 300), e("dead", "b", at: now - 290), e("fired", "zzz", at: now - 10),
-        ], windowStart: now - 3600, now: now)
+        let s = JobStatus(
+            config: Self.config,
+            events: [
+                e("fired", "a", at: now - 7200), e("succeeded", "a", at: now - 7190),  // before the window
+                e("fired", "a", at: now - 600), e("retrying", "a", at: now - 590), e("succeeded", "a", at: now - 580),
+                e("fired", "b", at: now - 300), e("dead", "b", at: now - 290), e("fired", "zzz", at: now - 10),
+            ], windowStart: now - 3600, now: now)
         let a = s.rows[0], b = s.rows[1], c = s.rows[2]
         #expect(a.lastFired == now - 600 && a.lastSuccess == now - 580)
         #expect(a.fired == 1 && a.succeeded == 1 && a.retrying == 1 && a.dead == 0, "counts cover the window only")
@@ -332,18 +369,32 @@ struct JobStatusTests {
         #expect(s.rows.count == 3, "events of unknown jobs are ignored")
     }
 
-    @Test("the dead-man switch: silent longer than the limit alerts, a recent success does not; flags override the config")
+    @Test(
+        "the dead-man switch: silent longer than the limit alerts, a recent success does not; flags override the config"
+    )
     func silence() {
         let now: Int64 = 1_800_000_000
-        let recent = JobStatus(config: Self.config, events: [e("succeeded", "b", at: now - 3600)], windowStart: now - 86_400, now: now)
+        let recent = JobStatus(
+            config: Self.config, events: [e("succeeded", "b", at: now - 3600)], windowStart: now - 86_400, now: now)
         #expect(recent.alerts.isEmpty, "b succeeded an hour ago; its alert_after is 2h")
-        let old = JobStatus(config: Self.config, events: [e("succeeded", "b", at: now - 3 * 3600)], windowStart: now - 86_400, now: now)
+        let old = JobStatus(
+            config: Self.config, events: [e("succeeded", "b", at: now - 3 * 3600)], windowStart: now - 86_400, now: now)
         #expect(old.alerts == ["job b: no success for over 2h: last success 3h ago (\(Timestamp.iso(now - 3 * 3600)))"])
-        let never = JobStatus(config: Self.config, events: [], windowStart: now - 86_400, now: now, maxSilence: ["a": .seconds(60), "b": .seconds(86_400)])
-        #expect(never.alerts == ["job a: no success for over 1m: no success on record", "job b: no success for over 1d: no success on record"])
+        let never = JobStatus(
+            config: Self.config, events: [], windowStart: now - 86_400, now: now,
+            maxSilence: ["a": .seconds(60), "b": .seconds(86_400)])
+        #expect(
+            never.alerts == [
+                "job a: no success for over 1m: no success on record",
+                "job b: no success for over 1d: no success on record",
+            ])
         #expect(JobStatus.parseSilence("ee-recent=30m")?.limit == .seconds(1800))
-        #expect(JobStatus.parseSilence("ee-recent") == nil && JobStatus.parseSilence("=5m") == nil && JobStatus.parseSilence("a=soon") == nil)
-        #expect(JobStatus.age(59) == "59s" && JobStatus.age(3 * 3600 + 120) == "3h2m" && JobStatus.age(2 * 86_400 + 3600) == "2d1h")
+        #expect(
+            JobStatus.parseSilence("ee-recent") == nil && JobStatus.parseSilence("=5m") == nil
+                && JobStatus.parseSilence("a=soon") == nil)
+        #expect(
+            JobStatus.age(59) == "59s" && JobStatus.age(3 * 3600 + 120) == "3h2m"
+                && JobStatus.age(2 * 86_400 + 3600) == "2d1h")
     }
 }
 

@@ -49,8 +49,11 @@ public struct Accounting: CustomStringConvertible {
     ///   - requests: the backend's request log: message id (`Idempotency-Key`) and status.
     ///   - retrying, dead, pending: message ids found in the retry tiers, the dead-letter queue and the work queues.
     ///   - manual: ids published by the test itself (not by a ticker), accounted like fires.
-    public init(tickerLogs: String, workerLogs: String, requests: [Request], retrying: [String], dead: [String], pending: [String],
-                manual: [String] = []) {
+    public init(
+        tickerLogs: String, workerLogs: String, requests: [Request], retrying: [String], dead: [String],
+        pending: [String],
+        manual: [String] = []
+    ) {
         var firedCount: [String: Int] = [:]
         for line in tickerLogs.split(separator: "\n") {
             if line.contains("msg=fired "), let id = Self.field("message_id", in: line) {
@@ -61,7 +64,8 @@ public struct Accounting: CustomStringConvertible {
                     maxLatenessMs = max(maxLatenessMs, l)
                 }
             } else if line.contains("fire not confirmed"), let job = Self.field("job", in: line),
-                let at = Self.field("scheduled_at", in: line) {
+                let at = Self.field("scheduled_at", in: line)
+            {
                 republished.insert("\(job)@\(at)")
             }
         }
@@ -91,42 +95,65 @@ public struct Accounting: CustomStringConvertible {
             }
         }
         for id in fired {
-            let places = [succeeded.contains(id), self.retrying.contains(id), self.dead.contains(id), self.pending.contains(id)]
+            let places = [
+                succeeded.contains(id), self.retrying.contains(id), self.dead.contains(id), self.pending.contains(id),
+            ]
             switch places.filter({ $0 }).count {
             case 0: lost.insert(id)
             case 1: break
             default:
                 // A success still waiting in a work queue is a queued duplicate (re-fire or redelivery), not a conflict.
-                if succeeded.contains(id) && self.pending.contains(id) && !self.dead.contains(id) && !self.retrying.contains(id) { break }
+                if succeeded.contains(id) && self.pending.contains(id) && !self.dead.contains(id)
+                    && !self.retrying.contains(id)
+                {
+                    break
+                }
                 conflicting.insert(id)
             }
         }
     }
 
     /// Holds when the run is over: nothing lost, nothing unknown, no conflicts, nothing left pending.
-    public var balancesAtRest: Bool { lost.isEmpty && unknown.isEmpty && conflicting.isEmpty && pending.subtracting(succeeded).isEmpty }
+    public var balancesAtRest: Bool {
+        lost.isEmpty && unknown.isEmpty && conflicting.isEmpty && pending.subtracting(succeeded).isEmpty
+    }
 
     public var description: String {
-        var s = "fired \(fired.count) (re-fired \(refired.count), re-published \(republished.count)), backend requests \(requests), "
+        var s =
+            "fired \(fired.count) (re-fired \(refired.count), re-published \(republished.count)), backend requests \(requests), "
         s += "succeeded \(succeeded.count), retrying \(retrying.count), dead \(dead.count), pending \(pending.count), "
-        s += "duplicate successes \(duplicateSuccesses) (explained \(explainedDuplicates), unexplained \(unexplainedDuplicates.count)), "
-        s += "caught up \(caughtUp), max on-time lateness \(maxLatenessMs) ms, lost \(lost.count), unknown \(unknown.count), conflicting \(conflicting.count)"
+        s +=
+            "duplicate successes \(duplicateSuccesses) (explained \(explainedDuplicates), unexplained \(unexplainedDuplicates.count)), "
+        s +=
+            "caught up \(caughtUp), max on-time lateness \(maxLatenessMs) ms, lost \(lost.count), unknown \(unknown.count), conflicting \(conflicting.count)"
         if !lost.isEmpty { s += "\n  lost: \(lost.sorted().prefix(10).joined(separator: ", "))" }
         if !unknown.isEmpty { s += "\n  unknown: \(unknown.sorted().prefix(10).joined(separator: ", "))" }
         if !conflicting.isEmpty { s += "\n  conflicting: \(conflicting.sorted().prefix(10).joined(separator: ", "))" }
-        if !unexplainedDuplicates.isEmpty { s += "\n  unexplained duplicates: \(unexplainedDuplicates.sorted().prefix(10).joined(separator: ", "))" }
+        if !unexplainedDuplicates.isEmpty {
+            s += "\n  unexplained duplicates: \(unexplainedDuplicates.sorted().prefix(10).joined(separator: ", "))"
+        }
         return s
     }
 
     /// The value of `key=` in a logfmt line (quoted or bare).
     public static func field(_ key: String, in line: Substring) -> String? {
-        guard let r = line.range(of: " \(key)=") ?? (line.hasPrefix("\(key)=") ? line.range(of: "\(key)=") : nil) else { return nil }
+        guard let r = line.range(of: " \(key)=") ?? (line.hasPrefix("\(key)=") ? line.range(of: "\(key)=") : nil) else {
+            return nil
+        }
         let rest = line[r.upperBound...]
         if rest.first == "\"" {
             var out = ""
             var escaped = false
             for c in rest.dropFirst() {
-                if escaped { out.append(c); escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { break } else { out.append(c) }
+                if escaped {
+                    out.append(c); escaped = false
+                } else if c == "\\" {
+                    escaped = true
+                } else if c == "\"" {
+                    break
+                } else {
+                    out.append(c)
+                }
             }
             return out
         }

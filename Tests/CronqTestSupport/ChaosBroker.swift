@@ -33,7 +33,8 @@ public final class ChaosBroker: @unchecked Sendable {
     }
 
     public func ctl(_ args: [String]) throws {
-        let status = try spawnAndWait("/usr/sbin/rabbitmqctl", ["-n", node] + args, environment: env, output: "/dev/null")
+        let status = try spawnAndWait(
+            "/usr/sbin/rabbitmqctl", ["-n", node] + args, environment: env, output: "/dev/null")
         guard status == 0 else { throw TestSupportError("rabbitmqctl \(args) failed") }
     }
 
@@ -54,7 +55,9 @@ public final class ChaosBroker: @unchecked Sendable {
 /// posix_spawn + waitpid: a child run to completion without Foundation's `Process`, whose exit
 /// monitoring can stall when called from a test suite's initializer. Output goes to a file (never a
 /// pipe: daemons the child starts could hold a pipe open forever).
-public func spawnAndWait(_ path: String, _ args: [String], environment: [String: String], output: String) throws -> Int32 {
+public func spawnAndWait(_ path: String, _ args: [String], environment: [String: String], output: String) throws
+    -> Int32
+{
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }

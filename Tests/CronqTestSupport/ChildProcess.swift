@@ -87,7 +87,9 @@ public enum Repo {
 }
 
 /// Starts the test backend (`scripts/backend.py`) on a free loopback port.
-public func startBackend(token: String = "", log: String? = nil, port: Int = 0, tls: (cert: String, key: String)? = nil) throws -> ChildProcess {
+public func startBackend(token: String = "", log: String? = nil, port: Int = 0, tls: (cert: String, key: String)? = nil)
+    throws -> ChildProcess
+{
     var args = [Repo.script("backend.py")]
     if let tls { args += ["--tls-cert", tls.cert, "--tls-key", tls.key] }
     if port != 0 { args += ["--port", "\(port)"] }
@@ -108,7 +110,9 @@ public struct CommandResult: Sendable {
     public let stderr: String
 }
 
-public func runCommand(_ name: String, _ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 60) throws -> CommandResult {
+public func runCommand(
+    _ name: String, _ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 60
+) throws -> CommandResult {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: Repo.root + "/.build/debug/" + name)
     p.arguments = arguments
@@ -121,19 +125,25 @@ public func runCommand(_ name: String, _ arguments: [String], environment: [Stri
     p.standardError = err
     try p.run()
     // Read both pipes while the child runs, so a full pipe cannot block it.
-    final class Box: @unchecked Sendable { var data = Data() }  // each written by one reader, read after the group waits
+    // each written by one reader, read after the group waits
+    final class Box: @unchecked Sendable { var data = Data() }
     let outBox = Box()
     let errBox = Box()
     let group = DispatchGroup()
     group.enter()
-    DispatchQueue.global().async { outBox.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    DispatchQueue.global().async {
+        outBox.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave()
+    }
     group.enter()
-    DispatchQueue.global().async { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    DispatchQueue.global().async {
+        errBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave()
+    }
     if group.wait(timeout: .now() + timeout) == .timedOut {
         p.terminate()
         throw TestSupportError("\(name) \(arguments.joined(separator: " ")) did not finish in \(timeout) s")
     }
     p.waitUntilExit()
     return CommandResult(
-        status: p.terminationStatus, stdout: String(decoding: outBox.data, as: UTF8.self), stderr: String(decoding: errBox.data, as: UTF8.self))
+        status: p.terminationStatus, stdout: String(decoding: outBox.data, as: UTF8.self),
+        stderr: String(decoding: errBox.data, as: UTF8.self))
 }

@@ -17,7 +17,9 @@ struct Builder {
             return try EnvironmentExpansion.expand(s, environment: environment)
         } catch let e as EnvironmentExpansion.MissingVariable {
             if allowMissing {
-                return (try? EnvironmentExpansion.expand(s, environment: environment.merging([e.name: ""]) { a, _ in a })) ?? ""
+                return
+                    (try? EnvironmentExpansion.expand(s, environment: environment.merging([e.name: ""]) { a, _ in a }))
+                    ?? ""
             }
             issues.add(job, key, "environment variable \(e.name) is not set (set it, or write ${\(e.name):-default})")
         } catch let e as EnvironmentExpansion.Malformed {
@@ -32,10 +34,13 @@ struct Builder {
         let top = TableReader(table: root, prefix: "", job: nil, b: self)
         top.finish(allowed: ["amqp", "backends", "retry", "ticker", "worker", "history", "jobs"])
 
-        var amqp = CronqConfig.AMQPSettings(url: "amqp://guest:guest@127.0.0.1:5672/%2F", managementURL: nil, prefix: "cronq")
+        var amqp = CronqConfig.AMQPSettings(
+            url: "amqp://guest:guest@127.0.0.1:5672/%2F", managementURL: nil, prefix: "cronq")
         if let t = top.table("amqp") {
             if let u = t.string("url") {
-                if u.hasPrefix("amqp://") || u.hasPrefix("amqps://") { amqp.url = u } else {
+                if u.hasPrefix("amqp://") || u.hasPrefix("amqps://") {
+                    amqp.url = u
+                } else {
                     issues.add(nil, t.key("url"), "must start with amqp:// or amqps://")
                 }
             }
@@ -47,9 +52,13 @@ struct Builder {
                     amqp.prefix = p
                 }
             }
-            if let k = t.string("message_key") { amqp.messageKey = secret(k, key: t.key("message_key"), minimumBytes: 32) }
+            if let k = t.string("message_key") {
+                amqp.messageKey = secret(k, key: t.key("message_key"), minimumBytes: 32)
+            }
             if let file = t.string("message_key_file") {
-                if t.has("message_key") { issues.add(nil, t.key("message_key_file"), "set message_key or message_key_file, not both") }
+                if t.has("message_key") {
+                    issues.add(nil, t.key("message_key_file"), "set message_key or message_key_file, not both")
+                }
                 amqp.messageKey = readSecretFile(file, key: t.key("message_key_file")).flatMap {
                     secret($0.reveal(), key: t.key("message_key_file"), minimumBytes: 32)
                 }
@@ -85,11 +94,19 @@ struct Builder {
         if let t = top.table("worker") {
             worker.queues = t.stringArray("queues") ?? []
             if let n = t.int("concurrency") {
-                if n < 1 || n > 65535 { issues.add(nil, t.key("concurrency"), "must be 1-65535") } else { worker.concurrency = n }
+                if n < 1 || n > 65535 {
+                    issues.add(nil, t.key("concurrency"), "must be 1-65535")
+                } else {
+                    worker.concurrency = n
+                }
             }
             worker.grace = t.duration("grace", allowZero: true) ?? worker.grace
             if let a = t.string("accept") {
-                if let v = CronqConfig.Accept(rawValue: a) { worker.accept = v } else { issues.add(nil, t.key("accept"), "'\(a)' must be any or configured") }
+                if let v = CronqConfig.Accept(rawValue: a) {
+                    worker.accept = v
+                } else {
+                    issues.add(nil, t.key("accept"), "'\(a)' must be any or configured")
+                }
             }
             t.finish(allowed: ["queues", "concurrency", "grace", "accept"])
         }
@@ -97,10 +114,18 @@ struct Builder {
         var history = CronqConfig.HistorySettings()
         if let t = top.table("history") {
             if let d = t.duration("max_age") {
-                if d < .seconds(60) { issues.add(nil, t.key("max_age"), "must be at least 1m") } else { history.maxAge = d }
+                if d < .seconds(60) {
+                    issues.add(nil, t.key("max_age"), "must be at least 1m")
+                } else {
+                    history.maxAge = d
+                }
             }
             if let n = t.int("max_length_bytes") {
-                if n < 1 << 20 { issues.add(nil, t.key("max_length_bytes"), "must be at least 1048576 (1 MiB)") } else { history.maxLengthBytes = Int64(n) }
+                if n < 1 << 20 {
+                    issues.add(nil, t.key("max_length_bytes"), "must be at least 1048576 (1 MiB)")
+                } else {
+                    history.maxLengthBytes = Int64(n)
+                }
             }
             t.finish(allowed: ["max_age", "max_length_bytes"])
         }
@@ -124,7 +149,8 @@ struct Builder {
                 issues.add(nil, "jobs", "must be an array of tables ([[jobs]])")
             }
         }
-        var config = CronqConfig(amqp: amqp, backends: backends, retry: retry, ticker: ticker, worker: worker, jobs: jobs, path: "")
+        var config = CronqConfig(
+            amqp: amqp, backends: backends, retry: retry, ticker: ticker, worker: worker, jobs: jobs, path: "")
         config.history = history
         config.warnings = warnings.list.map(\.description)
         return config
@@ -134,7 +160,9 @@ struct Builder {
         var ok = true
         let base = t.string("base_url")
         if base == nil && !t.has("base_url") { issues.add(nil, t.key("base_url"), "is required"); ok = false }
-        if let base, !(base.hasPrefix("http://") || base.hasPrefix("https://")) || base.contains("?") || base.contains("#") {
+        if let base,
+            !(base.hasPrefix("http://") || base.hasPrefix("https://")) || base.contains("?") || base.contains("#")
+        {
             issues.add(nil, t.key("base_url"), "'\(base)' must be an http:// or https:// URL without query or fragment")
             ok = false
         }
@@ -142,16 +170,21 @@ struct Builder {
         if let s = t.string("token") { token = secret(s, key: t.key("token")) }
         if let file = t.string("token_file") {
             if t.has("token") { issues.add(nil, t.key("token_file"), "set token or token_file, not both") }
-            token = readSecretFile(file, key: t.key("token_file")).flatMap { secret($0.reveal(), key: t.key("token_file")) }
+            token = readSecretFile(file, key: t.key("token_file")).flatMap {
+                secret($0.reveal(), key: t.key("token_file"))
+            }
         }
         if token == nil && !t.has("token") && !t.has("token_file") {
-            issues.add(nil, t.key("token"), "is required (token = \"${ERIFY_CRON_TOKEN}\" or token_file = \"/run/secrets/…\")")
+            issues.add(
+                nil, t.key("token"), "is required (token = \"${ERIFY_CRON_TOKEN}\" or token_file = \"/run/secrets/…\")")
             ok = false
         }
         var signing: [Secret] = []
         if let s = t.string("signing_secret") { signing.append(Secret(s)) }
         if let list = t.stringArray("signing_secrets") {
-            if t.has("signing_secret") { issues.add(nil, t.key("signing_secrets"), "set signing_secret or signing_secrets, not both") }
+            if t.has("signing_secret") {
+                issues.add(nil, t.key("signing_secrets"), "set signing_secret or signing_secrets, not both")
+            }
             signing += list.map(Secret.init)
         }
         if let file = t.string("signing_secret_file"), let s = readSecretFile(file, key: t.key("signing_secret_file")) {
@@ -159,7 +192,9 @@ struct Builder {
             signing += s.reveal().split(whereSeparator: \.isNewline).map { Secret(String($0)) }
         }
         for (i, s) in signing.enumerated() where !s.isEmpty {
-            if let why = WebhookSecretFormat.problem(s.reveal()) { issues.add(nil, t.key(signing.count > 1 ? "signing_secrets[\(i)]" : "signing_secret"), why) }
+            if let why = WebhookSecretFormat.problem(s.reveal()) {
+                issues.add(nil, t.key(signing.count > 1 ? "signing_secrets[\(i)]" : "signing_secret"), why)
+            }
         }
         let timeout = t.duration("timeout") ?? .seconds(30)
         let connect = t.duration("connect_timeout") ?? .seconds(10)
@@ -169,14 +204,17 @@ struct Builder {
             issues.add(nil, t.key("proxy"), "must be an http://, https:// or socks5:// URL")
         }
         t.finish(allowed: [
-            "base_url", "token", "token_file", "timeout", "connect_timeout", "signing_secret", "signing_secrets", "signing_secret_file",
+            "base_url", "token", "token_file", "timeout", "connect_timeout", "signing_secret", "signing_secrets",
+            "signing_secret_file",
             "ca_file", "proxy",
         ])
         guard ok, let base else { return nil }
         var trimmed = base
         while trimmed.hasSuffix("/") { trimmed.removeLast() }
         if trimmed.hasPrefix("http://"), !Self.isLoopback(trimmed) {
-            warnings.add(nil, t.key("base_url"), "plain http:// to a host that is not loopback: the token crosses the network unencrypted")
+            warnings.add(
+                nil, t.key("base_url"),
+                "plain http:// to a host that is not loopback: the token crosses the network unencrypted")
         }
         var b = CronqConfig.Backend(
             name: name, baseURL: trimmed, token: token ?? Secret(""), timeout: timeout, connectTimeout: connect,
@@ -189,8 +227,12 @@ struct Builder {
     /// would be sent as part of the header, and the backend would answer 401 every time). The issue
     /// names the key, never the value.
     func secret(_ value: String, key: String, minimumBytes: Int = 0) -> Secret? {
-        if value.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) {
-            if !(allowMissing && value.isEmpty) { issues.add(nil, key, "contains whitespace or control characters (check how it was pasted)") }
+        if value.unicodeScalars.contains(where: {
+            $0.properties.isWhitespace || $0.value < 0x20 || (0x7F...0x9F).contains($0.value)
+        }) {
+            if !(allowMissing && value.isEmpty) {
+                issues.add(nil, key, "contains whitespace or control characters (check how it was pasted)")
+            }
             return nil
         }
         if value.utf8.count < minimumBytes && !(allowMissing && value.isEmpty) {
@@ -201,9 +243,12 @@ struct Builder {
     }
 
     static func isLoopback(_ url: String) -> Bool {
-        guard let rest = url.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false).dropFirst(2).first else { return false }
+        guard let rest = url.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false).dropFirst(2).first
+        else { return false }
         let hostPort = rest.split(separator: "@").last.map(String.init) ?? ""
-        let host = hostPort.hasPrefix("[") ? String(hostPort.prefix { $0 != "]" }) + "]" : String(hostPort.prefix { $0 != ":" })
+        let host =
+            hostPort.hasPrefix("[")
+            ? String(hostPort.prefix { $0 != "]" }) + "]" : String(hostPort.prefix { $0 != ":" })
         return host == "localhost" || host.hasPrefix("127.") || host == "[::1]"
     }
 
@@ -211,10 +256,13 @@ struct Builder {
         do {
             var s = try String(contentsOfFile: path, encoding: .utf8)
             while s.hasSuffix("\n") || s.hasSuffix("\r") { s.removeLast() }
-            if s.isEmpty { issues.add(nil, key, "\(path) is empty") ; return nil }
+            if s.isEmpty { issues.add(nil, key, "\(path) is empty"); return nil }
             var st = stat()
             if stat(path, &st) == 0, st.st_mode & 0o077 != 0 {
-                warnings.add(nil, key, "\(path) is readable by group or others (mode \(String(st.st_mode & 0o777, radix: 8))); chmod 600 it")
+                warnings.add(
+                    nil, key,
+                    "\(path) is readable by group or others (mode \(String(st.st_mode & 0o777, radix: 8))); chmod 600 it"
+                )
             }
             return Secret(s)
         } catch {
@@ -227,13 +275,19 @@ struct Builder {
     func retryPolicy(_ t: TableReader, base: RetryPolicy) -> RetryPolicy {
         var r = base
         if let n = t.int("max_attempts") {
-            if n < 1 || n > 1000 { t.b.issues.add(t.job, t.key("max_attempts"), "must be 1-1000, got \(n)") } else { r.maxAttempts = n }
+            if n < 1 || n > 1000 {
+                t.b.issues.add(t.job, t.key("max_attempts"), "must be 1-1000, got \(n)")
+            } else {
+                r.maxAttempts = n
+            }
         }
         if let tiers = t.stringArray("backoff") {
             var parsed: [Duration] = []
             for (i, s) in tiers.enumerated() {
                 guard let d = DurationText.parse(s), d > .zero else {
-                    t.b.issues.add(t.job, "\(t.key("backoff"))[\(i)]", "'\(s)' is not a positive duration (write e.g. 10s, 1m, 5m)")
+                    t.b.issues.add(
+                        t.job, "\(t.key("backoff"))[\(i)]", "'\(s)' is not a positive duration (write e.g. 10s, 1m, 5m)"
+                    )
                     continue
                 }
                 parsed.append(d)
@@ -253,7 +307,9 @@ struct Builder {
         return r
     }
 
-    func job(_ index: Int, _ table: TOML.Table, defaults: RetryPolicy, backends: [String: CronqConfig.Backend]) -> CronqConfig.Job? {
+    func job(_ index: Int, _ table: TOML.Table, defaults: RetryPolicy, backends: [String: CronqConfig.Backend])
+        -> CronqConfig.Job?
+    {
         let rawName = table["name"]?.string
         let label = rawName ?? "jobs[\(index)]"
         let t = TableReader(table: table, prefix: "", job: label, b: self)
@@ -261,28 +317,42 @@ struct Builder {
         func fail(_ key: String, _ message: String) { issues.add(label, key, message); ok = false }
 
         let name = t.string("name") ?? ""
-        if rawName == nil { fail("name", "is required") } else if name.isEmpty || name.count > 64 || !name.allSatisfy({ Self.jobNameChars.contains($0) }) {
+        if rawName == nil {
+            fail("name", "is required")
+        } else if name.isEmpty || name.count > 64 || !name.allSatisfy({ Self.jobNameChars.contains($0) }) {
             fail("name", "'\(name)' must be 1-64 characters of A-Z a-z 0-9 _ -")
         }
         let timezone = t.string("timezone") ?? "UTC"
         var zoneOK = true
-        if ZoneRules.named(timezone) == nil { fail("timezone", "unknown time zone '\(timezone)' (use an IANA name such as Europe/London)"); zoneOK = false }
+        if ZoneRules.named(timezone) == nil {
+            fail("timezone", "unknown time zone '\(timezone)' (use an IANA name such as Europe/London)"); zoneOK = false
+        }
         var schedule: CronExpression? = nil
         if let s = t.string("schedule") {
-            do { schedule = try CronExpression(s) } catch let e as CronError { fail("schedule", "'\(s)': \(e)") } catch {}
+            do { schedule = try CronExpression(s) } catch let e as CronError { fail("schedule", "'\(s)': \(e)") } catch
+            {}
         } else if !t.has("schedule") {
             fail("schedule", "is required")
         }
         _ = zoneOK
         let method = (t.string("method") ?? "POST").uppercased()
-        if !Self.methods.contains(method) { fail("method", "'\(method)' must be one of \(Self.methods.sorted().joined(separator: ", "))") }
+        if !Self.methods.contains(method) {
+            fail("method", "'\(method)' must be one of \(Self.methods.sorted().joined(separator: ", "))")
+        }
         let path = t.string("path") ?? ""
-        if !t.has("path") { fail("path", "is required") } else if let why = JobMessage.pathProblem(path) { fail("path", why) }
+        if !t.has("path") {
+            fail("path", "is required")
+        } else if let why = JobMessage.pathProblem(path) {
+            fail("path", why)
+        }
         let queue = t.string("queue") ?? "default"
         if queue.isEmpty || queue.count > 100 || !queue.allSatisfy({ Self.queueNameChars.contains($0) }) {
             fail("queue", "'\(queue)' must be 1-100 characters of A-Z a-z 0-9 _ - .")
         } else if queue.hasPrefix(CronqConfig.serialQueuePrefix) {
-            fail("queue", "'\(queue)': names starting with '\(CronqConfig.serialQueuePrefix)' are reserved for overlap = \"serial\" jobs")
+            fail(
+                "queue",
+                "'\(queue)': names starting with '\(CronqConfig.serialQueuePrefix)' are reserved for overlap = \"serial\" jobs"
+            )
         }
         let timeout = t.duration("timeout")
         var headers: [String: String] = [:]
@@ -290,7 +360,10 @@ struct Builder {
             for k in h.table.keys {
                 guard let v = h.string(k) else { continue }
                 if let why = HeaderPolicy.problem(name: k, value: v) {
-                    fail("headers.\(Printable.escaped(k))", k.lowercased() == "authorization" ? "cronq sets Authorization from the backend's token; remove it" : why)
+                    fail(
+                        "headers.\(Printable.escaped(k))",
+                        k.lowercased() == "authorization"
+                            ? "cronq sets Authorization from the backend's token; remove it" : why)
                 } else {
                     headers[k] = v
                 }
@@ -301,27 +374,41 @@ struct Builder {
         if let r = t.table("retry") { retry = retryPolicy(r, base: defaults) }
         var catchUp = CronqConfig.CatchUp.latest
         if let c = t.string("catch_up") {
-            if let v = CronqConfig.CatchUp(rawValue: c) { catchUp = v } else { fail("catch_up", "'\(c)' must be none, latest or all") }
+            if let v = CronqConfig.CatchUp(rawValue: c) {
+                catchUp = v
+            } else {
+                fail("catch_up", "'\(c)' must be none, latest or all")
+            }
         }
         let jitter = t.duration("jitter", allowZero: true) ?? .zero
         let backend = t.string("backend") ?? "default"
         if backends[backend] == nil {
-            fail("backend", "unknown backend '\(backend)' (defined: \(backends.keys.sorted().joined(separator: ", ")); add [backends.\(backend)])")
+            fail(
+                "backend",
+                "unknown backend '\(backend)' (defined: \(backends.keys.sorted().joined(separator: ", ")); add [backends.\(backend)])"
+            )
         }
         let enabled = t.bool("enabled") ?? true
         let alertAfter = t.duration("alert_after")
         var overlap = CronqConfig.Overlap.allow
         if let o = t.string("overlap") {
-            if let v = CronqConfig.Overlap(rawValue: o) { overlap = v } else { fail("overlap", "'\(o)' must be allow, skip or serial") }
+            if let v = CronqConfig.Overlap(rawValue: o) {
+                overlap = v
+            } else {
+                fail("overlap", "'\(o)' must be allow, skip or serial")
+            }
         }
         t.finish(allowed: [
-            "name", "schedule", "timezone", "method", "path", "queue", "timeout", "headers", "body", "retry", "catch_up",
+            "name", "schedule", "timezone", "method", "path", "queue", "timeout", "headers", "body", "retry",
+            "catch_up",
             "jitter", "backend", "enabled", "alert_after", "overlap",
         ])
         guard ok, let schedule else { return nil }
         return CronqConfig.Job(
-            name: name, schedule: schedule, timezone: timezone, method: method, path: path, queue: queue, timeout: timeout,
-            headers: headers, body: body, retry: retry, catchUp: catchUp, jitter: jitter, backend: backend, enabled: enabled,
+            name: name, schedule: schedule, timezone: timezone, method: method, path: path, queue: queue,
+            timeout: timeout,
+            headers: headers, body: body, retry: retry, catchUp: catchUp, jitter: jitter, backend: backend,
+            enabled: enabled,
             alertAfter: alertAfter, overlap: overlap)
     }
 }

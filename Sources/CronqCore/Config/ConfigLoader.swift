@@ -9,13 +9,17 @@ public struct ConfigLoader: Sendable {
     /// schedule and topology but never a secret (the ticker, `cronq topology`, the ops commands).
     public var allowMissingVariables: Bool
 
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment, allowMissingVariables: Bool = false) {
+    public init(
+        environment: [String: String] = ProcessInfo.processInfo.environment, allowMissingVariables: Bool = false
+    ) {
         self.environment = environment
         self.allowMissingVariables = allowMissingVariables
     }
 
     /// The file to use: `--config`, else `$CRONQ_CONFIG`, else `./cronq.toml`.
-    public static func resolvePath(_ flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func resolvePath(_ flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> String
+    {
         flag ?? environment["CRONQ_CONFIG"] ?? "cronq.toml"
     }
 
@@ -25,7 +29,9 @@ public struct ConfigLoader: Sendable {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ConfigError(issues: [.init(file: path, job: nil, key: "(file)", message: "cannot read the file: \(Self.reason(error))")])
+            throw ConfigError(issues: [
+                .init(file: path, job: nil, key: "(file)", message: "cannot read the file: \(Self.reason(error))")
+            ])
         }
         return try parse(text, path: path)
     }
@@ -35,8 +41,12 @@ public struct ConfigLoader: Sendable {
         if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32(underlying.code)))
         }
-        if ns.domain == NSCocoaErrorDomain && ns.code == NSFileReadNoSuchFileError { return String(cString: strerror(ENOENT)) }
-        if ns.domain == NSCocoaErrorDomain && ns.code == NSFileReadNoPermissionError { return String(cString: strerror(EACCES)) }
+        if ns.domain == NSCocoaErrorDomain && ns.code == NSFileReadNoSuchFileError {
+            return String(cString: strerror(ENOENT))
+        }
+        if ns.domain == NSCocoaErrorDomain && ns.code == NSFileReadNoPermissionError {
+            return String(cString: strerror(EACCES))
+        }
         return ns.localizedDescription
     }
 
@@ -47,11 +57,15 @@ public struct ConfigLoader: Sendable {
             root = try TOML.parse(text)
         } catch {
             throw ConfigError(issues: [
-                .init(file: path, job: nil, key: "line \(error.line), column \(error.column)", message: "TOML syntax: \(error.message)")
+                .init(
+                    file: path, job: nil, key: "line \(error.line), column \(error.column)",
+                    message: "TOML syntax: \(error.message)")
             ])
         }
         let issues = IssueCollector(file: path)
-        let build = Builder(environment: environment, allowMissing: allowMissingVariables, issues: issues, warnings: IssueCollector(file: path))
+        let build = Builder(
+            environment: environment, allowMissing: allowMissingVariables, issues: issues,
+            warnings: IssueCollector(file: path))
         let config = build.config(root)
         if !issues.list.isEmpty { throw ConfigError(issues: issues.list) }
         var c = config

@@ -44,8 +44,10 @@ public struct CronqConfig: Sendable {
         /// CA bundle to verify the backend with; nil uses the system's.
         public var caFile: String?
 
-        public init(name: String, baseURL: String, token: Secret, timeout: Duration = .seconds(30),
-                    connectTimeout: Duration = .seconds(10), signingSecrets: [Secret] = [], caFile: String? = nil) {
+        public init(
+            name: String, baseURL: String, token: Secret, timeout: Duration = .seconds(30),
+            connectTimeout: Duration = .seconds(10), signingSecrets: [Secret] = [], caFile: String? = nil
+        ) {
             self.name = name
             self.baseURL = baseURL
             self.token = token
@@ -130,7 +132,9 @@ public struct CronqConfig: Sendable {
         public var worstCaseRun: Duration {
             let timeout = self.timeout ?? .seconds(30)
             var total = timeout * retry.maxAttempts
-            for i in 0..<max(0, retry.maxAttempts - 1) where !retry.backoff.isEmpty { total += retry.backoff[min(i, retry.backoff.count - 1)] }
+            for i in 0..<max(0, retry.maxAttempts - 1) where !retry.backoff.isEmpty {
+                total += retry.backoff[min(i, retry.backoff.count - 1)]
+            }
             return min(total, retry.maxDuration + timeout) + .seconds(60)
         }
     }
@@ -161,8 +165,10 @@ public struct RetryPolicy: Sendable, Equatable {
     public var backoff: [Duration]
     public var maxDuration: Duration
 
-    public init(maxAttempts: Int = 5, backoff: [Duration] = [.seconds(10), .seconds(60), .seconds(300), .seconds(1800)],
-                maxDuration: Duration = .seconds(21_600)) {
+    public init(
+        maxAttempts: Int = 5, backoff: [Duration] = [.seconds(10), .seconds(60), .seconds(300), .seconds(1800)],
+        maxDuration: Duration = .seconds(21_600)
+    ) {
         self.maxAttempts = maxAttempts
         self.backoff = backoff
         self.maxDuration = maxDuration

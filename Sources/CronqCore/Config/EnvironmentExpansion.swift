@@ -36,8 +36,10 @@ public enum EnvironmentExpansion {
                         name = inner[..<sep.lowerBound]
                         fallback = inner[sep.upperBound...]
                     }
-                    guard !name.isEmpty, name.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }) else {
-                        throw Malformed(reason: "'${\(inner)}' is not a variable reference (use ${NAME} or ${NAME:-default})")
+                    guard !name.isEmpty, name.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) })
+                    else {
+                        throw Malformed(
+                            reason: "'${\(inner)}' is not a variable reference (use ${NAME} or ${NAME:-default})")
                     }
                     if let value = environment[String(name)], !(value.isEmpty && fallback != nil) {
                         out += value

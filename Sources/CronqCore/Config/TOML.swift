@@ -51,7 +51,9 @@ enum TOML {
         /// dictionary first keeps it uniquely referenced, so appending does not copy it: 100,000
         /// `[[jobs]]` stay linear instead of quadratic.
         func appendToArray(_ key: String, _ table: Table) -> Bool {
-            guard case .array(var items)? = values[key], let lastTable = items.last?.table, !lastTable.isInline else { return false }
+            guard case .array(var items)? = values[key], let lastTable = items.last?.table, !lastTable.isInline else {
+                return false
+            }
             values[key] = .bool(false)
             items.append(.table(table))
             values[key] = .array(items)
@@ -106,7 +108,13 @@ enum TOML {
         /// Spaces, newlines and comments (inside arrays).
         mutating func skipBlank() {
             while !atEnd {
-                if c == 32 || c == 9 || c == 10 || c == 13 { i += 1 } else if c == UInt8(ascii: "#") { skipComment() } else { break }
+                if c == 32 || c == 9 || c == 10 || c == 13 {
+                    i += 1
+                } else if c == UInt8(ascii: "#") {
+                    skipComment()
+                } else {
+                    break
+                }
             }
         }
 
@@ -139,10 +147,14 @@ enum TOML {
             skipSpaces()
             let path = try keyPath()
             skipSpaces()
-            guard !atEnd && c == UInt8(ascii: "]") else { throw error("expected ] to close the table header", at: start) }
+            guard !atEnd && c == UInt8(ascii: "]") else {
+                throw error("expected ] to close the table header", at: start)
+            }
             i += 1
             if isArray {
-                guard !atEnd && c == UInt8(ascii: "]") else { throw error("expected ]] to close the array-of-tables header", at: start) }
+                guard !atEnd && c == UInt8(ascii: "]") else {
+                    throw error("expected ]] to close the array-of-tables header", at: start)
+                }
                 i += 1
             }
             try endOfLine()
@@ -155,7 +167,9 @@ enum TOML {
                     if t[key] == nil {
                         t[key] = .array([.table(fresh)])
                     } else if !t.appendToArray(key, fresh) {
-                        throw error("'\(path.joined(separator: "."))' is already defined and is not an array of tables", at: start)
+                        throw error(
+                            "'\(path.joined(separator: "."))' is already defined and is not an array of tables",
+                            at: start)
                     }
                     current = fresh
                     return
@@ -166,7 +180,9 @@ enum TOML {
                     t[key] = .table(fresh)
                     t = fresh
                 case .table(let existing)?:
-                    if existing.isInline { throw error("'\(key)' is an inline table and cannot be extended", at: start) }
+                    if existing.isInline {
+                        throw error("'\(key)' is an inline table and cannot be extended", at: start)
+                    }
                     t = existing
                 case .array(let items)? where !last && items.last?.table != nil:
                     t = items.last!.table!  // [[a]] then [a.b]: the latest element
@@ -174,7 +190,9 @@ enum TOML {
                     throw error("'\(path.joined(separator: "."))' is already defined as a value", at: start)
                 }
                 if last {
-                    if t.explicitlyDefined { throw error("table [\(path.joined(separator: "."))] is defined twice", at: start) }
+                    if t.explicitlyDefined {
+                        throw error("table [\(path.joined(separator: "."))] is defined twice", at: start)
+                    }
                     t.explicitlyDefined = true
                 }
             }
@@ -211,7 +229,9 @@ enum TOML {
             let start = i
             let path = try keyPath()
             skipSpaces()
-            guard !atEnd && c == UInt8(ascii: "=") else { throw error("expected = after the key '\(path.joined(separator: "."))'") }
+            guard !atEnd && c == UInt8(ascii: "=") else {
+                throw error("expected = after the key '\(path.joined(separator: "."))'")
+            }
             i += 1
             skipSpaces()
             let v = try value()
@@ -229,7 +249,9 @@ enum TOML {
                 }
             }
             let last = path.last!
-            guard t[last] == nil else { throw error("the key '\(path.joined(separator: "."))' is defined twice", at: start) }
+            guard t[last] == nil else {
+                throw error("the key '\(path.joined(separator: "."))' is defined twice", at: start)
+            }
             t[last] = v
         }
 
@@ -256,8 +278,10 @@ enum TOML {
 
         mutating func number() throws(SyntaxError) -> Value {
             let start = i
-            while !atEnd, !(c == 32 || c == 9 || c == 10 || c == 13 || c == UInt8(ascii: ",") || c == UInt8(ascii: "]")
-                || c == UInt8(ascii: "}") || c == UInt8(ascii: "#")) { i += 1 }
+            while !atEnd,
+                !(c == 32 || c == 9 || c == 10 || c == 13 || c == UInt8(ascii: ",") || c == UInt8(ascii: "]")
+                    || c == UInt8(ascii: "}") || c == UInt8(ascii: "#"))
+            { i += 1 }
             let raw = String(decoding: s[start..<i], as: UTF8.self)
             guard !raw.isEmpty else { throw error("expected a value", at: start) }
             if raw.count >= 10, raw.dropFirst(4).first == "-", raw.prefix(4).allSatisfy(\.isNumber) {
@@ -306,7 +330,9 @@ enum TOML {
                 skipSpaces()
                 try keyValue(into: t)
                 skipSpaces()
-                guard !atEnd, c != 10 else { throw error("unclosed { (inline tables are written on one line)", at: start) }
+                guard !atEnd, c != 10 else {
+                    throw error("unclosed { (inline tables are written on one line)", at: start)
+                }
                 if c == UInt8(ascii: ",") { i += 1; continue }
                 if c == UInt8(ascii: "}") { i += 1; break }
                 throw error("expected , or } in the inline table")
@@ -325,7 +351,8 @@ enum TOML {
                 guard !atEnd else { throw error("unclosed ''' string", at: start) }
                 var end = i
                 i += 3
-                while !atEnd && c == UInt8(ascii: "'") && i - end < 5 { i += 1; end += 1 }  // up to two quotes belong to the string
+                // up to two quotes belong to the string
+                while !atEnd && c == UInt8(ascii: "'") && i - end < 5 { i += 1; end += 1 }
                 return String(decoding: s[body..<end], as: UTF8.self)
             }
             i += 1
@@ -368,7 +395,8 @@ enum TOML {
                     case UInt8(ascii: "\\"): out.append(92)
                     case UInt8(ascii: "u"), UInt8(ascii: "U"):
                         let n = e == UInt8(ascii: "u") ? 4 : 8
-                        guard i + n <= s.count, let v = UInt32(String(decoding: s[i..<(i + n)], as: UTF8.self), radix: 16),
+                        guard i + n <= s.count,
+                            let v = UInt32(String(decoding: s[i..<(i + n)], as: UTF8.self), radix: 16),
                             let scalar = Unicode.Scalar(v)
                         else { throw error("bad \\\(Character(UnicodeScalar(e))) escape") }
                         out.append(contentsOf: Array(String(Character(scalar)).utf8))
@@ -386,7 +414,9 @@ enum TOML {
                 out.append(c)
                 i += 1
             }
-            guard let str = String(validating: out, as: UTF8.self) else { throw error("string is not valid UTF-8", at: start) }
+            guard let str = String(validating: out, as: UTF8.self) else {
+                throw error("string is not valid UTF-8", at: start)
+            }
             return str
         }
     }

@@ -11,7 +11,8 @@ public enum WebhookSecretFormat {
     /// Why `secret` is not a valid signing secret, or nil. Never echoes the secret.
     public static func problem(_ secret: String) -> String? {
         guard secret.hasPrefix(prefix) else {
-            return "must be \(prefix) followed by base64 (the Standard Webhooks format; generate one with: echo whsec_$(openssl rand -base64 32))"
+            return
+                "must be \(prefix) followed by base64 (the Standard Webhooks format; generate one with: echo whsec_$(openssl rand -base64 32))"
         }
         guard let key = keyBytes(secret) else { return "is not valid base64 after \(prefix)" }
         guard (24...64).contains(key.count) else { return "must decode to 24-64 bytes (it decodes to \(key.count))" }
@@ -20,7 +21,9 @@ public enum WebhookSecretFormat {
 
     /// The HMAC key a valid secret stands for.
     public static func keyBytes(_ secret: String) -> [UInt8]? {
-        guard secret.hasPrefix(prefix), let d = Data(base64Encoded: String(secret.dropFirst(prefix.count))) else { return nil }
+        guard secret.hasPrefix(prefix), let d = Data(base64Encoded: String(secret.dropFirst(prefix.count))) else {
+            return nil
+        }
         return Array(d)
     }
 }

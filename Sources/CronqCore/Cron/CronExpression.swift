@@ -66,7 +66,8 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
                 let wn = ((weekday - (day - n)) % 7 + 7) % 7  // weekday of day n
                 var target = n
                 if wn == 6 { target = n == 1 ? 3 : n - 1 }  // Saturday: Friday before, or Monday after the 1st
-                if wn == 0 { target = n == daysInMonth ? n - 2 : n + 1 }  // Sunday: Monday after, or Friday before the last
+                // Sunday: Monday after, or Friday before the last
+                if wn == 0 { target = n == daysInMonth ? n - 2 : n + 1 }
                 if target == day { return true }
             }
         }

@@ -17,7 +17,9 @@ extension CronExpression {
             guard let expanded = Self.macros[trimmed[0].lowercased()] else {
                 throw CronError(
                     field: nil, token: trimmed[0],
-                    reason: "unknown macro \(trimmed[0]) (known: @yearly @annually @monthly @weekly @daily @midnight @hourly)")
+                    reason:
+                        "unknown macro \(trimmed[0]) (known: @yearly @annually @monthly @weekly @daily @midnight @hourly)"
+                )
             }
             fieldTexts = expanded.split(separator: " ").map(String.init)
             source = trimmed[0].lowercased()
@@ -25,7 +27,9 @@ extension CronExpression {
         guard fieldTexts.count == 5 || fieldTexts.count == 6 else {
             throw CronError(
                 field: nil, token: text,
-                reason: "expected 5 fields (minute hour day-of-month month day-of-week) or 6 with a leading second, got \(fieldTexts.count)")
+                reason:
+                    "expected 5 fields (minute hour day-of-month month day-of-week) or 6 with a leading second, got \(fieldTexts.count)"
+            )
         }
         let hasSeconds = fieldTexts.count == 6
         if !hasSeconds { fieldTexts.insert("0", at: 0) }
@@ -37,7 +41,8 @@ extension CronExpression {
         let month = try Self.parseBits(fieldTexts[4], .month)
         let dom = try Self.parseDayOfMonth(fieldTexts[3])
         let dow = try Self.parseDayOfWeek(fieldTexts[5])
-        if (hasSeconds && fieldTexts[0].hasPrefix("*")) || fieldTexts[1].hasPrefix("*") || fieldTexts[2].hasPrefix("*") {
+        if (hasSeconds && fieldTexts[0].hasPrefix("*")) || fieldTexts[1].hasPrefix("*") || fieldTexts[2].hasPrefix("*")
+        {
             flags |= Self.intervalFlag
         }
         if fieldTexts[3].hasPrefix("*") || fieldTexts[3] == "?" { flags |= Self.domStarFlag }
@@ -80,7 +85,10 @@ extension CronExpression {
         let upper = token.uppercased()
         if let v = field.names[upper] { return v }
         guard !token.isEmpty, token.allSatisfy({ $0.isASCII && $0.isNumber }), let v = Int(token) else {
-            let hint = field.names.isEmpty ? "a number" : "a number or a name (\(field.names.sorted { $0.value < $1.value }.map(\.key).joined(separator: " ")))"
+            let hint =
+                field.names.isEmpty
+                ? "a number"
+                : "a number or a name (\(field.names.sorted { $0.value < $1.value }.map(\.key).joined(separator: " ")))"
             throw CronError(field: field, token: whole, reason: "'\(token)' is not \(hint)")
         }
         guard field.range.contains(v) else {
@@ -103,7 +111,9 @@ extension CronExpression {
     }
 
     private static func parseItem(_ item: Substring, _ field: CronField, whole: String) throws -> UInt64 {
-        guard !item.isEmpty else { throw CronError(field: field, token: whole, reason: "empty item in list '\(whole)'") }
+        guard !item.isEmpty else {
+            throw CronError(field: field, token: whole, reason: "empty item in list '\(whole)'")
+        }
         var base = item
         var step = 1
         if let slash = item.firstIndex(of: "/") {
@@ -113,9 +123,13 @@ extension CronExpression {
                 throw CronError(field: field, token: whole, reason: "step '\(stepText)' in '\(item)' is not a number")
             }
             let size = field.range.count - (field == .dayOfWeek ? 1 : 0)
-            guard s >= 1 else { throw CronError(field: field, token: whole, reason: "step 0 in '\(item)': a step must be at least 1") }
+            guard s >= 1 else {
+                throw CronError(field: field, token: whole, reason: "step 0 in '\(item)': a step must be at least 1")
+            }
             guard s <= size else {
-                throw CronError(field: field, token: whole, reason: "step \(s) in '\(item)' is larger than the field's \(size) values")
+                throw CronError(
+                    field: field, token: whole,
+                    reason: "step \(s) in '\(item)' is larger than the field's \(size) values")
             }
             step = s
         }
@@ -131,7 +145,9 @@ extension CronExpression {
             low = try parseNumber(base[..<dash], field, whole: whole)
             high = try parseNumber(base[base.index(after: dash)...], field, whole: whole)
             guard low <= high else {
-                throw CronError(field: field, token: whole, reason: "'\(base)' is a descending range; write the smaller value first")
+                throw CronError(
+                    field: field, token: whole, reason: "'\(base)' is a descending range; write the smaller value first"
+                )
             }
         } else {
             low = try parseNumber(base, field, whole: whole)
@@ -161,7 +177,8 @@ extension CronExpression {
                 let n = try parseNumber(item.dropLast(), .dayOfMonth, whole: text)
                 nearest |= 1 << UInt32(n)
             } else if upper.contains("L") || upper.contains("W") {
-                throw CronError(field: .dayOfMonth, token: text, reason: "'\(item)' is not valid: use L, LW or nW (1-31)")
+                throw CronError(
+                    field: .dayOfMonth, token: text, reason: "'\(item)' is not valid: use L, LW or nW (1-31)")
             } else {
                 plain.append(item)
             }
@@ -181,7 +198,8 @@ extension CronExpression {
                 if d == 7 { d = 0 }
                 let kText = item[item.index(after: hash)...]
                 guard let k = Int(kText), (1...5).contains(k) else {
-                    throw CronError(field: .dayOfWeek, token: text, reason: "'\(item)': the week number after # must be 1-5")
+                    throw CronError(
+                        field: .dayOfWeek, token: text, reason: "'\(item)': the week number after # must be 1-5")
                 }
                 nth |= 1 << UInt64((k - 1) * 7 + d)
             } else if item.count > 1, item.uppercased().hasSuffix("L") {

@@ -27,7 +27,9 @@ public struct CronSchedule: Sendable {
     /// - Throws: ``CronError``; an unknown zone is reported as such.
     public init(_ text: String, timeZone: String = "UTC") throws {
         guard let zone = ZoneRules.named(timeZone) else {
-            throw CronError(field: nil, token: timeZone, reason: "unknown time zone '\(timeZone)' (use an IANA name such as Europe/London)")
+            throw CronError(
+                field: nil, token: timeZone,
+                reason: "unknown time zone '\(timeZone)' (use an IANA name such as Europe/London)")
         }
         self.init(try CronExpression(text), zone: zone)
     }
@@ -176,7 +178,8 @@ public struct CronSchedule: Sendable {
                 weekday = weekday == 6 ? 0 : weekday + 1
             }
             if !dayFound {
-                t = t.month == 12
+                t =
+                    t.month == 12
                     ? LocalTime(year: t.year + 1, month: 1, day: 1, hour: 0, minute: 0, second: 0)
                     : LocalTime(year: t.year, month: t.month + 1, day: 1, hour: 0, minute: 0, second: 0)
                 continue
@@ -231,7 +234,9 @@ public struct CronSchedule: Sendable {
                     t = LocalTime(year: t.year - 1, month: 12, day: 31, hour: 23, minute: 59, second: 59)
                     continue
                 }
-                t = LocalTime(year: t.year, month: m, day: Civil.daysInMonth(year: t.year, month: m), hour: 23, minute: 59, second: 59)
+                t = LocalTime(
+                    year: t.year, month: m, day: Civil.daysInMonth(year: t.year, month: m), hour: 23, minute: 59,
+                    second: 59)
             }
             let dim = Civil.daysInMonth(year: t.year, month: t.month)
             if t.day > dim { t.day = dim; t.hour = 23; t.minute = 59; t.second = 59 }

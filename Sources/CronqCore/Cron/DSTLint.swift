@@ -20,9 +20,11 @@ public enum DSTLint {
         public var description: String {
             switch kind {
             case .gap:
-                return "job '\(job)': \(localFrom)–\(localUntil) local does not exist (DST gap): it fires once at the gap's end, \(Timestamp.iso(firesAt))"
+                return
+                    "job '\(job)': \(localFrom)–\(localUntil) local does not exist (DST gap): it fires once at the gap's end, \(Timestamp.iso(firesAt))"
             case .repeated:
-                return "job '\(job)': \(localFrom)–\(localUntil) local happens twice (DST repeated hour): it fires once, at the first pass, \(Timestamp.iso(firesAt))"
+                return
+                    "job '\(job)': \(localFrom)–\(localUntil) local happens twice (DST repeated hour): it fires once, at the first pass, \(Timestamp.iso(firesAt))"
             }
         }
     }
@@ -35,7 +37,9 @@ public enum DSTLint {
         }
     }
 
-    static func check(job: String, _ expression: CronExpression, zone: ZoneRules, from: Int64, until: Int64) -> [Finding] {
+    static func check(job: String, _ expression: CronExpression, zone: ZoneRules, from: Int64, until: Int64)
+        -> [Finding]
+    {
         var out: [Finding] = []
         var t = from
         let real = CronSchedule(expression, zone: zone)
@@ -51,10 +55,12 @@ public enum DSTLint {
             let fixed = CronSchedule(expression, zone: ZoneRules(fixedZone))
             guard let hit = fixed.next(after: transition - 1), hit < transition + delta else { continue }
             let fires = real.next(after: transition - (after > before ? 1 : delta + 1)) ?? transition
-            out.append(Finding(
-                job: job, kind: after > before ? .gap : .repeated, transition: transition,
-                localFrom: local(transition + Int64(namingOffset)), localUntil: local(transition + Int64(namingOffset) + delta),
-                firesAt: fires))
+            out.append(
+                Finding(
+                    job: job, kind: after > before ? .gap : .repeated, transition: transition,
+                    localFrom: local(transition + Int64(namingOffset)),
+                    localUntil: local(transition + Int64(namingOffset) + delta),
+                    firesAt: fires))
         }
         return out
     }

@@ -24,7 +24,8 @@ public final class ZoneRules: Sendable {
     public init(_ timeZone: TimeZone) {
         self.timeZone = timeZone
         let probe = Date(timeIntervalSince1970: 1_700_000_000)
-        let fixed = timeZone.nextDaylightSavingTimeTransition(after: Date(timeIntervalSince1970: 0)) == nil
+        let fixed =
+            timeZone.nextDaylightSavingTimeTransition(after: Date(timeIntervalSince1970: 0)) == nil
             && timeZone.nextDaylightSavingTimeTransition(after: probe) == nil
             && timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: 0)) == timeZone.secondsFromGMT(for: probe)
         self.isFixed = fixed
@@ -49,7 +50,10 @@ public final class ZoneRules: Sendable {
     public convenience init?(identifier: String) {
         guard let tz = TimeZone(identifier: identifier) else { return nil }
         // Foundation maps unknown names to GMT in some versions; insist on a real match.
-        guard tz.identifier == identifier || identifier == "UTC" || identifier == "GMT" || tz.identifier.caseInsensitiveCompare(identifier) == .orderedSame else {
+        guard
+            tz.identifier == identifier || identifier == "UTC" || identifier == "GMT"
+                || tz.identifier.caseInsensitiveCompare(identifier) == .orderedSame
+        else {
             return nil
         }
         self.init(tz)

@@ -1,4 +1,3 @@
-
 /// Why a delivered message cannot be a job: it is dead-lettered with reason `malformed` and this text.
 public struct MalformedMessage: Error, Sendable, Equatable, CustomStringConvertible {
     public let reason: String
@@ -13,8 +12,10 @@ extension JobMessage {
     /// `[A-Za-z0-9_-]`, checked on bytes: the worker does it for every job.
     static func isJobNameByte(_ b: UInt8) -> Bool {
         switch b {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-            UInt8(ascii: "_"), UInt8(ascii: "-"): return true
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "_"), UInt8(ascii: "-"):
+            return true
         default: return false
         }
     }
@@ -22,7 +23,9 @@ extension JobMessage {
     /// Decodes and checks a delivered body against the contract.
     /// - Throws: ``MalformedMessage`` saying what is wrong (never echoing more than a short excerpt).
     public static func parse(_ body: [UInt8]) throws(MalformedMessage) -> JobMessage {
-        guard body.count <= maxBodyBytes else { throw MalformedMessage("body is \(body.count) bytes, over the \(maxBodyBytes)-byte limit") }
+        guard body.count <= maxBodyBytes else {
+            throw MalformedMessage("body is \(body.count) bytes, over the \(maxBodyBytes)-byte limit")
+        }
         guard !body.isEmpty else { throw MalformedMessage("body is empty") }
         let m: JobMessage
         do {
@@ -39,14 +42,17 @@ extension JobMessage {
         }
         if let why = pathProblem(m.request.path) { throw MalformedMessage("request.path \(why)") }
         guard ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(m.request.method) else {
-            throw MalformedMessage("request.method '\(m.request.method.prefix(16))' is not GET, POST, PUT, PATCH or DELETE")
+            throw MalformedMessage(
+                "request.method '\(m.request.method.prefix(16))' is not GET, POST, PUT, PATCH or DELETE")
         }
         guard m.request.timeoutMs > 0 else { throw MalformedMessage("request.timeout_ms must be positive") }
         guard m.retry.maxAttempts >= 1 else { throw MalformedMessage("retry.max_attempts must be at least 1") }
         guard !m.retry.backoff.isEmpty, m.retry.backoff.allSatisfy({ DurationText.parse($0) != nil }) else {
             throw MalformedMessage("retry.backoff must list tiers such as \"10s\", \"1m\"")
         }
-        guard Timestamp.parse(m.scheduledAt) != nil else { throw MalformedMessage("scheduled_at '\(m.scheduledAt.prefix(40))' is not an ISO 8601 instant") }
+        guard Timestamp.parse(m.scheduledAt) != nil else {
+            throw MalformedMessage("scheduled_at '\(m.scheduledAt.prefix(40))' is not an ISO 8601 instant")
+        }
         for (k, v) in m.request.headers {
             if let why = HeaderPolicy.problem(name: k, value: v) { throw MalformedMessage("request.headers: \(why)") }
         }
@@ -60,14 +66,17 @@ extension JobMessage {
         let root = try JSONObject(json, path: "")
         // The version first: a future format may differ in every other field.
         let version = try root.int("v")
-        guard version == 1 else { throw MalformedMessage("unknown message version v=\(version) (this worker reads v=1)") }
+        guard version == 1 else {
+            throw MalformedMessage("unknown message version v=\(version) (this worker reads v=1)")
+        }
         // In the contract's order, so the first problem named is the first one a reader would see.
         let job = try root.string("job")
         let scheduledAt = try root.string("scheduled_at")
         let backend = try root.string("backend")
         let request = try root.object("request")
         let req = Request(
-            method: try request.string("method"), path: try request.string("path"), headers: try request.stringMap("headers"),
+            method: try request.string("method"), path: try request.string("path"),
+            headers: try request.stringMap("headers"),
             body: try request.optionalString("body"), timeoutMs: try request.int("timeout_ms"))
         let retry = try root.object("retry")
         let policy = Retry(
@@ -84,7 +93,8 @@ private struct JSONObject {
 
     init(_ value: JSONValue, path: String) throws(MalformedMessage) {
         guard case .object(let m) = value else {
-            throw MalformedMessage(path.isEmpty ? "body is not a JSON object" : "wrong type for \(path) (expected an object)")
+            throw MalformedMessage(
+                path.isEmpty ? "body is not a JSON object" : "wrong type for \(path) (expected an object)")
         }
         members = m
         self.path = path
@@ -103,7 +113,9 @@ private struct JSONObject {
     }
 
     func string(_ key: String) throws(MalformedMessage) -> String {
-        guard case .string(let s) = try required(key) else { throw MalformedMessage("wrong type for \(name(key)) (expected a string)") }
+        guard case .string(let s) = try required(key) else {
+            throw MalformedMessage("wrong type for \(name(key)) (expected a string)")
+        }
         return s
     }
 
@@ -124,11 +136,15 @@ private struct JSONObject {
     }
 
     func stringArray(_ key: String) throws(MalformedMessage) -> [String] {
-        guard case .array(let items) = try required(key) else { throw MalformedMessage("wrong type for \(name(key)) (expected an array)") }
+        guard case .array(let items) = try required(key) else {
+            throw MalformedMessage("wrong type for \(name(key)) (expected an array)")
+        }
         var out: [String] = []
         out.reserveCapacity(items.count)
         for item in items {
-            guard case .string(let s) = item else { throw MalformedMessage("wrong type for \(name(key)) (expected strings)") }
+            guard case .string(let s) = item else {
+                throw MalformedMessage("wrong type for \(name(key)) (expected strings)")
+            }
             out.append(s)
         }
         return out
@@ -139,7 +155,9 @@ private struct JSONObject {
         var out: [String: String] = [:]
         out.reserveCapacity(o.members.count)
         for (k, v) in o.members {
-            guard case .string(let s) = v else { throw MalformedMessage("wrong type for \(name(key)).\(k.prefix(40)) (expected a string)") }
+            guard case .string(let s) = v else {
+                throw MalformedMessage("wrong type for \(name(key)).\(k.prefix(40)) (expected a string)")
+            }
             out[k] = s
         }
         return out

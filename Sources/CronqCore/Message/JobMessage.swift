@@ -144,12 +144,18 @@ public struct JobMessage: Codable, Sendable, Equatable {
             prev2 = prev1
             prev1 = b
         }
-        guard path.utf8.first == UInt8(ascii: "/") else { return "'\(path.prefix(80))' must start with / (a path on the backend, not a URL)" }
-        if path.utf8.dropFirst().first == UInt8(ascii: "/") { return "'\(path.prefix(80))' starts with // and would name another host" }
+        guard path.utf8.first == UInt8(ascii: "/") else {
+            return "'\(path.prefix(80))' must start with / (a path on the backend, not a URL)"
+        }
+        if path.utf8.dropFirst().first == UInt8(ascii: "/") {
+            return "'\(path.prefix(80))' starts with // and would name another host"
+        }
         if backslash { return "'\(path.prefix(80))' contains a backslash" }
         if atBeforeQuery { return "'\(path.prefix(80))' contains @ before the query" }
         if scheme { return "'\(path.prefix(80))' contains a URL scheme" }
-        if unsafeByte { return "'\(path.prefix(80))' contains spaces, control or non-ASCII characters (percent-encode them)" }
+        if unsafeByte {
+            return "'\(path.prefix(80))' contains spaces, control or non-ASCII characters (percent-encode them)"
+        }
         if path.utf8.count > 2048 { return "is longer than 2048 characters" }
         if let why = dotSegmentProblem(path) { return "'\(path.prefix(80))' \(why)" }
         return nil
@@ -173,7 +179,9 @@ public struct JobMessage: Codable, Sendable, Equatable {
             i += 1
         }
         for segment in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-        where segment.elementsEqual([UInt8(ascii: ".")]) || segment.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")]) {
+        where segment.elementsEqual([UInt8(ascii: ".")])
+            || segment.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")])
+        {
             return "contains a dot segment ('.' or '..')"
         }
         return nil
@@ -209,7 +217,8 @@ public enum Timestamp {
     public static func iso(_ unixSeconds: Int64) -> String {
         let l = LocalTime(seconds: unixSeconds)
         func p2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        let y = l.year < 1000 ? String(repeating: "0", count: 4 - String(l.year).count) + String(l.year) : String(l.year)
+        let y =
+            l.year < 1000 ? String(repeating: "0", count: 4 - String(l.year).count) + String(l.year) : String(l.year)
         return "\(y)-\(p2(l.month))-\(p2(l.day))T\(p2(l.hour)):\(p2(l.minute)):\(p2(l.second))Z"
     }
 
@@ -218,7 +227,8 @@ public enum Timestamp {
     /// Parses `YYYY-MM-DDTHH:MM:SSZ` (also with a fraction, or an offset `+HH:MM`), to Unix seconds.
     public static func parse(_ text: String) -> Int64? {
         let u = Array(text.utf8)
-        guard u.count >= 20, u[4] == UInt8(ascii: "-"), u[7] == UInt8(ascii: "-"), u[10] == UInt8(ascii: "T") || u[10] == UInt8(ascii: " "),
+        guard u.count >= 20, u[4] == UInt8(ascii: "-"), u[7] == UInt8(ascii: "-"),
+            u[10] == UInt8(ascii: "T") || u[10] == UInt8(ascii: " "),
             u[13] == UInt8(ascii: ":"), u[16] == UInt8(ascii: ":")
         else { return nil }
         func num(_ r: Range<Int>) -> Int? {
@@ -230,7 +240,8 @@ public enum Timestamp {
             return v
         }
         guard let y = num(0..<4), let mo = num(5..<7), let d = num(8..<10), let h = num(11..<13), let mi = num(14..<16),
-            let s = num(17..<19), (1...12).contains(mo), d >= 1, d <= Civil.daysInMonth(year: y, month: mo), h < 24, mi < 60, s < 60
+            let s = num(17..<19), (1...12).contains(mo), d >= 1, d <= Civil.daysInMonth(year: y, month: mo), h < 24,
+            mi < 60, s < 60
         else { return nil }
         var i = 19
         if i < u.count && u[i] == UInt8(ascii: ".") {
@@ -240,7 +251,8 @@ public enum Timestamp {
         var offset = 0
         if i < u.count && (u[i] == UInt8(ascii: "Z") || u[i] == UInt8(ascii: "z")) && i == u.count - 1 {
             offset = 0
-        } else if i + 6 == u.count && (u[i] == UInt8(ascii: "+") || u[i] == UInt8(ascii: "-")) && u[i + 3] == UInt8(ascii: ":"),
+        } else if i + 6 == u.count && (u[i] == UInt8(ascii: "+") || u[i] == UInt8(ascii: "-"))
+            && u[i + 3] == UInt8(ascii: ":"),
             let oh = num((i + 1)..<(i + 3)), let om = num((i + 4)..<(i + 6))
         {
             offset = (oh * 3600 + om * 60) * (u[i] == UInt8(ascii: "+") ? 1 : -1)

@@ -26,7 +26,9 @@ public enum OutcomeRules {
     ///   - attempt: the attempt that just ran (1 for the first).
     ///   - firstAttemptAt: Unix seconds of attempt 1.
     ///   - now: Unix seconds now (injected: no clock in here).
-    public static func classify(_ result: CallResult, attempt: Int, firstAttemptAt: Int64, now: Int64, policy: JobMessage.Retry)
+    public static func classify(
+        _ result: CallResult, attempt: Int, firstAttemptAt: Int64, now: Int64, policy: JobMessage.Retry
+    )
         -> Decision
     {
         let retryAfter: String?
@@ -35,7 +37,9 @@ public enum OutcomeRules {
         switch result {
         case .response(let s, let ra):
             if (200...299).contains(s) { return .succeed }
-            guard retryableStatuses.contains(s) else { return .dead(reason: "http_\(s)", status: s, error: "HTTP \(s)") }
+            guard retryableStatuses.contains(s) else {
+                return .dead(reason: "http_\(s)", status: s, error: "HTTP \(s)")
+            }
             retryAfter = ra
             status = s
             error = "HTTP \(s)"
@@ -56,7 +60,8 @@ public enum OutcomeRules {
         }
         let startsAt = now + chosen.1.totalSeconds
         if startsAt - firstAttemptAt > Int64(policy.maxDurationS) {
-            return .dead(reason: "exhausted", status: status, error: "\(error); max_duration_s \(policy.maxDurationS) passed")
+            return .dead(
+                reason: "exhausted", status: status, error: "\(error); max_duration_s \(policy.maxDurationS) passed")
         }
         return .retry(tier: chosen.0, delay: chosen.1, nextAttempt: attempt + 1)
     }
@@ -85,13 +90,17 @@ public enum RetryAfter {
     static func httpDate(_ s: String) -> Int64? {
         let parts = s.split(separator: " ")
         // Four-digit years only (IMF-fixdate): the civil-date arithmetic is never fed an outside giant.
-        guard parts.count == 6, parts[5] == "GMT", parts[3].utf8.count == 4, parts[1].utf8.count <= 2, let day = Int(parts[1]),
+        guard parts.count == 6, parts[5] == "GMT", parts[3].utf8.count == 4, parts[1].utf8.count <= 2,
+            let day = Int(parts[1]),
             let year = Int(parts[3]), year >= 1000
         else { return nil }
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         guard let mi = months.firstIndex(of: String(parts[2])) else { return nil }
         let hms = parts[4].split(separator: ":").compactMap { Int($0) }
-        guard hms.count == 3, hms.allSatisfy({ $0 >= 0 }), hms[0] < 24, hms[1] < 60, hms[2] < 61, day >= 1, day <= Civil.daysInMonth(year: year, month: mi + 1) else { return nil }
-        return LocalTime(year: year, month: mi + 1, day: day, hour: hms[0], minute: hms[1], second: min(hms[2], 59)).seconds
+        guard hms.count == 3, hms.allSatisfy({ $0 >= 0 }), hms[0] < 24, hms[1] < 60, hms[2] < 61, day >= 1,
+            day <= Civil.daysInMonth(year: year, month: mi + 1)
+        else { return nil }
+        return LocalTime(year: year, month: mi + 1, day: day, hour: hms[0], minute: hms[1], second: min(hms[2], 59))
+            .seconds
     }
 }

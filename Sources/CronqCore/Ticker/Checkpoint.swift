@@ -25,7 +25,9 @@ public struct Checkpoint: Sendable, Equatable {
         }
     }
 
-    public init(at: Int64, fired: [String: Int64], paused: [String: PauseState] = [:], running: [String: RunInFlight] = [:]) {
+    public init(
+        at: Int64, fired: [String: Int64], paused: [String: PauseState] = [:], running: [String: RunInFlight] = [:]
+    ) {
         self.at = at
         self.fired = fired
         self.paused = paused
@@ -74,7 +76,8 @@ public struct Checkpoint: Sendable, Equatable {
         var running: [String: RunInFlight] = [:]
         for (k, v) in obj["running"]?.objectValue ?? [:] {
             guard let id = v["id"]?.stringValue, let s = v["scheduled_at"]?.stringValue.flatMap(Timestamp.parse),
-                let e = v["expires_at"]?.stringValue.flatMap(Timestamp.parse) else { continue }
+                let e = v["expires_at"]?.stringValue.flatMap(Timestamp.parse)
+            else { continue }
             running[k] = RunInFlight(id: id, scheduledAt: s, expiresAt: e)
         }
         return Checkpoint(at: at, fired: out, paused: paused, running: running)

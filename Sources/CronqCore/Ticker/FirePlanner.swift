@@ -74,8 +74,10 @@ public struct FirePlanner: Sendable {
     /// - Parameters:
     ///   - lastFired: the checkpoint; a job without one starts from `now` (nothing to catch up).
     ///   - now: Unix seconds.
-    public init(jobs: [Job], lastFired: [String: Int64], now: Int64, windowSeconds: Int64, maxCatchUp: Int,
-                onTimeGraceSeconds: Int64 = 2) {
+    public init(
+        jobs: [Job], lastFired: [String: Int64], now: Int64, windowSeconds: Int64, maxCatchUp: Int,
+        onTimeGraceSeconds: Int64 = 2
+    ) {
         self.jobs = jobs
         // A set, not `jobs.contains` per entry: with 100,000 jobs and a full checkpoint that was
         // quadratic (minutes, while the connection's heartbeats went unanswered).
@@ -112,7 +114,9 @@ public struct FirePlanner: Sendable {
             popTop()
             let job = jobs[Int(top.job)]
             if top.isRetry {
-                if top.instant > (lastFired[job.name] ?? Int64.min) { fires.append(Fire(job: job.name, jobIndex: Int(top.job), instant: top.instant, caughtUp: false)) }
+                if top.instant > (lastFired[job.name] ?? Int64.min) {
+                    fires.append(Fire(job: job.name, jobIndex: Int(top.job), instant: top.instant, caughtUp: false))
+                }
                 continue
             }
             var due = [top.instant]
@@ -135,14 +139,16 @@ public struct FirePlanner: Sendable {
             case .latest: kept = missed.suffix(1)
             case .all: kept = missed.suffix(maxCatchUp)
             }
-            fires.append(contentsOf: kept.map { Fire(job: job.name, jobIndex: Int(top.job), instant: $0, caughtUp: true) })
+            fires.append(
+                contentsOf: kept.map { Fire(job: job.name, jobIndex: Int(top.job), instant: $0, caughtUp: true) })
             schedule(top.job, after: t)
         }
         // A retried fire can meet the same instant found again by its job's schedule (a new planner that
         // starts from the last confirmed fire): one publish, not two.
         var out: [Fire] = []
         out.reserveCapacity(fires.count)
-        for f in fires.sorted(by: { ($0.instant, $0.job) < ($1.instant, $1.job) }) where out.last.map({ $0.instant != f.instant || $0.job != f.job }) ?? true {
+        for f in fires.sorted(by: { ($0.instant, $0.job) < ($1.instant, $1.job) })
+        where out.last.map({ $0.instant != f.instant || $0.job != f.job }) ?? true {
             out.append(f)
         }
         return out

@@ -33,7 +33,10 @@ public struct ControlMessage: Sendable, Equatable {
     public var catchUp: CronqConfig.CatchUp
     public var at: Int64
 
-    public init(action: Action, job: String, until: Int64? = nil, reason: String? = nil, catchUp: CronqConfig.CatchUp = .none, at: Int64) {
+    public init(
+        action: Action, job: String, until: Int64? = nil, reason: String? = nil, catchUp: CronqConfig.CatchUp = .none,
+        at: Int64
+    ) {
         self.action = action
         self.job = job
         self.until = until

@@ -21,7 +21,8 @@ public struct Topology: Sendable, Equatable {
         public var arguments: [(key: String, value: Argument)]
 
         public static func == (a: Queue, b: Queue) -> Bool {
-            a.name == b.name && a.arguments.map(\.key) == b.arguments.map(\.key) && a.arguments.map(\.value) == b.arguments.map(\.value)
+            a.name == b.name && a.arguments.map(\.key) == b.arguments.map(\.key)
+                && a.arguments.map(\.value) == b.arguments.map(\.value)
         }
     }
 
@@ -33,7 +34,8 @@ public struct Topology: Sendable, Equatable {
 
         public static func == (a: Binding, b: Binding) -> Bool {
             a.queue == b.queue && a.exchange == b.exchange && a.routingKey == b.routingKey
-                && a.arguments.map(\.key) == b.arguments.map(\.key) && a.arguments.map(\.value) == b.arguments.map(\.value)
+                && a.arguments.map(\.key) == b.arguments.map(\.key)
+                && a.arguments.map(\.value) == b.arguments.map(\.value)
         }
     }
 
@@ -66,7 +68,10 @@ public struct Topology: Sendable, Equatable {
     }
 
     /// The topology for work queues `queues` and retry tiers `tiers`.
-    public init(names: Names, queues: [String], tiers: [Duration], history: CronqConfig.HistorySettings = .init(), skipJobs: [String] = []) {
+    public init(
+        names: Names, queues: [String], tiers: [Duration], history: CronqConfig.HistorySettings = .init(),
+        skipJobs: [String] = []
+    ) {
         exchanges = [
             Exchange(name: names.jobsExchange, kind: "direct"),
             Exchange(name: names.retryExchange, kind: "headers"),
@@ -80,57 +85,84 @@ public struct Topology: Sendable, Equatable {
         self.queues = []
         bindings = []
         for q in queues {
-            self.queues.append(Queue(
-                name: names.workQueue(q),
-                arguments: [("x-queue-type", .string("quorum")), ("x-dead-letter-exchange", .string(names.deadExchange)),
-                            ("x-delivery-limit", .int(Self.deliveryLimit))] + atLeastOnce
-                    // A serial job's queue: one consumer at a time cluster-wide (others stand by).
-                    + (q.hasPrefix(CronqConfig.serialQueuePrefix) ? [("x-single-active-consumer", .bool(true))] : [])))
-            bindings.append(Binding(queue: names.workQueue(q), exchange: names.jobsExchange, routingKey: q, arguments: []))
+            self.queues.append(
+                Queue(
+                    name: names.workQueue(q),
+                    arguments: [
+                        ("x-queue-type", .string("quorum")), ("x-dead-letter-exchange", .string(names.deadExchange)),
+                        ("x-delivery-limit", .int(Self.deliveryLimit)),
+                    ] + atLeastOnce
+                        // A serial job's queue: one consumer at a time cluster-wide (others stand by).
+                        + (q.hasPrefix(CronqConfig.serialQueuePrefix)
+                            ? [("x-single-active-consumer", .bool(true))] : [])))
+            bindings.append(
+                Binding(queue: names.workQueue(q), exchange: names.jobsExchange, routingKey: q, arguments: []))
         }
         for tier in tiers.sorted() {
             let t = DurationText.format(tier)
-            self.queues.append(Queue(
-                name: names.retryQueue(t),
-                arguments: [("x-queue-type", .string("quorum")), ("x-message-ttl", .int(tier.totalMilliseconds)),
-                            ("x-dead-letter-exchange", .string(names.jobsExchange))] + atLeastOnce))
-            bindings.append(Binding(
-                queue: names.retryQueue(t), exchange: names.retryExchange, routingKey: "",
-                arguments: [("x-match", .string("all")), (JobMessageProperties.delayHeader, .string(t))]))
+            self.queues.append(
+                Queue(
+                    name: names.retryQueue(t),
+                    arguments: [
+                        ("x-queue-type", .string("quorum")), ("x-message-ttl", .int(tier.totalMilliseconds)),
+                        ("x-dead-letter-exchange", .string(names.jobsExchange)),
+                    ] + atLeastOnce))
+            bindings.append(
+                Binding(
+                    queue: names.retryQueue(t), exchange: names.retryExchange, routingKey: "",
+                    arguments: [("x-match", .string("all")), (JobMessageProperties.delayHeader, .string(t))]))
         }
         self.queues.append(Queue(name: names.deadQueue, arguments: [("x-queue-type", .string("quorum"))]))
         bindings.append(Binding(queue: names.deadQueue, exchange: names.deadExchange, routingKey: "", arguments: []))
-        self.queues.append(Queue(
-            name: names.stateQueue,
-            arguments: [("x-queue-type", .string("quorum")), ("x-max-length", .int(1)), ("x-overflow", .string("drop-head"))]))
+        self.queues.append(
+            Queue(
+                name: names.stateQueue,
+                arguments: [
+                    ("x-queue-type", .string("quorum")), ("x-max-length", .int(1)),
+                    ("x-overflow", .string("drop-head")),
+                ]))
         // Pause/resume messages wait here for the leader ticker (durable: one sent with no leader is not lost).
         self.queues.append(Queue(name: names.controlQueue, arguments: [("x-queue-type", .string("quorum"))]))
-        bindings.append(Binding(queue: names.controlQueue, exchange: names.controlExchange, routingKey: "", arguments: []))
+        bindings.append(
+            Binding(queue: names.controlQueue, exchange: names.controlExchange, routingKey: "", arguments: []))
         if !skipJobs.isEmpty {
             // Bounded: if no ticker reads it for a long time, the oldest ends go (their runs then expire).
-            self.queues.append(Queue(name: names.completionsQueue, arguments: [
-                ("x-queue-type", .string("quorum")), ("x-max-length", .int(100_000)), ("x-overflow", .string("drop-head")),
-            ]))
+            self.queues.append(
+                Queue(
+                    name: names.completionsQueue,
+                    arguments: [
+                        ("x-queue-type", .string("quorum")), ("x-max-length", .int(100_000)),
+                        ("x-overflow", .string("drop-head")),
+                    ]))
             for job in skipJobs.sorted() {
                 for end in ["succeeded", "dead"] {
-                    bindings.append(Binding(queue: names.completionsQueue, exchange: names.eventsExchange, routingKey: "job.\(job).\(end)", arguments: []))
+                    bindings.append(
+                        Binding(
+                            queue: names.completionsQueue, exchange: names.eventsExchange,
+                            routingKey: "job.\(job).\(end)", arguments: []))
                 }
             }
         }
         // Run history: every event, kept for `max_age` (read by `cronq history` and `cronq status --jobs`).
-        self.queues.append(Queue(
-            name: names.historyStream,
-            arguments: [("x-queue-type", .string("stream")), ("x-max-age", .string("\(history.maxAge.totalSeconds)s")),
-                        ("x-max-length-bytes", .int(history.maxLengthBytes))]))
-        bindings.append(Binding(queue: names.historyStream, exchange: names.eventsExchange, routingKey: "#", arguments: []))
+        self.queues.append(
+            Queue(
+                name: names.historyStream,
+                arguments: [
+                    ("x-queue-type", .string("stream")), ("x-max-age", .string("\(history.maxAge.totalSeconds)s")),
+                    ("x-max-length-bytes", .int(history.maxLengthBytes)),
+                ]))
+        bindings.append(
+            Binding(queue: names.historyStream, exchange: names.eventsExchange, routingKey: "#", arguments: []))
     }
 
     /// The topology a configuration needs: its jobs' queues (or `default`) and every retry tier.
     public init(config: CronqConfig) {
         var queues = Set(config.queues).union(config.worker.queues)
         if queues.isEmpty { queues = ["default"] }
-        self.init(names: Names(prefix: config.amqp.prefix), queues: queues.sorted(), tiers: config.retryTiers, history: config.history,
-                  skipJobs: config.jobs.filter { $0.enabled && $0.overlap == .skip }.map(\.name))
+        self.init(
+            names: Names(prefix: config.amqp.prefix), queues: queues.sorted(), tiers: config.retryTiers,
+            history: config.history,
+            skipJobs: config.jobs.filter { $0.enabled && $0.overlap == .skip }.map(\.name))
     }
 
     /// A RabbitMQ definitions document (`rabbitmqctl import_definitions`, `load_definitions`), stable
@@ -149,18 +181,27 @@ public struct Topology: Sendable, Equatable {
         }
         let doc: [String: Any] = [
             "exchanges": exchanges.map {
-                ["name": $0.name, "vhost": vhost, "type": $0.kind, "durable": true, "auto_delete": false, "internal": false,
-                 "arguments": [String: Any]()] as [String: Any]
+                [
+                    "name": $0.name, "vhost": vhost, "type": $0.kind, "durable": true, "auto_delete": false,
+                    "internal": false,
+                    "arguments": [String: Any](),
+                ] as [String: Any]
             },
             "queues": queues.map {
-                ["name": $0.name, "vhost": vhost, "durable": true, "auto_delete": false, "arguments": args($0.arguments)] as [String: Any]
+                [
+                    "name": $0.name, "vhost": vhost, "durable": true, "auto_delete": false,
+                    "arguments": args($0.arguments),
+                ] as [String: Any]
             },
             "bindings": bindings.map {
-                ["source": $0.exchange, "vhost": vhost, "destination": $0.queue, "destination_type": "queue",
-                 "routing_key": $0.routingKey, "arguments": args($0.arguments)] as [String: Any]
+                [
+                    "source": $0.exchange, "vhost": vhost, "destination": $0.queue, "destination_type": "queue",
+                    "routing_key": $0.routingKey, "arguments": args($0.arguments),
+                ] as [String: Any]
             },
         ]
-        let data = try! JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        let data = try! JSONSerialization.data(
+            withJSONObject: doc, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 }

@@ -37,9 +37,10 @@ public enum ScheduleReport {
             }
             for (i, n) in next.enumerated() {
                 let local = localTime(n, zone: zone.timeZone)
-                rows.append(i == 0
-                    ? [name, job.schedule.source, job.timezone, target, job.queue, local, Timestamp.iso(n)]
-                    : ["", "", "", "", "", local, Timestamp.iso(n)])
+                rows.append(
+                    i == 0
+                        ? [name, job.schedule.source, job.timezone, target, job.queue, local, Timestamp.iso(n)]
+                        : ["", "", "", "", "", local, Timestamp.iso(n)])
             }
         }
         return TextTable.render(rows)
@@ -56,8 +57,10 @@ public enum TextTable {
         var widths = [Int](repeating: 0, count: width)
         for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
         return rows.map { r in
-            r.enumerated().map { i, c in i == r.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ")
+            r.enumerated().map { i, c in
+                i == r.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            }
+            .joined(separator: "  ")
         }.joined(separator: "\n") + "\n"
     }
 }

@@ -27,9 +27,12 @@ public struct OutcomeEvent: Encodable, Sendable, Equatable {
         case durationMs = "duration_ms"
     }
 
-    public init(event: String, job: String, messageID: String, scheduledAt: String? = nil, attempt: Int? = nil, status: Int? = nil,
-                durationMs: Int? = nil, reason: String? = nil, tier: String? = nil, error: String? = nil, queue: String? = nil,
-                at: Int64) {
+    public init(
+        event: String, job: String, messageID: String, scheduledAt: String? = nil, attempt: Int? = nil,
+        status: Int? = nil,
+        durationMs: Int? = nil, reason: String? = nil, tier: String? = nil, error: String? = nil, queue: String? = nil,
+        at: Int64
+    ) {
         self.event = event
         self.job = job
         self.messageID = messageID

@@ -1,6 +1,6 @@
-public import Logging
-import Foundation
 import CronqCore
+import Foundation
+public import Logging
 
 /// One line per event, logfmt (`ts=… level=info msg=fired job=every5min …`) or JSON, on stderr.
 ///
@@ -16,7 +16,9 @@ public struct LogfmtHandler: LogHandler {
     let format: Format
     let sink: @Sendable (String) -> Void
 
-    public init(label: String, level: Logger.Level = .info, format: Format = .logfmt, sink: (@Sendable (String) -> Void)? = nil) {
+    public init(
+        label: String, level: Logger.Level = .info, format: Format = .logfmt, sink: (@Sendable (String) -> Void)? = nil
+    ) {
         self.label = label
         self.logLevel = level
         self.format = format
@@ -38,9 +40,13 @@ public struct LogfmtHandler: LogHandler {
             for (k, v) in all.sorted(by: { $0.key < $1.key }) { line += " \(k)=\(Self.quote(v.description))" }
             sink(line)
         case .json:
-            var obj: [String: String] = ["ts": ts, "level": "\(event.level)", "app": label, "msg": event.message.description]
+            var obj: [String: String] = [
+                "ts": ts, "level": "\(event.level)", "app": label, "msg": event.message.description,
+            ]
             for (k, v) in all { obj[k] = v.description }
-            let data = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+            let data =
+                (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]))
+                ?? Data()
             sink(String(decoding: data, as: UTF8.self))
         }
     }
@@ -48,7 +54,11 @@ public struct LogfmtHandler: LogHandler {
     /// Values come partly from outside (message ids, error excerpts of a backend's answer): a CR, LF,
     /// ESC or other control character is escaped, so that no value can forge a line or rewrite a terminal.
     static func quote(_ s: String) -> String {
-        if !s.isEmpty && !s.unicodeScalars.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || Printable.isControl($0) }) { return s }
+        if !s.isEmpty
+            && !s.unicodeScalars.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || Printable.isControl($0) })
+        {
+            return s
+        }
         var out = "\""
         for c in s.unicodeScalars {
             switch c {
@@ -69,5 +79,3 @@ public struct LogfmtHandler: LogHandler {
         return base.dropLast() + "." + (ms < 10 ? "00" : ms < 100 ? "0" : "") + "\(ms)Z"
     }
 }
-
-

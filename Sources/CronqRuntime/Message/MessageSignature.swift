@@ -26,7 +26,9 @@ public enum MessageSignature {
         let expected = mac(messageID: messageID, body: body, key: key)
         for candidate in header.split(separator: " ") where candidate.hasPrefix(version + ",") {
             guard let given = Data(base64Encoded: String(candidate.dropFirst(version.count + 1))) else { continue }
-            if given.count == expected.count && zip(given, expected).reduce(0, { $0 | ($1.0 ^ $1.1) }) == 0 { return true }
+            if given.count == expected.count && zip(given, expected).reduce(0, { $0 | ($1.0 ^ $1.1) }) == 0 {
+                return true
+            }
         }
         return false
     }
@@ -41,8 +43,10 @@ public enum MessageSignature {
 
     /// Whether a delivered message is signed with `key`.
     public static func isSigned(_ message: AMQPMessage, key: Secret) -> Bool {
-        verify(message.properties.headers?[JobMessageProperties.signatureHeader]?.stringValue, messageID: message.properties.messageID,
-               body: message.body, key: key)
+        verify(
+            message.properties.headers?[JobMessageProperties.signatureHeader]?.stringValue,
+            messageID: message.properties.messageID,
+            body: message.body, key: key)
     }
 
     static func mac(messageID: String, body: [UInt8], key: Secret) -> [UInt8] {

@@ -9,7 +9,9 @@ enum CronqMetrics {
         Counter(label: "cronq_worker_jobs_total", dimensions: [("job", job), ("outcome", outcome)]).increment()
     }
     static func httpStatus(_ status: Int?) {
-        Counter(label: "cronq_worker_http_responses_total", dimensions: [("status", status.map(String.init) ?? "error")]).increment()
+        Counter(
+            label: "cronq_worker_http_responses_total", dimensions: [("status", status.map(String.init) ?? "error")]
+        ).increment()
     }
     static func requestDuration(_ ms: Int) {
         Timer(label: "cronq_worker_request_duration_seconds").recordMilliseconds(ms)

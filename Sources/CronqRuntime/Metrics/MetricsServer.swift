@@ -28,7 +28,9 @@ public final class MetricsServer: Sendable {
 
     /// - Parameter health: true when the process is healthy (connected; for the ticker: leading or standing by).
     /// - Throws: a bind error naming the address.
-    public init(registry: PrometheusCollectorRegistry, host: String, port: Int, health: @escaping @Sendable () -> Bool) throws {
+    public init(registry: PrometheusCollectorRegistry, host: String, port: Int, health: @escaping @Sendable () -> Bool)
+        throws
+    {
         self.registry = registry
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let bootstrap = ServerBootstrap(group: group)
@@ -49,7 +51,9 @@ public final class MetricsServer: Sendable {
 
     /// For the executables' `--metrics-address`: bootstraps metrics, starts the server, logs where.
     /// - Throws: a bind error; the caller exits 1 with it.
-    public static func start(address: String, logger: Logger, health: @escaping @Sendable () -> Bool) throws -> MetricsServer {
+    public static func start(address: String, logger: Logger, health: @escaping @Sendable () -> Bool) throws
+        -> MetricsServer
+    {
         guard let a = parseAddress(address) else { throw MetricsAddressError(address: address) }
         let server = try MetricsServer(registry: bootstrap(), host: a.host, port: a.port, health: health)
         logger.info("metrics listening", metadata: ["address": "\(a.host):\(server.port)"])
@@ -68,7 +72,9 @@ public final class MetricsServer: Sendable {
 
     /// Parses `host:port` (e.g. `127.0.0.1:9464`).
     public static func parseAddress(_ text: String) -> (host: String, port: Int)? {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { return nil }
         let host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         return host.isEmpty ? nil : (host, port)
     }
@@ -108,7 +114,9 @@ public final class MetricsServer: Sendable {
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Type", value: type)
                 headers.add(name: "Content-Length", value: "\(body.count)")
-                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+                context.write(
+                    wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
+                    promise: nil)
                 var buffer = context.channel.allocator.buffer(capacity: body.count)
                 buffer.writeBytes(body)
                 context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)

@@ -45,13 +45,18 @@ public struct DeadLetters {
             path = parsed?.request.path
             // A message the broker dead-lettered itself (delivery limit) has x-death, not cronq-dead-*.
             let xDeathReason: String? = {
-                if case .array(let deaths)? = h["x-death"], case .table(let first)? = deaths.first { return first["reason"]?.stringValue }
+                if case .array(let deaths)? = h["x-death"], case .table(let first)? = deaths.first {
+                    return first["reason"]?.stringValue
+                }
                 return nil
             }()
-            reason = h[JobMessageProperties.deadReasonHeader]?.stringValue ?? xDeathReason.map { "broker_\($0)" } ?? "unknown"
+            reason =
+                h[JobMessageProperties.deadReasonHeader]?.stringValue ?? xDeathReason.map { "broker_\($0)" }
+                ?? "unknown"
             status = Int(h[JobMessageProperties.deadStatusHeader]?.intValue ?? 0)
             attempts = Int(h[JobMessageProperties.attemptHeader]?.intValue ?? 1)
-            deadAt = h[JobMessageProperties.deadAtHeader]?.stringValue.flatMap(Timestamp.parse)
+            deadAt =
+                h[JobMessageProperties.deadAtHeader]?.stringValue.flatMap(Timestamp.parse)
                 ?? (h["x-first-death-reason"] != nil ? d.message.properties.timestamp.map(Int64.init) : nil)
             error = h[JobMessageProperties.deadErrorHeader]?.stringValue ?? ""
             queue = h[JobMessageProperties.queueHeader]?.stringValue ?? h["x-first-death-queue"]?.stringValue ?? ""
@@ -71,7 +76,10 @@ public struct DeadLetters {
         /// Dead at or before this instant (`--older-than`).
         public var deadBefore: Int64?
 
-        public init(job: String? = nil, reason: String? = nil, ids: Set<String> = [], deadSince: Int64? = nil, deadBefore: Int64? = nil) {
+        public init(
+            job: String? = nil, reason: String? = nil, ids: Set<String> = [], deadSince: Int64? = nil,
+            deadBefore: Int64? = nil
+        ) {
             self.job = job
             self.reason = reason
             self.ids = ids
@@ -128,9 +136,11 @@ public struct DeadLetters {
     ///     queue, or dead for `unauthenticated`) is not replayed but counted in `unsigned`, unless
     ///     `signUnsigned` says the operator vouches for it (after `cronq dead show`): then it is signed.
     ///   - each: every matching dead letter, and whether it is (or, dry, would be) replayed.
-    public func replay(_ filter: Filter, limit: Int = Int.max, rate: Double? = nil, toQueue: String? = nil, dryRun: Bool = false,
-                       messageKey: Secret? = nil, signUnsigned: Bool = false, each: (Entry, _ willReplay: Bool) -> Void = { _, _ in },
-                       progress: (Summary) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> Summary {
+    public func replay(
+        _ filter: Filter, limit: Int = Int.max, rate: Double? = nil, toQueue: String? = nil, dryRun: Bool = false,
+        messageKey: Secret? = nil, signUnsigned: Bool = false, each: (Entry, _ willReplay: Bool) -> Void = { _, _ in },
+        progress: (Summary) -> Void = { _ in }, shouldStop: () -> Bool = { false }
+    ) throws -> Summary {
         let ch = try connection.openChannel()
         defer { ch.close() }
         let pub = try connection.openChannel()
@@ -159,7 +169,11 @@ public struct DeadLetters {
                 if wait > .zero { Thread.sleep(forTimeInterval: Double(wait.totalMilliseconds) / 1000) }
             }
             let key = toQueue ?? Self.originalKey(e, names: names)
-            let result = try pub.publishAndConfirm([OutgoingMessage(exchange: names.jobsExchange, routingKey: key, message: Self.replayMessage(e.message, signWith: signWith))])
+            let result = try pub.publishAndConfirm([
+                OutgoingMessage(
+                    exchange: names.jobsExchange, routingKey: key,
+                    message: Self.replayMessage(e.message, signWith: signWith))
+            ])
             if result.first == .confirmed {
                 try ch.ack(d.deliveryTag)
                 summary.replayed += 1
@@ -200,11 +214,16 @@ public struct DeadLetters {
     /// The replay of a dead letter: same body and id, fresh counters.
     public static func replayMessage(_ original: AMQPMessage, signWith key: Secret? = nil) -> AMQPMessage {
         var m = AMQPMessage(body: original.body, properties: Republish.carried(original.properties))
-        if m.properties.messageID == nil, let job = try? JobMessage.parse(original.body) { m.properties.messageID = job.messageID }
+        if m.properties.messageID == nil, let job = try? JobMessage.parse(original.body) {
+            m.properties.messageID = job.messageID
+        }
         var h = m.properties.headers ?? AMQPTable()
         let replayed = (h[JobMessageProperties.replayedHeader]?.intValue ?? 0) + 1
         h.removeAll { $0.hasPrefix("cronq-dead-") }
-        for k in [JobMessageProperties.attemptHeader, JobMessageProperties.firstAttemptAtHeader, JobMessageProperties.delayHeader, JobMessageProperties.queueHeader] {
+        for k in [
+            JobMessageProperties.attemptHeader, JobMessageProperties.firstAttemptAtHeader,
+            JobMessageProperties.delayHeader, JobMessageProperties.queueHeader,
+        ] {
             h[k] = nil
         }
         h[JobMessageProperties.replayedHeader] = .int32(Int32(clamping: replayed))

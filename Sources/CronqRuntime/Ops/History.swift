@@ -48,10 +48,14 @@ public enum History {
         var order: [String] = []
         // Pause and resume are about a job, not a run.
         for e in events where e.event != "paused" && e.event != "resumed" {
-            var r = byID[e.messageID] ?? {
-                order.append(e.messageID)
-                return Run(messageID: e.messageID, job: e.job, scheduledAt: nil, outcome: e.event, attempts: 0, lastAt: e.at)
-            }()
+            var r =
+                byID[e.messageID]
+                ?? {
+                    order.append(e.messageID)
+                    return Run(
+                        messageID: e.messageID, job: e.job, scheduledAt: nil, outcome: e.event, attempts: 0,
+                        lastAt: e.at)
+                }()
             if r.scheduledAt == nil { r.scheduledAt = e.scheduledAt }
             if let a = e.attempt { r.attempts = max(r.attempts, a) }
             if e.at > r.lastAt { r.lastAt = e.at }
@@ -64,13 +68,17 @@ public enum History {
             }
             byID[e.messageID] = r
         }
-        return order.compactMap { byID[$0] }.sorted { ($0.scheduledAt ?? $0.lastAt, $0.lastAt) > ($1.scheduledAt ?? $1.lastAt, $1.lastAt) }
+        return order.compactMap { byID[$0] }.sorted {
+            ($0.scheduledAt ?? $0.lastAt, $0.lastAt) > ($1.scheduledAt ?? $1.lastAt, $1.lastAt)
+        }
     }
 
     /// Every event since `since` (Unix seconds), optionally of one job, up to the moment of the call.
     /// - Throws: ``AMQPError``; 404 when the stream does not exist (run `cronq topology apply`).
-    public static func events(connection: AMQPConnection, names: Topology.Names, since: Int64, job: String? = nil,
-                              now: Int64) throws -> [OutcomeEvent] {
+    public static func events(
+        connection: AMQPConnection, names: Topology.Names, since: Int64, job: String? = nil,
+        now: Int64
+    ) throws -> [OutcomeEvent] {
         let ch = try connection.openChannel()
         defer { ch.close() }
         try ch.setPrefetch(1000)  // a stream consumer needs a prefetch, and acks only as credit
@@ -102,8 +110,11 @@ public enum History {
     public static func table(_ runs: [Run]) -> String {
         var rows = [["SCHEDULED_AT", "JOB", "OUTCOME", "ATTEMPTS", "STATUS", "DURATION_MS", "MESSAGE_ID"]]
         for r in runs {
-            rows.append([r.scheduledAt ?? "-", r.job, r.outcome + (r.reason.map { " (\($0))" } ?? ""), r.attempts == 0 ? "-" : "\(r.attempts)",
-                         r.status.map(String.init) ?? "-", r.durationMs.map(String.init) ?? "-", r.messageID])
+            rows.append([
+                r.scheduledAt ?? "-", r.job, r.outcome + (r.reason.map { " (\($0))" } ?? ""),
+                r.attempts == 0 ? "-" : "\(r.attempts)",
+                r.status.map(String.init) ?? "-", r.durationMs.map(String.init) ?? "-", r.messageID,
+            ])
         }
         return TextTable.render(rows)
     }

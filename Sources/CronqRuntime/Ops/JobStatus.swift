@@ -24,7 +24,8 @@ public struct JobStatus: Sendable, Equatable {
 
         enum CodingKeys: String, CodingKey {
             case job, fired, succeeded, retrying, dead, skipped
-            case lastFired = "last_fired", lastSuccess = "last_success", nextFire = "next_fire", alertAfterSeconds = "alert_after_s"
+            case lastFired = "last_fired", lastSuccess = "last_success", nextFire = "next_fire", alertAfterSeconds =
+                "alert_after_s"
             case paused, pausedUntil = "paused_until"
         }
     }
@@ -37,12 +38,17 @@ public struct JobStatus: Sendable, Equatable {
     ///   - events: the history since `windowStart` (or earlier: the last fire and success look further back if given more).
     ///   - windowStart: counts cover events at or after it.
     ///   - maxSilence: per job name, overriding the config's `alert_after`.
-    public init(config: CronqConfig, events: [OutcomeEvent], windowStart: Int64, now: Int64, maxSilence: [String: Duration] = [:],
-                paused: [String: PauseState] = [:]) {
+    public init(
+        config: CronqConfig, events: [OutcomeEvent], windowStart: Int64, now: Int64,
+        maxSilence: [String: Duration] = [:],
+        paused: [String: PauseState] = [:]
+    ) {
         var rows: [String: Row] = [:]
         for j in config.jobs {
             var r = Row(job: j.name)
-            if j.enabled, let zone = ZoneRules.named(j.timezone) { r.nextFire = CronSchedule(j.schedule, zone: zone).next(after: now) }
+            if j.enabled, let zone = ZoneRules.named(j.timezone) {
+                r.nextFire = CronSchedule(j.schedule, zone: zone).next(after: now)
+            }
             r.alertAfterSeconds = (maxSilence[j.name] ?? j.alertAfter)?.totalSeconds
             if let p = paused[j.name], p.holds(at: now) {
                 r.paused = true
@@ -79,18 +85,29 @@ public struct JobStatus: Sendable, Equatable {
         rows.compactMap { r in
             guard let limit = r.alertAfterSeconds, !r.paused else { return nil }
             if let s = r.lastSuccess, now - s <= limit { return nil }
-            let since = r.lastSuccess.map { "last success \(Self.age(now - $0)) ago (\(Timestamp.iso($0)))" } ?? "no success on record"
+            let since =
+                r.lastSuccess.map { "last success \(Self.age(now - $0)) ago (\(Timestamp.iso($0)))" }
+                ?? "no success on record"
             return "job \(r.job): no success for over \(DurationText.format(.seconds(limit))): \(since)"
         }
     }
 
     public func table() -> String {
         func ago(_ t: Int64?) -> String { t.map { "\(Self.age(now - $0)) ago" } ?? "-" }
-        var t = [["JOB", "LAST_FIRED", "LAST_SUCCESS", "FIRED", "OK", "RETRYING", "DEAD", "SKIPPED", "NEXT_FIRE", "ALERT_AFTER", "PAUSED"]]
+        var t = [
+            [
+                "JOB", "LAST_FIRED", "LAST_SUCCESS", "FIRED", "OK", "RETRYING", "DEAD", "SKIPPED", "NEXT_FIRE",
+                "ALERT_AFTER", "PAUSED",
+            ]
+        ]
         for r in rows {
-            t.append([r.job, ago(r.lastFired), ago(r.lastSuccess), "\(r.fired)", "\(r.succeeded)", "\(r.retrying)", "\(r.dead)", "\(r.skipped)",
-                      r.nextFire.map(Timestamp.iso) ?? "-", r.alertAfterSeconds.map { DurationText.format(.seconds($0)) } ?? "-",
-                      r.paused ? (r.pausedUntil.map { "until \(Timestamp.iso($0))" } ?? "yes") : "-"])
+            t.append([
+                r.job, ago(r.lastFired), ago(r.lastSuccess), "\(r.fired)", "\(r.succeeded)", "\(r.retrying)",
+                "\(r.dead)", "\(r.skipped)",
+                r.nextFire.map(Timestamp.iso) ?? "-",
+                r.alertAfterSeconds.map { DurationText.format(.seconds($0)) } ?? "-",
+                r.paused ? (r.pausedUntil.map { "until \(Timestamp.iso($0))" } ?? "yes") : "-",
+            ])
         }
         return TextTable.render(t) + "counts since \(Timestamp.iso(windowStart))\n"
     }

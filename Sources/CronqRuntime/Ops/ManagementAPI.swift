@@ -10,7 +10,8 @@ enum ManagementAPI {
         while base.hasSuffix("/") { base.removeLast() }
         let v = percentEncode(vhost)
         let requests = rows.map { row -> HTTPRequest in
-            var r = HTTPRequest(method: "GET", url: "\(base)/api/queues/\(v)/\(percentEncode(row.queue))", timeout: .seconds(5))
+            var r = HTTPRequest(
+                method: "GET", url: "\(base)/api/queues/\(v)/\(percentEncode(row.queue))", timeout: .seconds(5))
             r.bodyLimit = 1 << 20
             return r
         }
@@ -21,7 +22,9 @@ enum ManagementAPI {
             else { continue }
             rows[i].unacked = obj["messages_unacknowledged"] as? Int
             let stats = obj["message_stats"] as? [String: Any]
-            func rate(_ key: String) -> Double? { ((stats?[key] as? [String: Any])?["rate"] as? NSNumber)?.doubleValue ?? (stats == nil ? nil : 0) }
+            func rate(_ key: String) -> Double? {
+                ((stats?[key] as? [String: Any])?["rate"] as? NSNumber)?.doubleValue ?? (stats == nil ? nil : 0)
+            }
             rows[i].publishRate = rate("publish_details")
             rows[i].deliverRate = rate("deliver_get_details")
             rows[i].ackRate = rate("ack_details")
@@ -32,7 +35,8 @@ enum ManagementAPI {
         var out = ""
         for b in s.utf8 {
             switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
                 out.append(Character(UnicodeScalar(b)))
             default:

@@ -34,13 +34,21 @@ public struct QueueStatus: Sendable {
         var rows: [Row] = []
         var ch = try connection.openChannel()
         for q in topology.queues where q.name != names.stateQueue && q.name != names.controlQueue {
-            let kind = q.name == names.deadQueue ? "dead" : q.name == names.historyStream ? "history"
-                : q.name.hasPrefix(names.retryQueue("")) ? "retry" : "work"
+            let kind =
+                q.name == names.deadQueue
+                ? "dead"
+                : q.name == names.historyStream
+                    ? "history"
+                    : q.name.hasPrefix(names.retryQueue("")) ? "retry" : "work"
             do {
                 let info = try ch.inspectQueue(q.name)
-                rows.append(Row(queue: q.name, kind: kind, ready: Int(info.messageCount), consumers: Int(info.consumerCount), unacked: nil))
+                rows.append(
+                    Row(
+                        queue: q.name, kind: kind, ready: Int(info.messageCount), consumers: Int(info.consumerCount),
+                        unacked: nil))
             } catch let e as AMQPError where e.replyCode == 404 {
-                rows.append(Row(queue: q.name, kind: kind, ready: -1, consumers: 0, unacked: nil))  // missing: run `cronq topology apply`
+                // missing: run `cronq topology apply`
+                rows.append(Row(queue: q.name, kind: kind, ready: -1, consumers: 0, unacked: nil))
                 ch = try connection.openChannel()
             }
         }
@@ -57,13 +65,15 @@ public struct QueueStatus: Sendable {
         var oldest: Int64? = nil
         if (rows.first { $0.kind == "dead" }?.ready ?? 0) > 0, let first = try ch.get(queue: names.deadQueue) {
             let h = first.message.properties.headers
-            let deadAt = h?[JobMessageProperties.deadAtHeader]?.stringValue.flatMap(Timestamp.parse)
+            let deadAt =
+                h?[JobMessageProperties.deadAtHeader]?.stringValue.flatMap(Timestamp.parse)
                 ?? first.message.properties.timestamp.map(Int64.init)
             oldest = deadAt.map { now - $0 }
             try ch.reject(first.deliveryTag, requeue: true)
         }
         // Best effort: a missing or unreadable state queue only means no pauses to show.
-        let paused = (try? CheckpointPeek.peek(ch, names: names))?.checkpoint?.paused.filter { $0.value.holds(at: now) } ?? [:]
+        let paused =
+            (try? CheckpointPeek.peek(ch, names: names))?.checkpoint?.paused.filter { $0.value.holds(at: now) } ?? [:]
         ch.close()
         if let management = config.amqp.managementURL {
             let vhost = (try? AMQPURL(config.amqp.url).vhost) ?? "/"
@@ -78,7 +88,9 @@ public struct QueueStatus: Sendable {
         public var maxReady: Int?
         public var requireLeader = false
         public var requireConsumers = false
-        public init(maxDead: Int? = nil, maxReady: Int? = nil, requireLeader: Bool = false, requireConsumers: Bool = false) {
+        public init(
+            maxDead: Int? = nil, maxReady: Int? = nil, requireLeader: Bool = false, requireConsumers: Bool = false
+        ) {
             self.maxDead = maxDead
             self.maxReady = maxReady
             self.requireLeader = requireLeader
@@ -93,24 +105,36 @@ public struct QueueStatus: Sendable {
             out.append("\(d.queue) holds \(d.ready) dead letters (max \(m))")
         }
         if let m = t.maxReady {
-            for r in rows where r.kind == "work" && r.ready > m { out.append("\(r.queue) has \(r.ready) ready messages (max \(m))") }
+            for r in rows where r.kind == "work" && r.ready > m {
+                out.append("\(r.queue) has \(r.ready) ready messages (max \(m))")
+            }
         }
         if t.requireLeader && !leader { out.append("no ticker holds the leader lock: nothing is being scheduled") }
         if t.requireConsumers {
-            for r in rows where r.kind == "work" && r.consumers == 0 && r.ready >= 0 { out.append("\(r.queue) has no consumer: no worker is running for it") }
+            for r in rows where r.kind == "work" && r.consumers == 0 && r.ready >= 0 {
+                out.append("\(r.queue) has no consumer: no worker is running for it")
+            }
         }
         return out
     }
 
     public func table(color: Bool) -> String {
         let management = rows.contains { $0.unacked != nil }
-        var t: [[String]] = [["QUEUE", "KIND", "READY", "CONSUMERS"] + (management ? ["UNACKED", "PUBLISH/s", "DELIVER/s", "ACK/s"] : [])]
+        var t: [[String]] = [
+            ["QUEUE", "KIND", "READY", "CONSUMERS"]
+                + (management ? ["UNACKED", "PUBLISH/s", "DELIVER/s", "ACK/s"] : [])
+        ]
         func rate(_ r: Double?) -> String { r.map { String(format: "%.1f", $0) } ?? "-" }
         for r in rows {
             var ready = r.ready < 0 ? "missing" : "\(r.ready)"
             if color && r.kind == "dead" && r.ready > 0 { ready = "\u{1B}[31m\(ready)\u{1B}[0m" }
-            t.append([r.queue, r.kind, ready, "\(r.consumers)"]
-                + (management ? [r.unacked.map(String.init) ?? "-", rate(r.publishRate), rate(r.deliverRate), rate(r.ackRate)] : []))
+            t.append(
+                [r.queue, r.kind, ready, "\(r.consumers)"]
+                    + (management
+                        ? [
+                            r.unacked.map(String.init) ?? "-", rate(r.publishRate), rate(r.deliverRate),
+                            rate(r.ackRate),
+                        ] : []))
         }
         var s = TextTable.render(t)
         s += "ticker leader: \(leader ? "yes (lock held)" : "NONE")\n"
@@ -132,13 +156,16 @@ public struct QueueStatus: Sendable {
             },
         ]
         if let a = oldestDeadAgeSeconds { obj["oldest_dead_age_s"] = a }
-        obj["paused"] = Dictionary(uniqueKeysWithValues: paused.map { job, p -> (String, [String: Any]) in
-            var d: [String: Any] = ["since": Timestamp.iso(p.since)]
-            if let u = p.until { d["until"] = Timestamp.iso(u) }
-            if let r = p.reason { d["reason"] = r }
-            return (job, d)
-        })
-        let data = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        obj["paused"] = Dictionary(
+            uniqueKeysWithValues: paused.map { job, p -> (String, [String: Any]) in
+                var d: [String: Any] = ["since": Timestamp.iso(p.since)]
+                if let u = p.until { d["until"] = Timestamp.iso(u) }
+                if let r = p.reason { d["reason"] = r }
+                return (job, d)
+            })
+        let data =
+            (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 }

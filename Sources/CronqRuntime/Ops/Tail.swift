@@ -5,8 +5,10 @@ import Foundation
 /// `cronq tail`: live events from `cronq.events` through an exclusive, auto-delete queue.
 public enum Tail {
     /// Prints every event until `shouldStop` returns true. `job` narrows the binding to one job.
-    public static func run(connection: AMQPConnection, names: Topology.Names, job: String?, json: Bool,
-                           shouldStop: () -> Bool, print emit: (String) -> Void) throws {
+    public static func run(
+        connection: AMQPConnection, names: Topology.Names, job: String?, json: Bool,
+        shouldStop: () -> Bool, print emit: (String) -> Void
+    ) throws {
         let ch = try connection.openChannel()
         let q = try ch.declareQueue("", durable: false, exclusive: true, autoDelete: true).name
         try ch.bindQueue(q, exchange: names.eventsExchange, routingKey: job.map { "job.\($0).*" } ?? "job.#")
@@ -16,7 +18,9 @@ public enum Tail {
             if json {
                 // Valid JSON has no raw control characters, so escaping changes only what a stranger
                 // published to the events exchange.
-                for line in OutcomeEvent.lines(d.message.body) { emit(Printable.escaped(String(decoding: line, as: UTF8.self))) }
+                for line in OutcomeEvent.lines(d.message.body) {
+                    emit(Printable.escaped(String(decoding: line, as: UTF8.self)))
+                }
             } else {
                 for e in OutcomeEvent.decodeAll(d.message.body) { emit(pretty(e)) }
             }

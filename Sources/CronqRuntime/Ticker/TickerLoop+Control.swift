@@ -23,22 +23,35 @@ extension TickerLoop {
             return
         }
         guard config.jobs.contains(where: { $0.name == m.job }) else {
-            logger.warning("ignoring a control message for a job not in the config", metadata: ["job": "\(m.job.prefix(64))", "action": "\(m.action)"])
+            logger.warning(
+                "ignoring a control message for a job not in the config",
+                metadata: ["job": "\(m.job.prefix(64))", "action": "\(m.action)"])
             try ch.ack(d.deliveryTag)
             return
         }
         switch m.action {
         case .pause:
-            paused[m.job] = PauseState(until: m.until, reason: m.reason, since: now, lastSkipped: paused[m.job]?.lastSkipped)
-            logger.notice("job paused", metadata: [
-                "job": "\(m.job)", "until": "\(m.until.map(Timestamp.iso) ?? "resume")", "reason": "\(m.reason ?? "")",
-            ])
-            emit(OutcomeEvent(event: "paused", job: m.job, messageID: "\(m.job)@control-\(Timestamp.iso(now))", reason: m.reason, at: now))
+            paused[m.job] = PauseState(
+                until: m.until, reason: m.reason, since: now, lastSkipped: paused[m.job]?.lastSkipped)
+            logger.notice(
+                "job paused",
+                metadata: [
+                    "job": "\(m.job)", "until": "\(m.until.map(Timestamp.iso) ?? "resume")",
+                    "reason": "\(m.reason ?? "")",
+                ])
+            emit(
+                OutcomeEvent(
+                    event: "paused", job: m.job, messageID: "\(m.job)@control-\(Timestamp.iso(now))", reason: m.reason,
+                    at: now))
         case .resume:
             let was = paused.removeValue(forKey: m.job)
-            logger.notice("job resumed", metadata: ["job": "\(m.job)", "catch_up": "\(m.catchUp)", "was_paused": "\(was != nil)"])
-            emit(OutcomeEvent(event: "resumed", job: m.job, messageID: "\(m.job)@control-\(Timestamp.iso(now))", at: now))
-            if m.catchUp == .latest, let last = was?.lastSkipped, now - last <= config.ticker.catchUpWindow.totalSeconds,
+            logger.notice(
+                "job resumed", metadata: ["job": "\(m.job)", "catch_up": "\(m.catchUp)", "was_paused": "\(was != nil)"])
+            emit(
+                OutcomeEvent(event: "resumed", job: m.job, messageID: "\(m.job)@control-\(Timestamp.iso(now))", at: now)
+            )
+            if m.catchUp == .latest, let last = was?.lastSkipped,
+                now - last <= config.ticker.catchUpWindow.totalSeconds,
                 let index = plannedJobIndices.firstIndex(where: { config.jobs[$0].name == m.job })
             {
                 try publish([FirePlanner.Fire(job: m.job, jobIndex: index, instant: last, caughtUp: true)])
@@ -63,8 +76,13 @@ extension TickerLoop {
             if !p.holds(at: now) {
                 paused[f.job] = nil
                 checkpointDirty = true
-                logger.notice("job resumed", metadata: ["job": "\(f.job)", "reason": "paused until \(p.until.map(Timestamp.iso) ?? "-")"])
-                emit(OutcomeEvent(event: "resumed", job: f.job, messageID: "\(f.job)@control-\(Timestamp.iso(now))", reason: "until reached", at: now))
+                logger.notice(
+                    "job resumed",
+                    metadata: ["job": "\(f.job)", "reason": "paused until \(p.until.map(Timestamp.iso) ?? "-")"])
+                emit(
+                    OutcomeEvent(
+                        event: "resumed", job: f.job, messageID: "\(f.job)@control-\(Timestamp.iso(now))",
+                        reason: "until reached", at: now))
                 out.append(f)
                 continue
             }
@@ -82,7 +100,15 @@ extension TickerLoop {
         lastFired[f.job] = max(lastFired[f.job] ?? 0, f.instant)
         checkpointDirty = true
         let id = JobMessage.messageID(job: f.job, scheduledAt: Timestamp.iso(f.instant))
-        logger.info("skipped", metadata: ["job": "\(f.job)", "scheduled_at": "\(Timestamp.iso(f.instant))", "reason": "\(reason)", "message_id": "\(id)"])
-        emit(OutcomeEvent(event: "skipped", job: f.job, messageID: id, scheduledAt: Timestamp.iso(f.instant), reason: reason, at: now))
+        logger.info(
+            "skipped",
+            metadata: [
+                "job": "\(f.job)", "scheduled_at": "\(Timestamp.iso(f.instant))", "reason": "\(reason)",
+                "message_id": "\(id)",
+            ])
+        emit(
+            OutcomeEvent(
+                event: "skipped", job: f.job, messageID: id, scheduledAt: Timestamp.iso(f.instant), reason: reason,
+                at: now))
     }
 }

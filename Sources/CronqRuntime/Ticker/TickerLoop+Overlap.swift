@@ -37,7 +37,8 @@ extension TickerLoop {
             if e.messageID == r.id || endedAt >= r.scheduledAt {
                 running[e.job] = nil
                 ended = true
-                logger.debug("run ended", metadata: ["job": "\(e.job)", "message_id": "\(e.messageID)", "outcome": "\(e.event)"])
+                logger.debug(
+                    "run ended", metadata: ["job": "\(e.job)", "message_id": "\(e.messageID)", "outcome": "\(e.event)"])
             }
         }
         guard let ch = completionsChannel else { return }
@@ -61,9 +62,11 @@ extension TickerLoop {
                 continue
             }
             if let r = running[f.job], now >= r.expiresAt {
-                logger.warning("no end heard of the previous run within its worst-case time; firing anyway", metadata: [
-                    "job": "\(f.job)", "previous": "\(r.id)",
-                ])
+                logger.warning(
+                    "no end heard of the previous run within its worst-case time; firing anyway",
+                    metadata: [
+                        "job": "\(f.job)", "previous": "\(r.id)",
+                    ])
                 running[f.job] = nil
             }
             let blocker = running[f.job]?.id ?? (firingNow.contains(f.job) ? "a fire in this batch" : nil)

@@ -72,8 +72,10 @@ public final class TickerLoop: @unchecked Sendable {
 
     /// - Parameter loader: how a SIGHUP reads the file again: the same way the ticker read it at start
     ///   (a ticker started with unset variables allowed must not reject every reload for them).
-    public init(config: CronqConfig, configPath: String?, logger: Logger, loader: ConfigLoader = ConfigLoader(),
-                nowMs: (@Sendable () -> Int64)? = nil) {
+    public init(
+        config: CronqConfig, configPath: String?, logger: Logger, loader: ConfigLoader = ConfigLoader(),
+        nowMs: (@Sendable () -> Int64)? = nil
+    ) {
         self.config = config
         self.configPath = configPath
         self.loader = loader
@@ -100,12 +102,14 @@ public final class TickerLoop: @unchecked Sendable {
         if !unconfirmed.isEmpty {
             let wanted = Set(unconfirmed.map(\.job))
             var byName: [String: Int] = [:]
-            for (i, jobIndex) in indices.enumerated() where wanted.contains(config.jobs[jobIndex].name) && config.jobs[jobIndex].catchUp == .none {
+            for (i, jobIndex) in indices.enumerated()
+            where wanted.contains(config.jobs[jobIndex].name) && config.jobs[jobIndex].catchUp == .none {
                 byName[config.jobs[jobIndex].name] = i
             }
             for f in unconfirmed {
                 guard let i = byName[f.job] else { continue }
-                planner.retry(FirePlanner.Fire(job: f.job, jobIndex: i, instant: f.instant, caughtUp: false), atMs: nowMs())
+                planner.retry(
+                    FirePlanner.Fire(job: f.job, jobIndex: i, instant: f.instant, caughtUp: false), atMs: nowMs())
             }
             unconfirmed.removeAll()
         }
@@ -124,9 +128,12 @@ public final class TickerLoop: @unchecked Sendable {
 
     public func run() {
         cronq_release_free_memory()
-        logger.info("ticker starting", metadata: [
-            "jobs": "\(config.jobs.reduce(0) { $0 + ($1.enabled ? 1 : 0) })", "broker": "\((try? AMQPURL(config.amqp.url).description) ?? "?")",
-        ])
+        logger.info(
+            "ticker starting",
+            metadata: [
+                "jobs": "\(config.jobs.reduce(0) { $0 + ($1.enabled ? 1 : 0) })",
+                "broker": "\((try? AMQPURL(config.amqp.url).description) ?? "?")",
+            ])
         while !stopRequested.load(ordering: .relaxed) {
             if reloadRequested.exchange(false, ordering: .relaxed) { reload() }
             if connection == nil {
@@ -169,14 +176,18 @@ public final class TickerLoop: @unchecked Sendable {
         } catch {
             let d = backoff.nextDelay()
             reconnectAtMs = nowMs() + d.totalMilliseconds
-            logger.error("cannot connect to the broker; retrying", metadata: ["error": "\(error)", "retry_in_ms": "\(d.totalMilliseconds)"])
+            logger.error(
+                "cannot connect to the broker; retrying",
+                metadata: ["error": "\(error)", "retry_in_ms": "\(d.totalMilliseconds)"])
         }
     }
 
     private func lost(_ error: AMQPError) {
         if isLeader {
             logger.error("leadership lost: broker connection failed", metadata: ["error": "\(error)"])
-            statsBox.withLock { $0.isLeader = false; $0.leadershipChanges += 1 }
+            statsBox.withLock {
+                $0.isLeader = false; $0.leadershipChanges += 1
+            }
         } else {
             logger.error("broker connection failed", metadata: ["error": "\(error)"])
         }
@@ -207,7 +218,9 @@ public final class TickerLoop: @unchecked Sendable {
         }
         // Keep the lock channel open: the exclusive queue belongs to the connection either way.
         isLeader = true
-        statsBox.withLock { $0.isLeader = true; $0.leadershipChanges += 1 }
+        statsBox.withLock {
+            $0.isLeader = true; $0.leadershipChanges += 1
+        }
         CronqMetrics.leader(true)
         let checkpoint = try readCheckpoint(c)
         if let cp = checkpoint {
@@ -220,9 +233,12 @@ public final class TickerLoop: @unchecked Sendable {
         cronq_release_free_memory()  // building the planner's jobs left garbage of the size of the config
         try startControlConsumer(c)
         try startCompletionsConsumer(c)
-        logger.notice("leadership acquired", metadata: [
-            "checkpoint_at": "\(checkpoint.map { Timestamp.iso($0.at) } ?? "none")", "jobs": "\(planner?.count ?? 0)",
-        ])
+        logger.notice(
+            "leadership acquired",
+            metadata: [
+                "checkpoint_at": "\(checkpoint.map { Timestamp.iso($0.at) } ?? "none")",
+                "jobs": "\(planner?.count ?? 0)",
+            ])
     }
 
     /// Reads the last checkpoint without consuming it (get, then reject with requeue).
@@ -258,11 +274,15 @@ public final class TickerLoop: @unchecked Sendable {
             for f in fires {
                 guard let job = plannedJob(f) else { continue }
                 let m = JobMessage(job: job, scheduledAt: f.instant)
-                var message = AMQPMessage(body: m.encoded(), properties: AMQPProperties(
-                    contentType: JobMessageProperties.contentType, deliveryMode: 2, messageID: m.messageID,
-                    timestamp: UInt64(f.instant), type: JobMessageProperties.type, appID: JobMessageProperties.appTicker))
+                var message = AMQPMessage(
+                    body: m.encoded(),
+                    properties: AMQPProperties(
+                        contentType: JobMessageProperties.contentType, deliveryMode: 2, messageID: m.messageID,
+                        timestamp: UInt64(f.instant), type: JobMessageProperties.type,
+                        appID: JobMessageProperties.appTicker))
                 MessageSignature.apply(to: &message, key: config.amqp.messageKey)
-                batch.append(OutgoingMessage(exchange: names.jobsExchange, routingKey: job.routingQueue, message: message))
+                batch.append(
+                    OutgoingMessage(exchange: names.jobsExchange, routingKey: job.routingQueue, message: message))
                 sent.append((f, job, m.messageID))
             }
             let results: [PublishConfirms<Int>.Outcome?]
@@ -285,20 +305,27 @@ public final class TickerLoop: @unchecked Sendable {
                     checkpointDirty = true
                     statsBox.withLock { $0.fired += 1 }
                     CronqMetrics.fired(f.job, latenessMs: confirmedAt - f.instant * 1000)
-                    logger.info("fired", metadata: [
-                        "job": "\(f.job)", "scheduled_at": "\(Timestamp.iso(f.instant))", "message_id": "\(id)",
-                        "lateness_ms": "\(confirmedAt - f.instant * 1000)", "caught_up": "\(f.caughtUp)",
-                    ])
+                    logger.info(
+                        "fired",
+                        metadata: [
+                            "job": "\(f.job)", "scheduled_at": "\(Timestamp.iso(f.instant))", "message_id": "\(id)",
+                            "lateness_ms": "\(confirmedAt - f.instant * 1000)", "caught_up": "\(f.caughtUp)",
+                        ])
                     emitFired(f, id: id)
                     if job.overlap == .skip {
-                        running[f.job] = .init(id: id, scheduledAt: f.instant, expiresAt: confirmedAt / 1000 + job.worstCaseRun.totalSeconds)
+                        running[f.job] = .init(
+                            id: id, scheduledAt: f.instant,
+                            expiresAt: confirmedAt / 1000 + job.worstCaseRun.totalSeconds)
                     }
                 } else {
                     statsBox.withLock { $0.failed += 1 }
                     CronqMetrics.fireFailed(f.job)
-                    logger.error("fire not confirmed; retrying", metadata: [
-                        "job": "\(f.job)", "scheduled_at": "\(Timestamp.iso(f.instant))", "publish": "\(outcome.map { "\($0)" } ?? "no confirm")",
-                    ])
+                    logger.error(
+                        "fire not confirmed; retrying",
+                        metadata: [
+                            "job": "\(f.job)", "scheduled_at": "\(Timestamp.iso(f.instant))",
+                            "publish": "\(outcome.map { "\($0)" } ?? "no confirm")",
+                        ])
                     planner?.retry(f, atMs: nowMs() + 1000)
                 }
             }
@@ -325,10 +352,15 @@ public final class TickerLoop: @unchecked Sendable {
         guard let ch = publishChannel, connection?.isBlocked != true else { return }
         let now = nowMs()
         let cp = Checkpoint(at: now / 1000, fired: lastFired, paused: paused, running: running)
-        let r = try ch.publishAndConfirm([OutgoingMessage(
-            exchange: "", routingKey: names.stateQueue,
-            message: AMQPMessage(body: cp.encoded(), properties: AMQPProperties(
-                contentType: "application/json", deliveryMode: 2, type: "cronq.checkpoint", appID: JobMessageProperties.appTicker)))])
+        let r = try ch.publishAndConfirm([
+            OutgoingMessage(
+                exchange: "", routingKey: names.stateQueue,
+                message: AMQPMessage(
+                    body: cp.encoded(),
+                    properties: AMQPProperties(
+                        contentType: "application/json", deliveryMode: 2, type: "cronq.checkpoint",
+                        appID: JobMessageProperties.appTicker)))
+        ])
         guard r.first == .confirmed else { return }
         checkpointDirty = false
         for a in acksAfterCheckpoint { try a.channel.ack(a.tag) }
@@ -336,7 +368,9 @@ public final class TickerLoop: @unchecked Sendable {
     }
 
     private func emitFired(_ f: FirePlanner.Fire, id: String) {
-        emit(OutcomeEvent(event: "fired", job: f.job, messageID: id, scheduledAt: Timestamp.iso(f.instant), at: nowMs() / 1000))
+        emit(
+            OutcomeEvent(
+                event: "fired", job: f.job, messageID: id, scheduledAt: Timestamp.iso(f.instant), at: nowMs() / 1000))
     }
 
     /// Best effort, like every event: a full or blocked broker never holds up a fire for an event.
@@ -345,7 +379,11 @@ public final class TickerLoop: @unchecked Sendable {
         let id = e.messageID
         _ = try? ch.publish(
             exchange: names.eventsExchange, routingKey: e.routingKey,
-            message: AMQPMessage(body: e.encoded(), properties: AMQPProperties(contentType: "application/json", deliveryMode: 2, messageID: id, type: "cronq.event", appID: JobMessageProperties.appTicker)),
+            message: AMQPMessage(
+                body: e.encoded(),
+                properties: AMQPProperties(
+                    contentType: "application/json", deliveryMode: 2, messageID: id, type: "cronq.event",
+                    appID: JobMessageProperties.appTicker)),
             mandatory: false)
     }
 
@@ -363,7 +401,8 @@ public final class TickerLoop: @unchecked Sendable {
             case .channelClosed(let ch, let e):
                 if ch == publishChannel?.id { throw e }
             case .blocked(let reason):
-                logger.warning("broker blocked publishing (resource alarm); fires wait", metadata: ["reason": "\(reason)"])
+                logger.warning(
+                    "broker blocked publishing (resource alarm); fires wait", metadata: ["reason": "\(reason)"])
             case .unblocked:
                 logger.info("broker unblocked publishing")
             case .delivery(let d) where d.channel == controlChannel?.id:
@@ -387,7 +426,9 @@ public final class TickerLoop: @unchecked Sendable {
             if new.amqp.messageKeyMissing { throw ConfigError(issues: [Self.missingKeyIssue(path)]) }
             let old = Set(config.jobs.map(\.name))
             let now = Set(new.jobs.map(\.name))
-            if let c = connection { try TopologyDeclarer(connection: c).apply(Topology(config: new), verifyWhenRefused: true) }
+            if let c = connection {
+                try TopologyDeclarer(connection: c).apply(Topology(config: new), verifyWhenRefused: true)
+            }
             if let p = planner { lastFired.merge(p.lastFired) { max($0, $1) } }
             let built = isLeader ? makePlanner(for: new) : nil
             config = new
@@ -400,12 +441,16 @@ public final class TickerLoop: @unchecked Sendable {
                 if completionsChannel == nil, let c = connection { try startCompletionsConsumer(c) }
             }
             cronq_release_free_memory()
-            logger.notice("configuration reloaded", metadata: [
-                "added": "\(now.subtracting(old).sorted().joined(separator: ","))",
-                "removed": "\(old.subtracting(now).sorted().joined(separator: ","))", "jobs": "\(new.jobs.count)",
-            ])
+            logger.notice(
+                "configuration reloaded",
+                metadata: [
+                    "added": "\(now.subtracting(old).sorted().joined(separator: ","))",
+                    "removed": "\(old.subtracting(now).sorted().joined(separator: ","))", "jobs": "\(new.jobs.count)",
+                ])
         } catch let e as ConfigError {
-            logger.error("configuration reload rejected; keeping the running configuration", metadata: ["errors": "\(e.issues.map(\.description).joined(separator: "; "))"])
+            logger.error(
+                "configuration reload rejected; keeping the running configuration",
+                metadata: ["errors": "\(e.issues.map(\.description).joined(separator: "; "))"])
         } catch {
             logger.error("configuration reload failed", metadata: ["error": "\(error)"])
         }
@@ -417,7 +462,10 @@ extension TickerLoop: StoppableLoop {}
 extension TickerLoop {
     /// The ticker signs what it fires: a key named in the config but not available is not a detail to skip.
     public static func missingKeyIssue(_ path: String) -> ConfigError.Issue {
-        .init(file: path, job: nil, key: "amqp.message_key",
-              message: "is set but its variable or file is missing: job messages must be signed (workers with the key refuse unsigned ones)")
+        .init(
+            file: path, job: nil, key: "amqp.message_key",
+            message:
+                "is set but its variable or file is missing: job messages must be signed (workers with the key refuse unsigned ones)"
+        )
     }
 }

@@ -1,5 +1,5 @@
-public import CronqCore
 import CronqAMQP
+public import CronqCore
 
 /// `cronq topology apply`: connect with the config's URL and declare the config's topology.
 public enum TopologyApply {

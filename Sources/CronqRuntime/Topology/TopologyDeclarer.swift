@@ -32,7 +32,9 @@ public struct TopologyDeclarer {
         defer { channel.close() }
         var conflicts: [String] = []
         var report = Report()
-        func attempt(_ what: String, _ body: (AMQPChannel) throws -> Void, verify: ((AMQPChannel) throws -> Void)? = nil) throws {
+        func attempt(
+            _ what: String, _ body: (AMQPChannel) throws -> Void, verify: ((AMQPChannel) throws -> Void)? = nil
+        ) throws {
             do {
                 try body(channel)
             } catch let e as AMQPError where e.code == .channelClosed {
@@ -51,19 +53,27 @@ public struct TopologyDeclarer {
             }
         }
         for x in topology.exchanges {
-            guard let kind = AMQPChannel.ExchangeKind(rawValue: x.kind) else { preconditionFailure("unknown exchange kind \(x.kind)") }
-            try attempt("exchange \(x.name)", { try $0.declareExchange(x.name, kind: kind) }, verify: { try $0.checkExchange(x.name) })
+            guard let kind = AMQPChannel.ExchangeKind(rawValue: x.kind) else {
+                preconditionFailure("unknown exchange kind \(x.kind)")
+            }
+            try attempt(
+                "exchange \(x.name)", { try $0.declareExchange(x.name, kind: kind) },
+                verify: { try $0.checkExchange(x.name) })
             report.exchanges += 1
         }
         for q in topology.queues {
-            try attempt("queue \(q.name)", { try $0.declareQueue(q.name, arguments: Self.table(q.arguments)) },
-                        verify: { _ = try $0.inspectQueue(q.name) })
+            try attempt(
+                "queue \(q.name)", { try $0.declareQueue(q.name, arguments: Self.table(q.arguments)) },
+                verify: { _ = try $0.inspectQueue(q.name) })
             report.queues += 1
         }
         for b in topology.bindings {
-            try attempt("binding \(b.exchange) -> \(b.queue)", {
-                try $0.bindQueue(b.queue, exchange: b.exchange, routingKey: b.routingKey, arguments: Self.table(b.arguments))
-            })
+            try attempt(
+                "binding \(b.exchange) -> \(b.queue)",
+                {
+                    try $0.bindQueue(
+                        b.queue, exchange: b.exchange, routingKey: b.routingKey, arguments: Self.table(b.arguments))
+                })
             report.bindings += 1
         }
         if !conflicts.isEmpty { throw TopologyError(conflicts: conflicts) }

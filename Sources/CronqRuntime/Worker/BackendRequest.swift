@@ -9,7 +9,9 @@ public enum BackendRequest {
     public static let userAgent = "cronq-worker/\(CronqVersion.string)"
 
     /// - Parameter now: Unix seconds, for the Standard Webhooks timestamp when the backend signs requests.
-    public static func make(_ message: JobMessage, messageID: String, attempt: Int, backend: CronqConfig.Backend, now: Int64) -> HTTPRequest {
+    public static func make(
+        _ message: JobMessage, messageID: String, attempt: Int, backend: CronqConfig.Backend, now: Int64
+    ) -> HTTPRequest {
         var headers: [(name: String, value: String)] = []
         for (k, v) in message.request.headers.sorted(by: { $0.key < $1.key }) { headers.append((k, v)) }
         if !backend.token.isEmpty { headers.append(("Authorization", "Bearer \(backend.token.reveal())")) }
@@ -29,7 +31,8 @@ public enum BackendRequest {
         let timeout = min(Duration.milliseconds(message.request.timeoutMs), backend.timeout)
         return HTTPRequest(
             method: message.request.method, url: backend.baseURL + message.request.path, headers: headers, body: body,
-            timeout: timeout, connectTimeout: min(backend.connectTimeout, timeout), caFile: backend.caFile, proxy: backend.proxy ?? "")
+            timeout: timeout, connectTimeout: min(backend.connectTimeout, timeout), caFile: backend.caFile,
+            proxy: backend.proxy ?? "")
     }
 
     /// The outcome rules' view of what the HTTP layer returned.
@@ -40,4 +43,3 @@ public enum BackendRequest {
         }
     }
 }
-

@@ -31,18 +31,23 @@ public struct JobAdmission: Sendable {
     /// The job to run, its retry policy capped by the config, or why not.
     public func admit(_ message: AMQPMessage) -> Result<JobMessage, Refusal> {
         if message.droppedBodyBytes > 0 {
-            return .failure(Refusal(
-                reason: .malformed, detail: "body is \(message.droppedBodyBytes) bytes, over the \(JobMessage.maxBodyBytes)-byte limit",
-                rejectToBroker: true))
+            return .failure(
+                Refusal(
+                    reason: .malformed,
+                    detail: "body is \(message.droppedBodyBytes) bytes, over the \(JobMessage.maxBodyBytes)-byte limit",
+                    rejectToBroker: true))
         }
         if message.properties.headersTooDeep {
             return .failure(Refusal(reason: .malformed, detail: "headers nest tables or arrays too deeply"))
         }
         if let key = config.amqp.messageKey, !MessageSignature.isSigned(message, key: key) {
             let has = message.properties.headers?[JobMessageProperties.signatureHeader] != nil
-            return .failure(Refusal(
-                reason: .unauthenticated,
-                detail: has ? "cronq-signature does not match (another key, or a changed body or message id)" : "no cronq-signature (unsigned)"))
+            return .failure(
+                Refusal(
+                    reason: .unauthenticated,
+                    detail: has
+                        ? "cronq-signature does not match (another key, or a changed body or message id)"
+                        : "no cronq-signature (unsigned)"))
         }
         var m: JobMessage
         do {
@@ -51,14 +56,21 @@ public struct JobAdmission: Sendable {
             return .failure(Refusal(reason: .malformed, detail: error.reason))
         }
         guard config.backends[m.backend] != nil else {
-            return .failure(Refusal(reason: .malformed, detail: "unknown backend '\(m.backend.prefix(64))' (not in this worker's config)"))
+            return .failure(
+                Refusal(
+                    reason: .malformed,
+                    detail: "unknown backend '\(m.backend.prefix(64))' (not in this worker's config)"))
         }
         let job = jobs[m.job]
         if config.worker.accept == .configured {
-            guard let job else { return .failure(Refusal(reason: .unknownJob, detail: "job '\(m.job)' is not configured")) }
+            guard let job else {
+                return .failure(Refusal(reason: .unknownJob, detail: "job '\(m.job)' is not configured"))
+            }
             guard job.backend == m.backend, job.method == m.request.method, job.path == m.request.path else {
-                return .failure(Refusal(
-                    reason: .unknownJob, detail: "job '\(m.job)' is configured with a different backend, method or path"))
+                return .failure(
+                    Refusal(
+                        reason: .unknownJob,
+                        detail: "job '\(m.job)' is configured with a different backend, method or path"))
             }
         }
         // A message may ask for less than the config allows, never more.

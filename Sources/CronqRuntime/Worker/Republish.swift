@@ -14,7 +14,8 @@ public enum Republish {
     /// drop it (DESIGN.md "Message authentication and hostile input").
     public static func carried(_ p: AMQPProperties) -> AMQPProperties {
         var headers = AMQPTable()
-        for e in p.headers?.entries ?? [] where e.key.hasPrefix("cronq-") && e.key != JobMessageProperties.publishIDHeader {
+        for e in p.headers?.entries ?? []
+        where e.key.hasPrefix("cronq-") && e.key != JobMessageProperties.publishIDHeader {
             switch e.value {
             case .string, .bytes, .bool, .int8, .uint8, .int16, .uint16, .int32, .uint32, .int64, .uint64, .timestamp:
                 headers[e.key] = e.value
@@ -28,7 +29,9 @@ public enum Republish {
     }
 
     /// The message to publish to `cronq.retry` for the next attempt.
-    public static func retry(_ original: AMQPMessage, tier: String, nextAttempt: Int, firstAttemptAt: Int64) -> AMQPMessage {
+    public static func retry(_ original: AMQPMessage, tier: String, nextAttempt: Int, firstAttemptAt: Int64)
+        -> AMQPMessage
+    {
         var m = AMQPMessage(body: original.body, properties: carried(original.properties))
         var h = m.properties.headers ?? AMQPTable()
         h[JobMessageProperties.delayHeader] = .string(tier)

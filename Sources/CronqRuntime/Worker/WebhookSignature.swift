@@ -1,5 +1,5 @@
-import Crypto
 import CronqCore
+import Crypto
 import Foundation
 
 /// Standard Webhooks request signing (https://www.standardwebhooks.com): headers `webhook-id`,
@@ -10,7 +10,9 @@ import Foundation
 /// per secret, space-separated, as the specification allows; a backend accepts the request when any
 /// of them verifies with a secret it knows.
 public enum WebhookSignature {
-    public static func headers(secrets: [String], id: String, timestamp: Int64, body: [UInt8]) -> [(name: String, value: String)] {
+    public static func headers(secrets: [String], id: String, timestamp: Int64, body: [UInt8]) -> [(
+        name: String, value: String
+    )] {
         var signed = Array("\(id).\(timestamp).".utf8)
         signed.append(contentsOf: body)
         let signatures = secrets.compactMap { secret -> String? in

@@ -1,5 +1,5 @@
-import CronqCore
 import CronqAMQP
+import CronqCore
 import CronqHTTP
 import Foundation
 public import Logging
@@ -108,10 +108,12 @@ public final class WorkerLoop: @unchecked Sendable {
         // Every backend may have `concurrency` requests in flight: keep that many connections each.
         http = HTTPClient(keepConnections: options.concurrency * max(1, options.config.backends.count))
         wakerBox.withLock { $0 = http.waker }
-        logger.info("worker starting", metadata: [
-            "queues": "\(options.queues.joined(separator: ","))", "concurrency": "\(options.concurrency)",
-            "broker": "\((try? AMQPURL(options.config.amqp.url).description) ?? "?")",
-        ])
+        logger.info(
+            "worker starting",
+            metadata: [
+                "queues": "\(options.queues.joined(separator: ","))", "concurrency": "\(options.concurrency)",
+                "broker": "\((try? AMQPURL(options.config.amqp.url).description) ?? "?")",
+            ])
         while true {
             if stopRequested.load(ordering: .relaxed) && !draining { beginDrain() }
             if draining {
@@ -151,9 +153,11 @@ public final class WorkerLoop: @unchecked Sendable {
         draining = true
         uncork()  // cancel waits for cancel-ok: nothing may sit in a corked socket meanwhile
         drainDeadline = ContinuousClock.now + options.grace
-        logger.info("stopping: consumers cancelled, finishing in-flight requests", metadata: [
-            "in_flight": "\(inFlight.count)", "grace_s": "\(options.grace.totalSeconds)",
-        ])
+        logger.info(
+            "stopping: consumers cancelled, finishing in-flight requests",
+            metadata: [
+                "in_flight": "\(inFlight.count)", "grace_s": "\(options.grace.totalSeconds)",
+            ])
         if let ch = consumeChannel {
             for tag in consumerQueues.keys { try? ch.cancel(consumerTag: tag) }
         }
@@ -167,7 +171,9 @@ public final class WorkerLoop: @unchecked Sendable {
 
     private func shutdown() {
         if !inFlight.isEmpty {
-            logger.warning("grace period over: unfinished requests go back to the queue unacked", metadata: ["count": "\(inFlight.count)"])
+            logger.warning(
+                "grace period over: unfinished requests go back to the queue unacked",
+                metadata: ["count": "\(inFlight.count)"])
         }
         try? flushAcks()
         flushEvents()
@@ -182,9 +188,12 @@ public final class WorkerLoop: @unchecked Sendable {
         publishConn = nil
         wakerBox.withLock { $0 = nil }
         let s = stats
-        logger.info("worker stopped", metadata: [
-            "succeeded": "\(s.succeeded)", "retried": "\(s.retried)", "dead": "\(s.dead)", "reconnects": "\(s.reconnects)",
-        ])
+        logger.info(
+            "worker stopped",
+            metadata: [
+                "succeeded": "\(s.succeeded)", "retried": "\(s.retried)", "dead": "\(s.dead)",
+                "reconnects": "\(s.reconnects)",
+            ])
     }
 
     // MARK: - Connections
@@ -227,12 +236,15 @@ public final class WorkerLoop: @unchecked Sendable {
             CronqMetrics.workerConnected(true)
             backoff.reset()
             reconnectAt = nil
-            logger.info("connected", metadata: ["queues": "\(options.queues.map(names.workQueue).joined(separator: ","))"])
+            logger.info(
+                "connected", metadata: ["queues": "\(options.queues.map(names.workQueue).joined(separator: ","))"])
         } catch {
             teardown()
             let delay = backoff.nextDelay()
             reconnectAt = ContinuousClock.now + delay
-            logger.error("cannot connect to the broker; retrying", metadata: ["error": "\(error)", "retry_in_ms": "\(delay.totalMilliseconds)"])
+            logger.error(
+                "cannot connect to the broker; retrying",
+                metadata: ["error": "\(error)", "retry_in_ms": "\(delay.totalMilliseconds)"])
         }
     }
 
@@ -254,9 +266,11 @@ public final class WorkerLoop: @unchecked Sendable {
     /// Everything tied to the old connections is void: their delivery tags cannot be acked, so the
     /// broker will redeliver those messages. In-flight requests still finish; their results are dropped.
     private func connectionLost(_ error: AMQPError) {
-        logger.error("broker connection lost; unacked messages will be redelivered", metadata: [
-            "error": "\(error)", "in_flight": "\(inFlight.count)", "awaiting_confirm": "\(confirms.inFlight)",
-        ])
+        logger.error(
+            "broker connection lost; unacked messages will be redelivered",
+            metadata: [
+                "error": "\(error)", "in_flight": "\(inFlight.count)", "awaiting_confirm": "\(confirms.inFlight)",
+            ])
         _ = confirms.abandonAll()
         unpublished.removeAll()
         waiting.removeAll()
@@ -289,7 +303,9 @@ public final class WorkerLoop: @unchecked Sendable {
         case .delivery(let d):
             accept(d)
         case .consumerCancelled(_, let tag):
-            logger.warning("the broker cancelled a consumer (queue deleted or moved); reconnecting", metadata: ["queue": "\(consumerQueues[tag] ?? tag)"])
+            logger.warning(
+                "the broker cancelled a consumer (queue deleted or moved); reconnecting",
+                metadata: ["queue": "\(consumerQueues[tag] ?? tag)"])
             connectionLost(AMQPError(.channelClosed, detail: "consumer cancelled by the broker"))
         case .channelClosed(_, let e):
             connectionLost(e)
@@ -305,7 +321,8 @@ public final class WorkerLoop: @unchecked Sendable {
         case .channelClosed(_, let e):
             throw e
         case .blocked(let reason):
-            logger.warning("broker blocked publishing (resource alarm); outcomes wait unacked", metadata: ["reason": "\(reason)"])
+            logger.warning(
+                "broker blocked publishing (resource alarm); outcomes wait unacked", metadata: ["reason": "\(reason)"])
         case .unblocked:
             logger.info("broker unblocked publishing")
         default:
@@ -325,9 +342,12 @@ public final class WorkerLoop: @unchecked Sendable {
             firstAttemptAt: Republish.firstAttemptAt(of: d.message) ?? now, started: .now)
         if d.redelivered {
             let count = d.message.properties.headers?["x-delivery-count"]?.intValue ?? 0
-            logger.notice("redelivered message", metadata: [
-                "message_id": "\(d.message.properties.messageID ?? "-")", "delivery_count": "\(count)", "queue": "\(queue)",
-            ])
+            logger.notice(
+                "redelivered message",
+                metadata: [
+                    "message_id": "\(d.message.properties.messageID ?? "-")", "delivery_count": "\(count)",
+                    "queue": "\(queue)",
+                ])
         }
         switch admission.admit(d.message) {
         case .success(let m):
@@ -335,15 +355,21 @@ public final class WorkerLoop: @unchecked Sendable {
             waiting.append(item)
         case .failure(let refusal):
             let id = d.message.properties.messageID ?? "-"
-            let event = OutcomeEvent(event: "dead", job: "unknown", messageID: id, attempt: attempt, reason: refusal.reason.rawValue,
-                                     error: refusal.detail, queue: queue, at: now)
+            let event = OutcomeEvent(
+                event: "dead", job: "unknown", messageID: id, attempt: attempt, reason: refusal.reason.rawValue,
+                error: refusal.detail, queue: queue, at: now)
             guard !refusal.rejectToBroker else {
                 // Too big to copy: the broker dead-letters it whole (x-death reason `rejected`).
-                logger.warning("outcome", metadata: [
-                    "outcome": "dead", "reason": "\(refusal.reason.rawValue)", "error": "\(refusal.detail)", "message_id": "\(id)",
-                    "via": "broker reject",
-                ])
-                do { try consumeChannel?.nack(d.deliveryTag, requeue: false) } catch let e as AMQPError { connectionLost(e); return } catch {}
+                logger.warning(
+                    "outcome",
+                    metadata: [
+                        "outcome": "dead", "reason": "\(refusal.reason.rawValue)", "error": "\(refusal.detail)",
+                        "message_id": "\(id)",
+                        "via": "broker reject",
+                    ])
+                do { try consumeChannel?.nack(d.deliveryTag, requeue: false) } catch let e as AMQPError {
+                    connectionLost(e); return
+                } catch {}
                 acks.settledElsewhere(d.deliveryTag)
                 bump { $0.dead += 1 }
                 CronqMetrics.dead(reason: refusal.reason.rawValue)
@@ -357,7 +383,8 @@ public final class WorkerLoop: @unchecked Sendable {
     private func startWaiting() {
         while inFlight.count < options.concurrency, !waiting.isEmpty, !draining {
             var item = waiting.removeFirst()
-            guard item.generation == generation, let m = item.message, let backend = options.config.backends[m.backend] else { continue }
+            guard item.generation == generation, let m = item.message, let backend = options.config.backends[m.backend]
+            else { continue }
             item.started = .now
             let id = nextRequestID
             nextRequestID += 1
@@ -365,7 +392,9 @@ public final class WorkerLoop: @unchecked Sendable {
             let messageID = item.delivery.message.properties.messageID ?? m.messageID
             CronqMetrics.inFlight(inFlight.count)
             http.start(
-                BackendRequest.make(m, messageID: messageID, attempt: item.attempt, backend: backend, now: Int64(Date().timeIntervalSince1970)),
+                BackendRequest.make(
+                    m, messageID: messageID, attempt: item.attempt, backend: backend,
+                    now: Int64(Date().timeIntervalSince1970)),
                 id: id)
         }
     }
@@ -378,41 +407,56 @@ public final class WorkerLoop: @unchecked Sendable {
         if case .success(let r) = result { CronqMetrics.httpStatus(r.status) } else { CronqMetrics.httpStatus(nil) }
         let messageID = item.delivery.message.properties.messageID ?? m.messageID
         guard item.generation == generation, consumeConn != nil else {
-            logger.warning("request finished after its connection was lost; the broker redelivers it", metadata: [
-                "job": "\(m.job)", "message_id": "\(messageID)",
-            ])
+            logger.warning(
+                "request finished after its connection was lost; the broker redelivers it",
+                metadata: [
+                    "job": "\(m.job)", "message_id": "\(messageID)",
+                ])
             return
         }
         let now = Int64(Date().timeIntervalSince1970)
         let call = BackendRequest.callResult(result)
         var status: Int? = nil
         if case .response(let s, _) = call { status = s }
-        let decision = OutcomeRules.classify(call, attempt: item.attempt, firstAttemptAt: item.firstAttemptAt, now: now, policy: m.retry)
+        let decision = OutcomeRules.classify(
+            call, attempt: item.attempt, firstAttemptAt: item.firstAttemptAt, now: now, policy: m.retry)
         switch decision {
         case .succeed:
             acks.ready(item.delivery.deliveryTag)
             bump { $0.succeeded += 1 }
             CronqMetrics.job(admission.metricsJob(m.job), outcome: "success")
-            logger.info("outcome", metadata: [
-                "outcome": "success", "job": "\(m.job)", "message_id": "\(messageID)", "attempt": "\(item.attempt)",
-                "status": "\(status ?? 0)", "duration_ms": "\(durationMs)",
-            ])
-            emit(OutcomeEvent(event: "succeeded", job: m.job, messageID: messageID, scheduledAt: m.scheduledAt, attempt: item.attempt,
-                              status: status, durationMs: durationMs, queue: item.queue, at: now))
+            logger.info(
+                "outcome",
+                metadata: [
+                    "outcome": "success", "job": "\(m.job)", "message_id": "\(messageID)", "attempt": "\(item.attempt)",
+                    "status": "\(status ?? 0)", "duration_ms": "\(durationMs)",
+                ])
+            emit(
+                OutcomeEvent(
+                    event: "succeeded", job: m.job, messageID: messageID, scheduledAt: m.scheduledAt,
+                    attempt: item.attempt,
+                    status: status, durationMs: durationMs, queue: item.queue, at: now))
         case .retry(let tier, _, let next):
             let error = errorText(result)
-            var out = Republish.retry(item.delivery.message, tier: tier, nextAttempt: next, firstAttemptAt: item.firstAttemptAt)
+            var out = Republish.retry(
+                item.delivery.message, tier: tier, nextAttempt: next, firstAttemptAt: item.firstAttemptAt)
             out.properties.messageID = messageID
             let pending = Pending(
-                item: item, outgoing: OutgoingMessage(exchange: names.retryExchange, routingKey: item.delivery.routingKey, message: out),
+                item: item,
+                outgoing: OutgoingMessage(
+                    exchange: names.retryExchange, routingKey: item.delivery.routingKey, message: out),
                 kind: .retry(tier: tier),
-                event: OutcomeEvent(event: "retrying", job: m.job, messageID: messageID, scheduledAt: m.scheduledAt, attempt: item.attempt,
-                                    status: status, durationMs: durationMs, tier: tier, error: error, queue: item.queue, at: now))
+                event: OutcomeEvent(
+                    event: "retrying", job: m.job, messageID: messageID, scheduledAt: m.scheduledAt,
+                    attempt: item.attempt,
+                    status: status, durationMs: durationMs, tier: tier, error: error, queue: item.queue, at: now))
             publish(pending)
         case .dead(let reason, let st, let error):
-            deadLetter(item, reason: reason, status: st, error: error,
-                       event: OutcomeEvent(event: "dead", job: m.job, messageID: messageID, scheduledAt: m.scheduledAt, attempt: item.attempt,
-                                           status: st, durationMs: durationMs, reason: reason, error: error, queue: item.queue, at: now))
+            deadLetter(
+                item, reason: reason, status: st, error: error,
+                event: OutcomeEvent(
+                    event: "dead", job: m.job, messageID: messageID, scheduledAt: m.scheduledAt, attempt: item.attempt,
+                    status: st, durationMs: durationMs, reason: reason, error: error, queue: item.queue, at: now))
         }
     }
 
@@ -424,7 +468,8 @@ public final class WorkerLoop: @unchecked Sendable {
     }
 
     private var secrets: [Secret] {
-        options.config.backends.values.flatMap { [$0.token] + $0.signingSecrets } + (options.config.amqp.messageKey.map { [$0] } ?? [])
+        options.config.backends.values.flatMap { [$0.token] + $0.signingSecrets }
+            + (options.config.amqp.messageKey.map { [$0] } ?? [])
     }
 
     private func deadLetter(_ item: Item, reason: String, status: Int?, error: String, event: OutcomeEvent) {
@@ -434,9 +479,12 @@ public final class WorkerLoop: @unchecked Sendable {
             queue: names.workQueue(item.queue), at: now, scrub: secrets)
         var e = event
         e.error = Republish.safeError(error, scrub: secrets)
-        publish(Pending(
-            item: item, outgoing: OutgoingMessage(exchange: names.deadExchange, routingKey: item.delivery.routingKey, message: out),
-            kind: .dead(reason: reason), event: e))
+        publish(
+            Pending(
+                item: item,
+                outgoing: OutgoingMessage(
+                    exchange: names.deadExchange, routingKey: item.delivery.routingKey, message: out),
+                kind: .dead(reason: reason), event: e))
     }
 
     // MARK: - Publishing outcomes
@@ -455,7 +503,8 @@ public final class WorkerLoop: @unchecked Sendable {
             guard p.item.generation == generation else { unpublished.remove(at: i); continue }
             if let notBefore = p.notBefore, notBefore > now { i += 1; continue }
             do {
-                let seq = try ch.publish(exchange: p.outgoing.exchange, routingKey: p.outgoing.routingKey, message: p.outgoing.message)
+                let seq = try ch.publish(
+                    exchange: p.outgoing.exchange, routingKey: p.outgoing.routingKey, message: p.outgoing.message)
                 confirms.published(seq: seq, token: p)
                 unpublished.remove(at: i)
             } catch let e as AMQPError where e.code == .blocked {
@@ -489,19 +538,25 @@ public final class WorkerLoop: @unchecked Sendable {
                 bump { $0.retried += 1 }
                 CronqMetrics.job(admission.metricsJob(job), outcome: "retry")
                 CronqMetrics.retry(tier: admission.metricsTier(tier))
-                logger.info("outcome", metadata: [
-                    "outcome": "retry", "job": "\(job)", "message_id": "\(p.event.messageID)", "attempt": "\(item.attempt)",
-                    "status": "\(p.event.status ?? 0)", "delay": "\(tier)", "error": "\(p.event.error ?? "")",
-                    "duration_ms": "\(p.event.durationMs ?? 0)",
-                ])
+                logger.info(
+                    "outcome",
+                    metadata: [
+                        "outcome": "retry", "job": "\(job)", "message_id": "\(p.event.messageID)",
+                        "attempt": "\(item.attempt)",
+                        "status": "\(p.event.status ?? 0)", "delay": "\(tier)", "error": "\(p.event.error ?? "")",
+                        "duration_ms": "\(p.event.durationMs ?? 0)",
+                    ])
             case .dead(let reason):
                 bump { $0.dead += 1 }
                 CronqMetrics.job(admission.metricsJob(job), outcome: "dead")
                 CronqMetrics.dead(reason: reason)
-                logger.warning("outcome", metadata: [
-                    "outcome": "dead", "job": "\(job)", "message_id": "\(p.event.messageID)", "attempt": "\(item.attempt)",
-                    "reason": "\(reason)", "status": "\(p.event.status ?? 0)", "error": "\(p.event.error ?? "")",
-                ])
+                logger.warning(
+                    "outcome",
+                    metadata: [
+                        "outcome": "dead", "job": "\(job)", "message_id": "\(p.event.messageID)",
+                        "attempt": "\(item.attempt)",
+                        "reason": "\(reason)", "status": "\(p.event.status ?? 0)", "error": "\(p.event.error ?? "")",
+                    ])
             }
             emit(p.event)
         case .nacked, .returned:
@@ -509,27 +564,35 @@ public final class WorkerLoop: @unchecked Sendable {
             if case .retry(let tier) = p.kind, case .returned = outcome {
                 // No queue for this tier (a producer asked for a tier this deployment does not have).
                 let reason = "retry tier \(tier) does not exist (no queue \(names.retryQueue(tier)))"
-                deadLetter(item, reason: "malformed", status: p.event.status, error: reason,
-                           event: OutcomeEvent(event: "dead", job: job, messageID: p.event.messageID, attempt: item.attempt,
-                                               reason: "malformed", error: reason, queue: item.queue, at: Int64(Date().timeIntervalSince1970)))
+                deadLetter(
+                    item, reason: "malformed", status: p.event.status, error: reason,
+                    event: OutcomeEvent(
+                        event: "dead", job: job, messageID: p.event.messageID, attempt: item.attempt,
+                        reason: "malformed", error: reason, queue: item.queue, at: Int64(Date().timeIntervalSince1970)))
                 return
             }
             if case .dead = p.kind, case .returned = outcome {
                 // No queue behind the dead-letter exchange (unbound or deleted): a topology problem, not
                 // this message's. Requeueing would spin it through the broker and burn its delivery
                 // limit; it is held unacked instead, and its dead letter published again in a while.
-                logger.error("dead letter unroutable (is \(names.deadQueue) bound to \(names.deadExchange)?); held unacked, retrying", metadata: [
-                    "job": "\(job)", "message_id": "\(p.event.messageID)", "retry_in_s": "5",
-                ])
+                logger.error(
+                    "dead letter unroutable (is \(names.deadQueue) bound to \(names.deadExchange)?); held unacked, retrying",
+                    metadata: [
+                        "job": "\(job)", "message_id": "\(p.event.messageID)", "retry_in_s": "5",
+                    ])
                 var again = p
                 again.notBefore = ContinuousClock.now + .seconds(5)
                 unpublished.append(again)
                 return
             }
-            logger.error("outcome publish refused by the broker; the message goes back to its queue", metadata: [
-                "job": "\(job)", "message_id": "\(p.event.messageID)", "publish": "\(outcome)",
-            ])
-            do { try consume.nack(item.delivery.deliveryTag, requeue: true) } catch let e as AMQPError { connectionLost(e); return } catch {}
+            logger.error(
+                "outcome publish refused by the broker; the message goes back to its queue",
+                metadata: [
+                    "job": "\(job)", "message_id": "\(p.event.messageID)", "publish": "\(outcome)",
+                ])
+            do { try consume.nack(item.delivery.deliveryTag, requeue: true) } catch let e as AMQPError {
+                connectionLost(e); return
+            } catch {}
             acks.settledElsewhere(item.delivery.deliveryTag)
         }
     }
@@ -549,11 +612,13 @@ public final class WorkerLoop: @unchecked Sendable {
         for b in batches {
             let message = AMQPMessage(
                 body: b.body,
-                properties: AMQPProperties(contentType: b.count == 1 ? "application/json" : "application/x-ndjson", deliveryMode: 2,
-                                           messageID: b.messageID,
-                                           timestamp: now, type: "cronq.event", appID: "cronq-worker"))
+                properties: AMQPProperties(
+                    contentType: b.count == 1 ? "application/json" : "application/x-ndjson", deliveryMode: 2,
+                    messageID: b.messageID,
+                    timestamp: now, type: "cronq.event", appID: "cronq-worker"))
             do {
-                try ch.publish(exchange: names.eventsExchange, routingKey: b.routingKey, message: message, mandatory: false)
+                try ch.publish(
+                    exchange: names.eventsExchange, routingKey: b.routingKey, message: message, mandatory: false)
             } catch let e as AMQPError where e.isConnectionFatal {
                 connectionLost(e)
                 return

@@ -10,8 +10,10 @@ public struct WorkerOptions: Sendable {
     /// How long to wait between reconnect attempts, at most.
     public var maxReconnectDelay: Duration
 
-    public init(config: CronqConfig, queues: [String]? = nil, concurrency: Int? = nil, grace: Duration? = nil,
-                maxReconnectDelay: Duration = .seconds(15)) {
+    public init(
+        config: CronqConfig, queues: [String]? = nil, concurrency: Int? = nil, grace: Duration? = nil,
+        maxReconnectDelay: Duration = .seconds(15)
+    ) {
         self.config = config
         var q = queues ?? config.worker.queues
         if q.isEmpty { q = config.queues }
