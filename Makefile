@@ -14,7 +14,7 @@ SWIFT_BUILD_FLAGS ?= -Xswiftc -warnings-as-errors
 SOAK_SECONDS ?= 600
 TEST_SOAK_SECONDS ?= 60
 
-.PHONY: lint help deps build release test test-unit test-django chaos soak rabbitmq-up rabbitmq-down clean bench definitions demo demo-down docker-check fuzz
+.PHONY: lint cluster-up cluster-down test-cluster help deps build release test test-unit test-django chaos soak rabbitmq-up rabbitmq-down clean bench definitions demo demo-down docker-check fuzz
 
 help:
 	@echo "make build        debug build of cronq, cronq-ticker, cronq-worker"
@@ -26,6 +26,8 @@ help:
 	@echo "make chaos        fault tests with the accounting check (broker restarts and outage, kills, backend down)"
 	@echo "make soak         200 jobs for SOAK_SECONDS (600) with faults in the middle; accounting and leak check"
 	@echo "make rabbitmq-up  start the private RabbitMQ node (127.0.0.1:$(CRONQ_RMQ_PORT))"
+	@echo "make cluster-up   start a private 3-node RabbitMQ cluster (127.0.0.1:5721-5723); make cluster-down stops it"
+	@echo "make test-cluster node-loss tests on a private 3-node cluster (make test runs them)"
 	@echo "make rabbitmq-down stop it"
 	@echo "make demo         release build, private broker, demo backend, ticker, 2 workers, live events"
 	@echo "make demo-down    clean up after a demo"
@@ -78,6 +80,10 @@ test: deps lint
 	  CRONQ_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" CRONQ_TEST_RABBITMQ_NODE="$(CRONQ_RMQ_NODE)" \
 	  CRONQ_CHAOS=1 CRONQ_SOAK_SECONDS=$(TEST_SOAK_SECONDS) $(SWIFT) test --skip-build --filter 'ChaosTests|SoakTests'; rc=$$?; \
 	fi; \
+	if [ $$rc -eq 0 ]; then \
+	  CRONQ_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" CRONQ_TEST_RABBITMQ_NODE="$(CRONQ_RMQ_NODE)" \
+	  CRONQ_CLUSTER=1 $(SWIFT) test --skip-build --filter 'ClusterTests'; rc=$$?; \
+	fi; \
 	$(BROKER_DOWN); \
 	$(MAKE) --no-print-directory test-django || rc=1; exit $$rc
 
@@ -87,6 +93,20 @@ chaos: deps
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	@$(BROKER_UP); set +e; CRONQ_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" CRONQ_TEST_RABBITMQ_NODE="$(CRONQ_RMQ_NODE)" \
 	CRONQ_CHAOS=1 $(SWIFT) test --skip-build --filter ChaosTests; rc=$$?; $(BROKER_DOWN); exit $$rc
+
+# A private three-node cluster on loopback (scripts/cluster.sh): own ports and data dirs, joined with
+# rabbitmqctl join_cluster. The cluster tests start and stop one of their own.
+cluster-up: deps
+	@scripts/cluster.sh up
+
+cluster-down:
+	@scripts/cluster.sh down
+
+# Node-loss tests on a private cluster (the tests start it and stop it), with the accounting check.
+test-cluster: deps
+	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
+	@$(BROKER_UP); set +e; CRONQ_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" CRONQ_TEST_RABBITMQ_NODE="$(CRONQ_RMQ_NODE)" \
+	CRONQ_CLUSTER=1 $(SWIFT) test --skip-build --filter ClusterTests; rc=$$?; $(BROKER_DOWN); exit $$rc
 
 # The soak: 200 jobs, three workers, faults in the middle, accounting and leak checks at the end.
 # `make soak SOAK_SECONDS=120` for a shorter one (`make test` runs $(TEST_SOAK_SECONDS) s).
@@ -135,4 +155,5 @@ definitions: build
 
 clean:
 	-@scripts/rabbitmq.sh down >/dev/null 2>&1
+	-@scripts/cluster.sh down >/dev/null 2>&1
 	rm -rf .build $(RUN_DIR)

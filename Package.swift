@@ -78,14 +78,14 @@ let package = Package(
         .executableTarget(
             name: "cronq-ticker",
             dependencies: [
-                "CronqCore", "CronqRuntime", "CronqServiceCLI",
+                "CronqAMQP", "CronqCore", "CronqRuntime", "CronqServiceCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming),
         .executableTarget(
             name: "cronq-worker",
             dependencies: [
-                "CronqCore", "CronqRuntime", "CronqServiceCLI",
+                "CronqAMQP", "CronqCore", "CronqRuntime", "CronqServiceCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming),

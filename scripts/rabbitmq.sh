@@ -127,10 +127,8 @@ down)
         [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
         rm -f "$dir/rabbitmq.pid"
     fi
-    if [ -f "$dir/started-epmd" ]; then
-        epmd -kill >/dev/null 2>&1 || true
-        rm -f "$dir/started-epmd"
-    fi
+    # epmd stays: other nodes on this machine (a cluster's, a developer's) are registered with it.
+    rm -f "$dir/started-epmd"
     echo "rabbitmq: $node stopped"
     ;;
 status)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CronqAMQP
 import CronqCore
 import CronqRuntime
 import CronqServiceCLI
@@ -32,6 +33,13 @@ struct CronqTicker: ParsableCommand {
             if cfg.amqp.messageKeyMissing { throw ConfigError(issues: [TickerLoop.missingKeyIssue(path)]) }
         } catch let e as ConfigError {
             FileHandle.standardError.write(Data("\(e)\ncronq-ticker: invalid configuration, not starting\n".utf8))
+            throw ExitCode(1)
+        }
+        do {
+            _ = try BrokerEndpoints(strings: cfg.amqp.endpoints)
+        } catch {
+            FileHandle.standardError.write(
+                Data("\(path): amqp: \(error)\ncronq-ticker: invalid configuration, not starting\n".utf8))
             throw ExitCode(1)
         }
         let logger = service.logger(label: "cronq-ticker")

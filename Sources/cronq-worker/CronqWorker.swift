@@ -1,4 +1,5 @@
 import ArgumentParser
+import CronqAMQP
 import CronqCore
 import CronqRuntime
 import CronqServiceCLI
@@ -52,6 +53,13 @@ struct CronqWorker: ParsableCommand {
             cfg = try ConfigLoader().load(path: path)
         } catch let e as ConfigError {
             FileHandle.standardError.write(Data("\(e)\ncronq-worker: invalid configuration, not starting\n".utf8))
+            throw ExitCode(1)
+        }
+        do {
+            _ = try BrokerEndpoints(strings: cfg.amqp.endpoints)
+        } catch {
+            FileHandle.standardError.write(
+                Data("\(path): amqp: \(error)\ncronq-worker: invalid configuration, not starting\n".utf8))
             throw ExitCode(1)
         }
         let logger = service.logger(label: "cronq-worker")

@@ -36,7 +36,8 @@ extension ConfigOption {
 /// Connects for an ops command; an unreachable broker is exit 1 with why.
 func connect(_ config: CronqConfig, _ what: String) throws -> AMQPConnection {
     do {
-        return try AMQPConnection(url: AMQPURL(config.amqp.url), name: "cronq/\(getpid()) \(what)")
+        return try AMQPConnection.connect(
+            BrokerEndpoints(strings: config.amqp.endpoints), name: "cronq/\(getpid()) \(what)")
     } catch {
         throw fail("cronq \(what): broker unreachable: \(error)")
     }

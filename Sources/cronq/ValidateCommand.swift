@@ -45,7 +45,10 @@ struct ValidateCommand: ParsableCommand {
     /// Best effort: the paused jobs in the leader's checkpoint, when the broker answers; a config check
     /// never fails because the broker is away.
     func showPaused(_ c: CronqConfig, now: Int64) {
-        guard let conn = try? AMQPConnection(url: AMQPURL(c.amqp.url), name: "cronq/\(getpid()) validate") else {
+        guard
+            let conn = try? AMQPConnection.connect(
+                BrokerEndpoints(strings: c.amqp.endpoints), name: "cronq/\(getpid()) validate")
+        else {
             FileHandleOutput.stderr("note: broker not reachable; paused jobs (if any) not shown")
             return
         }

@@ -259,3 +259,61 @@ struct HostileConfigTests {
         #expect(Self.issues("", backend: "proxy = \"proxy:3128\"").contains { $0.contains("backends.default.proxy") })
     }
 }
+
+@Suite("Cluster endpoints in the config")
+struct EndpointConfigTests {
+    static func parse(_ amqp: String, env: [String: String] = [:]) throws -> CronqConfig {
+        try ConfigLoader(environment: env).parse(
+            "[amqp]\n\(amqp)\n[backends.default]\nbase_url = \"https://b\"\ntoken = \"t\"\n", path: "c.toml")
+    }
+
+    static func issues(_ amqp: String, env: [String: String] = [:]) -> [String] {
+        do {
+            _ = try parse(amqp, env: env)
+            return []
+        } catch let e as ConfigError {
+            return e.issues.map(\.description)
+        } catch {
+            return ["\(error)"]
+        }
+    }
+
+    @Test("urls: an array, or one comma-separated string; url stays for one endpoint; schemes may mix")
+    func urls() throws {
+        let c = try Self.parse(#"urls = ["amqp://u:p@a:5672/%2F", "amqps://u:p@b:5671/%2F"]"#)
+        #expect(c.amqp.endpoints == ["amqp://u:p@a:5672/%2F", "amqps://u:p@b:5671/%2F"])
+        #expect(c.amqp.url == "amqp://u:p@a:5672/%2F")
+        let s = try Self.parse(#"urls = "${URLS}""#, env: ["URLS": "amqp://a/, amqp://b/ ,amqp://c/"])
+        #expect(s.amqp.endpoints == ["amqp://a/", "amqp://b/", "amqp://c/"])
+        #expect(try Self.parse(#"url = "amqp://one/""#).amqp.endpoints == ["amqp://one/"])
+        #expect(try Self.parse("").amqp.endpoints == ["amqp://guest:guest@127.0.0.1:5672/%2F"])
+    }
+
+    @Test("CRONQ_AMQP_URLS when the file names no endpoint; the file wins when it does")
+    func environment() throws {
+        #expect(
+            try Self.parse("", env: ["CRONQ_AMQP_URLS": "amqp://x/,amqp://y/"]).amqp.endpoints == [
+                "amqp://x/", "amqp://y/",
+            ])
+        #expect(
+            try Self.parse(#"url = "amqp://f/""#, env: ["CRONQ_AMQP_URLS": "amqp://x/"]).amqp.endpoints == ["amqp://f/"]
+        )
+    }
+
+    @Test("bad lists: both keys, empty, duplicates, a wrong scheme (named by position, not text)")
+    func badLists() {
+        #expect(Self.issues(#"url = "amqp://a/"\#nurls = ["amqp://b/"]"#).contains { $0.contains("not both") })
+        #expect(Self.issues("urls = []").contains { $0.contains("amqp.urls") && $0.contains("no endpoint") })
+        #expect(Self.issues(#"urls = """#).contains { $0.contains("no endpoint") })
+        #expect(
+            Self.issues(#"urls = ["amqp://a/", "amqp://a/"]"#).contains {
+                $0.contains("amqp.urls[1]") && $0.contains("repeats")
+            })
+        let wrong = Self.issues(#"urls = ["amqp://a/", "http://u:s3cret@b/"]"#)
+        #expect(wrong.contains { $0.contains("amqp.urls[1]") } && !wrong.joined().contains("s3cret"))
+        #expect(
+            Self.issues("", env: ["CRONQ_AMQP_URLS": "amqp://a/,amqp://a/"]).contains {
+                $0.contains("CRONQ_AMQP_URLS[1]")
+            })
+    }
+}

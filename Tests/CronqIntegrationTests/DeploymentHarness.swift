@@ -8,7 +8,7 @@ import Foundation
 /// own (a `ChaosBroker`, so restarts disturb no other test). Every process can be killed and started
 /// again; every log is kept (one file per process start) for the ``Accounting`` check at the end.
 final class Deployment: @unchecked Sendable {
-    let broker: ChaosBroker
+    let broker: any BrokerUnderTest
     let prefix = uniqueName("dep")
     let token = "dep-token-\(UUID().uuidString)"
     /// Standard Webhooks form: `whsec_` + base64 of 32 random bytes.
@@ -30,7 +30,7 @@ final class Deployment: @unchecked Sendable {
     /// - Parameter jobs: `(name, 6-field schedule, path)`; every job catches up `all` missed fires.
     /// - Parameter jobExtra: more TOML lines for some jobs, by name (e.g. `overlap = "skip"`).
     init(
-        broker: ChaosBroker, jobs: [(name: String, schedule: String, path: String)], maxAttempts: Int = 5,
+        broker: any BrokerUnderTest, jobs: [(name: String, schedule: String, path: String)], maxAttempts: Int = 5,
         backoff: [String] = ["1s", "2s"], timeout: String = "3s", jobExtra: [String: String] = [:]
     ) throws {
         self.broker = broker
@@ -43,7 +43,7 @@ final class Deployment: @unchecked Sendable {
         try startBackend()
         var text = """
             [amqp]
-            url = "${DEP_AMQP_URL}"
+            urls = "${DEP_AMQP_URLS}"
             prefix = "\(prefix)"
             [backends.default]
             base_url = "http://127.0.0.1:\(backendPort)"
@@ -75,7 +75,7 @@ final class Deployment: @unchecked Sendable {
         var env = ProcessInfo.processInfo.environment
         env["DEP_TOKEN"] = token
         env["DEP_SIGNING"] = signingSecret
-        env["DEP_AMQP_URL"] = broker.url
+        env["DEP_AMQP_URLS"] = broker.processURLs.joined(separator: ",")
         return env
     }
 
@@ -124,7 +124,7 @@ final class Deployment: @unchecked Sendable {
     @discardableResult
     func startWorker(replacing i: Int? = nil, concurrency: Int = 16, amqpURL: String? = nil) throws -> Int {
         var env = environment
-        if let amqpURL { env["DEP_AMQP_URL"] = amqpURL }
+        if let amqpURL { env["DEP_AMQP_URLS"] = amqpURL }
         let w = try ChildProcess(
             Repo.root + "/.build/debug/cronq-worker", ["--config", configPath, "--concurrency", "\(concurrency)"],
             environment: env, waitForListening: false, stderr: newLog("worker"))
@@ -327,7 +327,7 @@ final class Deployment: @unchecked Sendable {
         for w in workers { w?.stop() }
         stopBackend()
         try? onThreadSync { [url = broker.url, configPath, token] in
-            let config = try ConfigLoader(environment: ["DEP_TOKEN": token, "DEP_SIGNING": "x", "DEP_AMQP_URL": url])
+            let config = try ConfigLoader(environment: ["DEP_TOKEN": token, "DEP_SIGNING": "x", "DEP_AMQP_URLS": url])
                 .load(path: configPath)
             let t = Topology(config: config)
             let ch = try AMQPConnection(url: AMQPURL(url)).openChannel()

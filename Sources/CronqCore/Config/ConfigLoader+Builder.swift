@@ -36,13 +36,26 @@ struct Builder {
 
         var amqp = CronqConfig.AMQPSettings(
             url: "amqp://guest:guest@127.0.0.1:5672/%2F", managementURL: nil, prefix: "cronq")
-        if let t = top.table("amqp") {
+        let amqpTable = top.table("amqp")
+        if let t = amqpTable {
             if let u = t.string("url") {
                 if u.hasPrefix("amqp://") || u.hasPrefix("amqps://") {
                     amqp.url = u
+                    amqp.urls = [u]
                 } else {
                     issues.add(nil, t.key("url"), "must start with amqp:// or amqps://")
                 }
+            }
+            if t.has("urls") {
+                if t.has("url") {
+                    issues.add(nil, t.key("urls"), "set url (one endpoint) or urls (a cluster), not both")
+                }
+                // An array, or one string of comma-separated URLs (so `urls = "${CRONQ_AMQP_URLS}"` works).
+                let list: [String]? =
+                    t.table["urls"]?.string != nil
+                    ? t.string("urls").map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+                    : t.stringArray("urls")
+                if let list { amqp.setEndpoints(endpoints(list, key: t.key("urls"))) }
             }
             amqp.managementURL = t.string("management_url")
             if let p = t.string("prefix") {
@@ -66,7 +79,15 @@ struct Builder {
             if (t.has("message_key") || t.has("message_key_file")) && amqp.messageKey == nil && allowMissing {
                 amqp.messageKeyMissing = true
             }
-            t.finish(allowed: ["url", "management_url", "prefix", "message_key", "message_key_file"])
+            t.finish(allowed: ["url", "urls", "management_url", "prefix", "message_key", "message_key_file"])
+        }
+        // CRONQ_AMQP_URLS (comma-separated) when the file names no endpoint itself.
+        if amqpTable.map({ !$0.has("url") && !$0.has("urls") }) ?? true, let env = environment["CRONQ_AMQP_URLS"],
+            !env.isEmpty
+        {
+            amqp.setEndpoints(
+                endpoints(
+                    env.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, key: "CRONQ_AMQP_URLS"))
         }
 
         var backends: [String: CronqConfig.Backend] = [:]
@@ -154,6 +175,27 @@ struct Builder {
         config.history = history
         config.warnings = warnings.list.map(\.description)
         return config
+    }
+
+    /// A cluster's endpoint list: not empty, no duplicates, each an amqp:// or amqps:// URL (schemes may
+    /// mix). Issues name the entry by position, never by its text (it may hold a password).
+    func endpoints(_ list: [String], key: String) -> [String] {
+        guard !list.isEmpty, !list.allSatisfy(\.isEmpty) else {
+            issues.add(nil, key, "lists no endpoint (give at least one amqp:// URL)")
+            return []
+        }
+        var seen: Set<String> = []
+        var ok: [String] = []
+        for (i, u) in list.enumerated() {
+            if !(u.hasPrefix("amqp://") || u.hasPrefix("amqps://")) {
+                issues.add(nil, "\(key)[\(i)]", "must start with amqp:// or amqps://")
+            } else if !seen.insert(u).inserted {
+                issues.add(nil, "\(key)[\(i)]", "repeats an earlier endpoint")
+            } else {
+                ok.append(u)
+            }
+        }
+        return ok.count == list.count ? ok : []
     }
 
     func backend(_ name: String, _ t: TableReader) -> CronqConfig.Backend? {

@@ -15,8 +15,12 @@ public struct CronqConfig: Sendable {
     public var warnings: [String] = []
 
     public struct AMQPSettings: Sendable {
-        /// `amqp://` or `amqps://` URL; may hold a password, so never log it as is.
+        /// `amqp://` or `amqps://` URL; may hold a password, so never log it as is. With `urls`, the
+        /// first of them.
         public var url: String
+        /// Every endpoint (`urls`, or `[url]`): a process connects to one at a time, from a shuffled
+        /// order (DESIGN.md "Cluster").
+        public var urls: [String] = []
         /// RabbitMQ management API base URL (optional; `cronq status` uses it for unacked counts and rates).
         public var managementURL: String?
         /// Prefix of every exchange and queue name (`cronq`).
@@ -27,6 +31,15 @@ public struct CronqConfig: Sendable {
         /// `message_key`/`message_key_file` is set but its variable or file is missing (only when
         /// loaded with unset variables allowed): producers must refuse to publish unsigned.
         public var messageKeyMissing = false
+
+        /// Every endpoint a process may connect to.
+        public var endpoints: [String] { urls.isEmpty ? [url] : urls }
+
+        mutating func setEndpoints(_ list: [String]) {
+            guard let first = list.first else { return }
+            urls = list
+            url = first
+        }
     }
 
     public struct Backend: Sendable {

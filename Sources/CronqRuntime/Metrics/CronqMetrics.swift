@@ -29,6 +29,15 @@ enum CronqMetrics {
         Gauge(label: "cronq_worker_connected").record(up ? 1 : 0)
     }
 
+    // Both services
+    /// `cronq_broker_endpoint{endpoint}`: 1 for the endpoint in use (password hidden), 0 for one left.
+    static func brokerEndpoint(_ now: String?, previous: String?) {
+        if let previous, previous != now {
+            Gauge(label: "cronq_broker_endpoint", dimensions: [("endpoint", previous)]).record(0)
+        }
+        if let now { Gauge(label: "cronq_broker_endpoint", dimensions: [("endpoint", now)]).record(1) }
+    }
+
     // Ticker
     static func fired(_ job: String, latenessMs: Int64) {
         Counter(label: "cronq_ticker_fires_total", dimensions: [("job", job)]).increment()

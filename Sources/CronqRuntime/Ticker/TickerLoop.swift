@@ -58,7 +58,10 @@ public final class TickerLoop: @unchecked Sendable {
     var checkpointDirty = false
     private var nextLockTryMs: Int64 = 0
     private var reconnectAtMs: Int64 = 0
-    private var backoff = ReconnectBackoff(initial: .milliseconds(200), maximum: .seconds(15))
+    /// The broker endpoints, tried one at a time (built at the first connect, again after a reload that
+    /// changes them); nil until then.
+    private var endpoints: BrokerEndpoints?
+    private var endpointInUse: String?
 
     private let statsBox = Mutex(Stats())
     public struct Stats: Sendable {
@@ -132,7 +135,8 @@ public final class TickerLoop: @unchecked Sendable {
             "ticker starting",
             metadata: [
                 "jobs": "\(config.jobs.reduce(0) { $0 + ($1.enabled ? 1 : 0) })",
-                "broker": "\((try? AMQPURL(config.amqp.url).description) ?? "?")",
+                "broker":
+                    "\(config.amqp.endpoints.map { (try? AMQPURL($0).description) ?? "?" }.joined(separator: ","))",
             ])
         while !stopRequested.load(ordering: .relaxed) {
             if reloadRequested.exchange(false, ordering: .relaxed) { reload() }
@@ -162,23 +166,31 @@ public final class TickerLoop: @unchecked Sendable {
 
     private func connect() {
         do {
-            let c = try AMQPConnection(url: AMQPURL(config.amqp.url), name: "cronq-ticker/\(getpid())")
+            if endpoints == nil { endpoints = try BrokerEndpoints(strings: config.amqp.endpoints) }
+            let url = endpoints!.current
+            let c = try AMQPConnection(url: url, name: "cronq-ticker/\(getpid())")
             try TopologyDeclarer(connection: c).apply(Topology(config: config), verifyWhenRefused: true)
             let p = try c.openChannel()
             try p.enableConfirms()
             eventsChannel = try c.openChannel()
             connection = c
             publishChannel = p
-            backoff.reset()
+            endpoints!.connected()
             nextLockTryMs = 0
             statsBox.withLock { $0.connected = true }
-            logger.info("connected; standing by for the leader lock")
+            CronqMetrics.brokerEndpoint(url.description, previous: endpointInUse)
+            endpointInUse = url.description
+            logger.info("connected; standing by for the leader lock", metadata: ["endpoint": "\(url)"])
         } catch {
-            let d = backoff.nextDelay()
+            let failedURL = endpoints?.current.description
+            let d = endpoints?.failed() ?? .seconds(5)
             reconnectAtMs = nowMs() + d.totalMilliseconds
             logger.error(
                 "cannot connect to the broker; retrying",
-                metadata: ["error": "\(error)", "retry_in_ms": "\(d.totalMilliseconds)"])
+                metadata: [
+                    "error": "\(error)", "retry_in_ms": "\(d.totalMilliseconds)", "endpoint": "\(failedURL ?? "-")",
+                    "next_endpoint": "\(endpoints?.current.description ?? "-")",
+                ])
         }
     }
 
@@ -203,7 +215,8 @@ public final class TickerLoop: @unchecked Sendable {
         connection = nil
         publishChannel = nil
         eventsChannel = nil
-        let d = backoff.nextDelay()
+        // The next endpoint at once (the node may be dead); a backoff only after a whole round failed.
+        let d = endpoints?.failed() ?? .seconds(1)
         reconnectAtMs = nowMs() + d.totalMilliseconds
     }
 
@@ -431,6 +444,7 @@ public final class TickerLoop: @unchecked Sendable {
             }
             if let p = planner { lastFired.merge(p.lastFired) { max($0, $1) } }
             let built = isLeader ? makePlanner(for: new) : nil
+            if new.amqp.endpoints != config.amqp.endpoints { endpoints = nil }  // used from the next connect
             config = new
             names = Topology.Names(prefix: new.amqp.prefix)
             if let built {

@@ -5,7 +5,8 @@ public import CronqCore
 public enum TopologyApply {
     /// - Throws: ``AMQPError`` (connection), ``TopologyError`` (conflicts).
     public static func run(config: CronqConfig) throws -> TopologyDeclarer.Report {
-        let connection = try AMQPConnection(url: AMQPURL(config.amqp.url), name: "cronq topology apply")
+        let connection = try AMQPConnection.connect(
+            BrokerEndpoints(strings: config.amqp.endpoints), name: "cronq topology apply")
         defer { connection.close() }
         return try TopologyDeclarer(connection: connection).apply(Topology(config: config))
     }

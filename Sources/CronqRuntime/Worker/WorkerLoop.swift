@@ -46,7 +46,10 @@ public final class WorkerLoop: @unchecked Sendable {
     private var acks = AckCoalescer()
     /// Outcome events of this loop turn, published coalesced at its end.
     private var events = EventBatcher()
-    private var backoff: ReconnectBackoff
+    /// The broker endpoints, tried one at a time (built at the first connect).
+    private var endpoints: BrokerEndpoints?
+    private var endpointInUse: String?
+    private var everConnected = false
     private var reconnectAt: ContinuousClock.Instant?
     private var draining = false
     private var drainDeadline: ContinuousClock.Instant?
@@ -88,7 +91,6 @@ public final class WorkerLoop: @unchecked Sendable {
     public init(options: WorkerOptions, logger: Logger) {
         self.options = options
         self.admission = JobAdmission(config: options.config)
-        self.backoff = ReconnectBackoff(initial: .milliseconds(200), maximum: options.maxReconnectDelay)
         self.names = Topology.Names(prefix: options.config.amqp.prefix)
         self.logger = logger
     }
@@ -112,7 +114,8 @@ public final class WorkerLoop: @unchecked Sendable {
             "worker starting",
             metadata: [
                 "queues": "\(options.queues.joined(separator: ","))", "concurrency": "\(options.concurrency)",
-                "broker": "\((try? AMQPURL(options.config.amqp.url).description) ?? "?")",
+                "broker":
+                    "\(options.config.amqp.endpoints.map { (try? AMQPURL($0).description) ?? "?" }.joined(separator: ","))",
             ])
         while true {
             if stopRequested.load(ordering: .relaxed) && !draining { beginDrain() }
@@ -201,7 +204,11 @@ public final class WorkerLoop: @unchecked Sendable {
     private func connectIfDue() {
         if let at = reconnectAt, ContinuousClock.now < at { return }
         do {
-            let url = try AMQPURL(options.config.amqp.url)
+            if endpoints == nil {
+                endpoints = try BrokerEndpoints(
+                    strings: options.config.amqp.endpoints, maximumDelay: options.maxReconnectDelay)
+            }
+            let url = endpoints!.current
             let publish = try AMQPConnection(url: url, name: "cronq-worker/\(getpid()) publish")
             try TopologyDeclarer(connection: publish).apply(Topology(config: options.config), verifyWhenRefused: true)
             let confirm = try publish.openChannel()
@@ -231,20 +238,30 @@ public final class WorkerLoop: @unchecked Sendable {
                 let tag = try ch.consume(queue: names.workQueue(q))
                 consumerQueues[tag] = q
             }
-            if backoff.attempt > 0 { bump { $0.reconnects += 1 } }
+            if everConnected { bump { $0.reconnects += 1 } }
+            everConnected = true
             bump { $0.connected = true }
             CronqMetrics.workerConnected(true)
-            backoff.reset()
+            CronqMetrics.brokerEndpoint(url.description, previous: endpointInUse)
+            endpointInUse = url.description
+            endpoints!.connected()
             reconnectAt = nil
             logger.info(
-                "connected", metadata: ["queues": "\(options.queues.map(names.workQueue).joined(separator: ","))"])
+                "connected",
+                metadata: [
+                    "queues": "\(options.queues.map(names.workQueue).joined(separator: ","))", "endpoint": "\(url)",
+                ])
         } catch {
             teardown()
-            let delay = backoff.nextDelay()
+            let failedURL = endpoints?.current.description
+            let delay = endpoints?.failed() ?? .seconds(5)
             reconnectAt = ContinuousClock.now + delay
             logger.error(
                 "cannot connect to the broker; retrying",
-                metadata: ["error": "\(error)", "retry_in_ms": "\(delay.totalMilliseconds)"])
+                metadata: [
+                    "error": "\(error)", "retry_in_ms": "\(delay.totalMilliseconds)", "endpoint": "\(failedURL ?? "-")",
+                    "next_endpoint": "\(endpoints?.current.description ?? "-")",
+                ])
         }
     }
 
@@ -276,7 +293,8 @@ public final class WorkerLoop: @unchecked Sendable {
         waiting.removeAll()
         teardown()
         generation += 1
-        let delay = backoff.nextDelay()
+        // The next endpoint at once (the node may be dead); a backoff only after a whole round failed.
+        let delay = endpoints?.failed() ?? .seconds(1)
         reconnectAt = ContinuousClock.now + delay
     }
 

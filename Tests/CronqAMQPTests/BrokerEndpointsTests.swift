@@ -1,0 +1,86 @@
+import CronqAMQP
+import Testing
+
+@Suite("Broker endpoints")
+struct BrokerEndpointsTests {
+    struct Seeded: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static let three = ["amqp://u:p@a:5672/%2F", "amqp://u:p@b:5672/%2F", "amqps://u:p@c:5671/%2F"]
+
+    static func endpoints(seed: UInt64 = 1) throws -> BrokerEndpoints {
+        var rng = Seeded(state: seed)
+        return BrokerEndpoints(
+            try three.map(AMQPURL.init), initialDelay: .milliseconds(100), maximumDelay: .seconds(2), using: &rng)
+    }
+
+    @Test("a failure moves to the next endpoint at once; a whole round of failures backs off, capped")
+    func rotation() throws {
+        var e = try Self.endpoints()
+        var rng = Seeded(state: 9)
+        var seen: [String] = [e.current.host]
+        #expect(e.failed(using: &rng) == .zero)
+        seen.append(e.current.host)
+        #expect(e.failed(using: &rng) == .zero)
+        seen.append(e.current.host)
+        #expect(Set(seen) == ["a", "b", "c"], "each endpoint once per round")
+        let d1 = e.failed(using: &rng)
+        #expect(d1 >= .milliseconds(50) && d1 <= .milliseconds(100), "the round is over: back off")
+        #expect(e.current.host == seen[0], "and start the next round where the last began")
+        var last = Duration.zero
+        for _ in 0..<30 {
+            let d = e.failed(using: &rng)
+            if d > .zero { last = d }
+            #expect(d <= .seconds(2), "capped")
+        }
+        #expect(last >= .seconds(1), "the backoff grows to its cap")
+    }
+
+    @Test("connecting starts a new round from the endpoint that worked, with the backoff reset")
+    func connectedResets() throws {
+        var e = try Self.endpoints()
+        var rng = Seeded(state: 3)
+        for _ in 0..<9 { _ = e.failed(using: &rng) }
+        let good = e.current
+        e.connected()
+        #expect(e.current == good)
+        #expect(e.failed(using: &rng) == .zero)
+        #expect(e.failed(using: &rng) == .zero)
+        let d = e.failed(using: &rng)
+        #expect(d > .zero && d <= .milliseconds(100), "back to the first step")
+    }
+
+    @Test("one endpoint: every failure is a round")
+    func single() throws {
+        var rng = Seeded(state: 5)
+        var e = BrokerEndpoints(
+            [try AMQPURL("amqp://h/")], initialDelay: .milliseconds(100), maximumDelay: .seconds(1), using: &rng)
+        #expect(e.failed(using: &rng) > .zero)
+        #expect(e.current.host == "h")
+    }
+
+    @Test("orders are shuffled per process: different seeds start elsewhere")
+    func shuffled() throws {
+        let firsts = Set(try (1...40).map { try Self.endpoints(seed: $0).current.host })
+        #expect(firsts == ["a", "b", "c"])
+    }
+
+    @Test("a bad endpoint is named by position, never by its password")
+    func badURL() {
+        do {
+            _ = try BrokerEndpoints(strings: ["amqp://u:p@a/", "amqp://u:s3cret@b:99999/"])
+            Issue.record("accepted a bad port")
+        } catch {
+            #expect("\(error)".contains("endpoint 2") && !"\(error)".contains("s3cret"))
+        }
+        #expect(throws: AMQPError.self) { try BrokerEndpoints(strings: []) }
+    }
+}

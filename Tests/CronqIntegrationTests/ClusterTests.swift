@@ -1,0 +1,98 @@
+import CronqAMQP
+import CronqCore
+import CronqTestSupport
+import Foundation
+import Testing
+
+/// cronq on a private three-node RabbitMQ cluster (`scripts/cluster.sh`), every process given all three
+/// endpoints: nodes are SIGKILLed under every-second jobs, and the accounting checker must balance.
+/// Run by `make test-cluster` (and so by `make test`) after the main suite.
+@Suite(
+    "Cluster", .serialized,
+    .enabled(
+        if: TestBroker.isConfigured && ProcessInfo.processInfo.environment["CRONQ_CLUSTER"] != nil,
+        "run by `make test-cluster` / `make test`"))
+struct ClusterTests {
+    /// The node a process's last connection went to, from its log's `endpoint=` (the password is never logged).
+    static func node(in log: String, cluster: TestCluster, after marker: String) -> Int? {
+        guard let line = log.split(separator: "\n").last(where: { $0.contains(marker) }),
+            let r = line.range(of: #"endpoint=amqp://[^ ]*127\.0\.0\.1:(\d+)"#, options: .regularExpression)
+        else { return nil }
+        let port = line[r].split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) }
+        return port.flatMap(cluster.node(ofPort:))
+    }
+
+    static func waitFor(_ timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition() { return true }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return condition()
+    }
+
+    @Test(
+        "the leader's node and then a worker's node are SIGKILLed: leadership moves within 15 s, workers move, nothing is lost"
+    )
+    func nodeLoss() throws {
+        let cluster = try TestCluster()
+        defer { cluster.stop() }
+        let d = try Deployment(broker: cluster, jobs: (0..<4).map { ("k\($0)", "* * * * * *", "/random-fail/0") })
+        defer { d.stop() }
+        try d.startTicker()
+        try d.startTicker()
+        for _ in 0..<3 { try d.startWorker() }
+        #expect(Self.waitFor(30) { d.leaderIndex() != nil && d.logs("worker").contains("outcome=success") })
+        Thread.sleep(forTimeInterval: 3)
+
+        // (a) The node the leading ticker is connected to.
+        let leader = try #require(d.leaderIndex())
+        let leaderNode = try #require(
+            Self.node(in: d.tickerLog(leader), cluster: cluster, after: "standing by for the leader lock"))
+        let killedAt = Date()
+        try cluster.kill(leaderNode)
+        let acquiredBefore = d.logs("ticker").components(separatedBy: "leadership acquired").count
+        #expect(
+            Self.waitFor(15) { d.logs("ticker").components(separatedBy: "leadership acquired").count > acquiredBefore },
+            "a ticker leads again within 15 s of the leader's node dying")
+        let takeover = Date().timeIntervalSince(killedAt)
+        print(
+            "cluster: node \(leaderNode) (the leader's) killed; leadership again after \(String(format: "%.1f", takeover)) s"
+        )
+        Thread.sleep(forTimeInterval: 5)
+        try cluster.start(leaderNode)
+        Thread.sleep(forTimeInterval: 5)
+
+        // (c) The node a worker is connected to (one the leader is not on, when there is one).
+        let workerNodes = (0..<d.workers.count).compactMap {
+            Self.node(
+                in: (try? String(contentsOfFile: d.workerLogPath($0), encoding: .utf8)) ?? "", cluster: cluster,
+                after: "msg=connected")
+        }
+        let leaderNow = d.leaderIndex().flatMap {
+            Self.node(in: d.tickerLog($0), cluster: cluster, after: "standing by for the leader lock")
+        }
+        let workerNode = try #require(workerNodes.first { $0 != leaderNow } ?? workerNodes.first)
+        let reconnectsBefore = d.logs("worker").components(separatedBy: "msg=connected").count
+        try cluster.kill(workerNode)
+        #expect(
+            Self.waitFor(15) { d.logs("worker").components(separatedBy: "msg=connected").count > reconnectsBefore },
+            "the worker reconnects to another node")
+        Thread.sleep(forTimeInterval: 5)
+        try cluster.start(workerNode)
+        Thread.sleep(forTimeInterval: 5)
+
+        for t in d.tickers { t?.signal(SIGTERM) }
+        for t in d.tickers { t?.process.waitUntilExit() }
+        let quiet = try d.settle()
+        let a = try d.accounting()
+        print("cluster[node loss]: \(a), gaps \(d.gaps()), quiet \(quiet)")
+        #expect(quiet, "work and retry queues drained")
+        #expect(a.lost.isEmpty, "lost: \(a.lost.sorted().prefix(5))")
+        #expect(a.unknown.isEmpty && a.conflicting.isEmpty)
+        #expect(a.unexplainedDuplicates.isEmpty, "unexplained duplicates: \(a.unexplainedDuplicates.prefix(5))")
+        #expect(a.balancesAtRest)
+        #expect(d.gaps() == 0, "catch_up all filled the failover windows")
+        #expect(a.fired.count > 0 && a.succeeded.count > 0)
+    }
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# A private three-node RabbitMQ cluster on loopback, for the cluster tests and trying failover by hand.
+# Each node is a scripts/rabbitmq.sh node of its own (own data dir, own ports); nodes 2 and 3 join
+# node 1 with `rabbitmqctl join_cluster`. The nodes share the rabbitmq user's Erlang cookie.
+#
+#   scripts/cluster.sh up|down|status|urls
+#   scripts/cluster.sh kill N      SIGKILL node N (1-3), as a crashed host would die
+#   scripts/cluster.sh start N     start node N again (it rejoins with its data)
+#
+# Environment: CRONQ_CLUSTER_PORT (5721: nodes use 5721, 5722, 5723; management +10000, distribution
+# +20000), CRONQ_CLUSTER_NAME (cronq-c: nodes cronq-c1@localhost …).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+base=${CRONQ_CLUSTER_PORT:-5721}
+name=${CRONQ_CLUSTER_NAME:-cronq-c}
+
+node_env() {
+    local i=$1
+    export CRONQ_RMQ_NODE="$name$i@localhost"
+    export CRONQ_RMQ_PORT=$((base + i - 1))
+    export CRONQ_RMQ_MGMT_PORT=$((base + i - 1 + 10000))
+    export CRONQ_RMQ_DIST_PORT=$((base + i - 1 + 20000))
+}
+
+ctl() { local i=$1; shift; rabbitmqctl -n "$name$i@localhost" "$@" </dev/null; }
+
+# From node 1's view (JSON, so no terminal formatting gets in the way).
+status_field() {
+    ctl 1 cluster_status --formatter json 2>/dev/null \
+        | python3 -c "import json,sys; print(' '.join(json.load(sys.stdin).get('$1', [])))" 2>/dev/null || true
+}
+
+running_nodes() { status_field running_nodes | wc -w; }
+
+joined() { status_field disk_nodes | tr ' ' '\n' | grep -qx "$name$1@localhost"; }
+
+case "${1:-}" in
+up)
+    for i in 1 2 3; do (node_env "$i"; "$here/scripts/rabbitmq.sh" up); done
+    for i in 2 3; do
+        if ! joined "$i"; then
+            ctl "$i" stop_app >/dev/null
+            ctl "$i" reset >/dev/null
+            ctl "$i" join_cluster "${name}1@localhost" >/dev/null
+            ctl "$i" start_app >/dev/null
+        fi
+    done
+    for _ in $(seq 1 30); do [ "$(running_nodes)" = 3 ] && break; sleep 1; done
+    [ "$(running_nodes)" = 3 ] || { echo "cluster: not all three nodes running" >&2; ctl 1 cluster_status >&2 || true; exit 1; }
+    echo "cluster: ${name}1-3@localhost up on 127.0.0.1:$base-$((base + 2))"
+    ;;
+down)
+    # Stop 3 and 2 before 1, so that no node waits for the others to come back.
+    for i in 3 2 1; do (node_env "$i"; "$here/scripts/rabbitmq.sh" down) || true; done
+    ;;
+kill)
+    i=${2:?node number}
+    pid=$(node_env "$i"; "$here/scripts/rabbitmq.sh" pid)
+    kill -9 "$pid"
+    # The Erlang VM's helpers (epmd stays; inet_gethost and erl_child_setup go with the VM).
+    echo "cluster: node $i (pid $pid) killed"
+    ;;
+start)
+    i=${2:?node number}
+    (node_env "$i"; "$here/scripts/rabbitmq.sh" up)
+    ;;
+status)
+    ctl 1 cluster_status
+    ;;
+urls)
+    echo "amqp://guest:guest@127.0.0.1:$base/%2F,amqp://guest:guest@127.0.0.1:$((base + 1))/%2F,amqp://guest:guest@127.0.0.1:$((base + 2))/%2F"
+    ;;
+*)
+    echo "usage: $0 up|down|status|urls|kill N|start N" >&2
+    exit 64
+    ;;
+esac
