@@ -165,3 +165,20 @@ struct JobAdmissionTests {
         #expect((try? JobAdmission(config: c).admit(out.message).get()) != nil, "a worker with the key accepts it")
     }
 }
+
+@Suite("Escaping for terminals")
+struct TerminalEscapingTests {
+    @Test("tail and history tables escape control characters from events")
+    func tailAndHistory() {
+        let e = OutcomeEvent(
+            event: "dead", job: "j", messageID: "m\u{1B}[2J", attempt: 1, reason: "malformed",
+            error: "bad\r\nforged\u{07}",
+            at: 0)
+        let line = Tail.pretty(e)
+        #expect(!line.unicodeScalars.contains { $0.value < 0x20 }, "\(line.debugDescription)")
+        #expect(line.contains("\\u{1B}[2J") && line.contains("\\r\\nforged"))
+        let table = TextTable.render([["ID", "ERROR"], ["m\u{1B}]0;x\u{07}", "a\nb"]])
+        #expect(!table.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
+        #expect(table.split(separator: "\n").count == 2, "a newline in a cell does not make a row")
+    }
+}
