@@ -12,8 +12,9 @@ struct CronqTicker: ParsableCommand {
         commandName: "cronq-ticker",
         abstract: "Evaluate the jobs' cron schedules and publish one job message per fire, with publisher confirms.",
         discussion: """
-            Run two or more for high availability: exactly one (the holder of the cronq.ticker.lock queue) leads
-            and publishes; the others stand by and take over when its connection dies. After downtime, each
+            Run two or more for high availability: exactly one (the holder of the token in the
+            cronq.ticker.leader queue) leads and publishes; the others stand by and take over when its
+            connection or its broker node dies. After downtime, each
             job's catch_up policy decides what missed fires to publish (from the checkpoint in cronq.ticker.state).
             Signals: SIGTERM/SIGINT finish in-flight publishes, release the lock and exit 0; SIGHUP reloads the
             configuration (an invalid file is logged and the running one kept). Logs: one line per event on stderr.

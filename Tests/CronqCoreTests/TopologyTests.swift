@@ -19,7 +19,7 @@ struct TopologyTests {
         #expect(
             t.queues.map(\.name) == [
                 "cronq.jobs.default", "cronq.retry.10s", "cronq.retry.1m", "cronq.dead", "cronq.ticker.state",
-                "cronq.ticker.control", "cronq.history",
+                "cronq.ticker.leader", "cronq.ticker.control", "cronq.history",
             ])
         let work = t.queues[0].arguments
         #expect(
@@ -40,10 +40,20 @@ struct TopologyTests {
         #expect(tierBinding.arguments.map(\.value) == [.string("all"), .string("1m")])
         let state = t.queues[4].arguments
         #expect(state.map(\.value) == [.string("quorum"), .int(1), .string("drop-head")])
+        let leader = t.queues[5].arguments
+        #expect(
+            leader.map(\.key) == [
+                "x-queue-type", "x-single-active-consumer", "x-max-length", "x-overflow", "x-delivery-limit",
+            ])
+        #expect(
+            leader.map(\.value) == [
+                .string("quorum"), .bool(true), .int(1), .string("reject-publish"), .int(1_000_000),
+            ],
+            "a replicated lock: one active consumer holds the token; one spare at most; an explicit delivery limit")
         #expect(
             t.bindings.contains { $0.queue == "cronq.ticker.control" && $0.exchange == "cronq.control" },
             "pause/resume reach the leader")
-        let history = t.queues[6].arguments
+        let history = t.queues[7].arguments
         #expect(history.map(\.key) == ["x-queue-type", "x-max-age", "x-max-length-bytes"])
         #expect(
             history.map(\.value) == [.string("stream"), .string("604800s"), .int(1 << 30)], "7 days, 1 GiB by default")
@@ -67,7 +77,7 @@ struct TopologyTests {
         let t = Topology(names: .init(prefix: "x"), queues: ["a", "b"], tiers: [.seconds(5)])
         let doc = try JSONSerialization.jsonObject(with: Data(t.definitionsJSON(vhost: "prod").utf8)) as! [String: Any]
         let queues = doc["queues"] as! [[String: Any]]
-        #expect(queues.count == 7)
+        #expect(queues.count == 8)
         #expect(queues.allSatisfy { $0["vhost"] as? String == "prod" && $0["durable"] as? Bool == true })
         #expect((doc["bindings"] as! [Any]).count == 6)
         #expect((doc["exchanges"] as! [Any]).count == 5)

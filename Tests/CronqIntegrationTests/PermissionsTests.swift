@@ -18,7 +18,7 @@ struct PermissionsTests {
         let p = NSRegularExpression.escapedPattern(for: prefix)
         return (
             ticker: [
-                "^\(p)\\.ticker\\.lock$", "^\(p)\\.(jobs|events)$|^amq\\.default$", "^\(p)\\.ticker\\.(state|control)$",
+                "^$", "^\(p)\\.(jobs|events)$|^amq\\.default$", "^\(p)\\.ticker\\.(state|control|leader)$",
             ],
             worker: ["^$", "^\(p)\\.(retry|dead|events)$", "^\(p)\\.jobs\\..*$"]
         )

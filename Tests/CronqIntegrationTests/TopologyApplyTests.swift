@@ -27,8 +27,8 @@ struct TopologyApplyTests {
             let heavy = try ch.inspectQueue("\(prefix).jobs.heavy").messageCount
             return (first.queues, second.queues, heavy)
         }
-        #expect(r.0 == 8, "2 work queues, 2 tiers, dead, ticker state and control, history stream")
-        #expect(r.1 == 8)
+        #expect(r.0 == 9, "2 work queues, 2 tiers, dead, ticker state, leader and control, history stream")
+        #expect(r.1 == 9)
         #expect(r.2 == 1)
     }
 
@@ -78,7 +78,7 @@ struct TopologyApplyTests {
             let c = try AMQPConnection(url: AMQPURL(url))
             return try TopologyDeclarer(connection: c).apply(Topology(config: config))
         }
-        #expect(report.queues == 9)
+        #expect(report.queues == 10)
     }
 
     static func cleanup(_ c: AMQPConnection, _ t: Topology) {

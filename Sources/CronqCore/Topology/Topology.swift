@@ -47,6 +47,9 @@ public struct Topology: Sendable, Equatable {
     /// after a worker crash or shutdown, so it is generous).
     public static let deliveryLimit: Int64 = 20
 
+    /// Failovers the leader token survives before RabbitMQ drops it (a standby then publishes a new one).
+    public static let leaderDeliveryLimit: Int64 = 1_000_000
+
     /// Names derived from the prefix.
     public struct Names: Sendable {
         public let prefix: String
@@ -56,7 +59,9 @@ public struct Topology: Sendable, Equatable {
         public var deadExchange: String { "\(prefix).dead" }
         public var eventsExchange: String { "\(prefix).events" }
         public var deadQueue: String { "\(prefix).dead" }
-        public var lockQueue: String { "\(prefix).ticker.lock" }
+        /// The leader lock: a quorum queue with a single active consumer; the ticker holding its token
+        /// (a message, unacked) leads.
+        public var leaderQueue: String { "\(prefix).ticker.leader" }
         public var stateQueue: String { "\(prefix).ticker.state" }
         public var historyStream: String { "\(prefix).history" }
         public var controlExchange: String { "\(prefix).control" }
@@ -120,6 +125,19 @@ public struct Topology: Sendable, Equatable {
                 arguments: [
                     ("x-queue-type", .string("quorum")), ("x-max-length", .int(1)),
                     ("x-overflow", .string("drop-head")),
+                ]))
+        // The leader lock (docs/decisions.md, "Leadership"): every ticker consumes with prefetch 1; the single
+        // active consumer receives a token and holds it unacked while it leads. When its connection or node
+        // dies, the replicated queue returns the token and activates the next consumer. At most one spare
+        // token waits (ready ≤ 1, reject-publish); the delivery limit is explicit (4.0 would apply 20 and then
+        // drop the token after 20 failovers; a standby would publish a new one, but not needlessly).
+        self.queues.append(
+            Queue(
+                name: names.leaderQueue,
+                arguments: [
+                    ("x-queue-type", .string("quorum")), ("x-single-active-consumer", .bool(true)),
+                    ("x-max-length", .int(1)), ("x-overflow", .string("reject-publish")),
+                    ("x-delivery-limit", .int(Self.leaderDeliveryLimit)),
                 ]))
         // Pause/resume messages wait here for the leader ticker (durable: one sent with no leader is not lost).
         self.queues.append(Queue(name: names.controlQueue, arguments: [("x-queue-type", .string("quorum"))]))

@@ -19,8 +19,11 @@ public struct QueueStatus: Sendable {
     }
 
     public var rows: [Row]
-    /// Whether some ticker holds `cronq.ticker.lock` (RabbitMQ does not show who, or how many stand by).
+    /// Whether some ticker leads: the leader queue has an active consumer (which holds, or is about to be
+    /// given, the token).
     public var leader: Bool
+    /// Tickers connected (the leader queue's consumers: the leader and its standbys).
+    public var tickers = 0
     /// Age in seconds of the oldest dead letter, if any.
     public var oldestDeadAgeSeconds: Int64?
     /// Paused jobs, from the leader's checkpoint (`cronq pause`).
@@ -33,7 +36,8 @@ public struct QueueStatus: Sendable {
         let topology = Topology(config: config)
         var rows: [Row] = []
         var ch = try connection.openChannel()
-        for q in topology.queues where q.name != names.stateQueue && q.name != names.controlQueue {
+        for q in topology.queues
+        where q.name != names.stateQueue && q.name != names.controlQueue && q.name != names.leaderQueue {
             let kind =
                 q.name == names.deadQueue
                 ? "dead"
@@ -52,16 +56,13 @@ public struct QueueStatus: Sendable {
                 ch = try connection.openChannel()
             }
         }
-        var leader = false
+        var tickers = 0
         do {
-            _ = try ch.inspectQueue(names.lockQueue)
-            leader = true
+            tickers = Int(try ch.inspectQueue(names.leaderQueue).consumerCount)
         } catch let e as AMQPError where e.replyCode == 404 {
-            ch = try connection.openChannel()
-        } catch let e as AMQPError where e.replyCode == 405 {
-            leader = true  // exclusive to another connection: it exists
-            ch = try connection.openChannel()
+            ch = try connection.openChannel()  // no leader queue: `cronq topology apply`
         }
+        let leader = tickers > 0
         var oldest: Int64? = nil
         if (rows.first { $0.kind == "dead" }?.ready ?? 0) > 0, let first = try ch.get(queue: names.deadQueue) {
             let h = first.message.properties.headers
@@ -79,7 +80,9 @@ public struct QueueStatus: Sendable {
             let vhost = (try? AMQPURL(config.amqp.url).vhost) ?? "/"
             ManagementAPI.fill(&rows, baseURL: management, vhost: vhost)
         }
-        return QueueStatus(rows: rows, leader: leader, oldestDeadAgeSeconds: oldest, paused: paused, at: now)
+        var status = QueueStatus(rows: rows, leader: leader, oldestDeadAgeSeconds: oldest, paused: paused, at: now)
+        status.tickers = tickers
+        return status
     }
 
     /// Alert thresholds; each crossed one is a one-line reason (exit 2).
@@ -137,7 +140,7 @@ public struct QueueStatus: Sendable {
                         ] : []))
         }
         var s = TextTable.render(t)
-        s += "ticker leader: \(leader ? "yes (lock held)" : "NONE")\n"
+        s += "ticker leader: \(leader ? "yes (\(tickers) ticker(s) connected, one leads)" : "NONE")\n"
         if let age = oldestDeadAgeSeconds { s += "oldest dead letter: \(age) s old\n" }
         for line in CheckpointPeek.pausedLines(paused, now: at) { s += line + "\n" }
         return s
@@ -145,7 +148,7 @@ public struct QueueStatus: Sendable {
 
     public func json() -> String {
         var obj: [String: Any] = [
-            "at": Timestamp.iso(at), "leader": leader,
+            "at": Timestamp.iso(at), "leader": leader, "tickers": tickers,
             "queues": rows.map { r -> [String: Any] in
                 var d: [String: Any] = ["queue": r.queue, "kind": r.kind, "ready": r.ready, "consumers": r.consumers]
                 if let u = r.unacked { d["unacked"] = u }

@@ -7,10 +7,13 @@ import Synchronization
 
 /// The ticker: one connection that holds the leader lock and publishes fires on it.
 ///
-/// **Leadership.** The ticker whose connection owns the exclusive queue `cronq.ticker.lock` is the
-/// leader; the others retry every `lock_retry`. When the leader's connection dies, the broker deletes
-/// its exclusive queue and a standby takes over. A lock over a network is not partition-safe, so a
-/// rare double fire must be harmless: it carries the same `message_id`.
+/// **Leadership.** Every ticker consumes `cronq.ticker.leader`, a replicated (quorum) queue with a single
+/// active consumer, with prefetch 1; the active one receives the queue's token and leads while it holds
+/// it unacked. When the leader's connection or its node dies, the queue returns the token and activates
+/// the next consumer: no queue record of a dead node has to be deleted first, which RabbitMQ 4.2+
+/// (Khepri) no longer does for exclusive queues. A standby publishes a token every `lock_retry` when it
+/// sees none. A ticker that loses its connection stops firing at once. A lock over a network is not
+/// partition-safe, so a rare double fire must be harmless: it carries the same `message_id`.
 ///
 /// **Fires.** The leader publishes every due fire pipelined with publisher confirms (mandatory,
 /// persistent) and reports a fire as fired only once it is confirmed; a nack, a return or a lost
@@ -42,6 +45,8 @@ public final class TickerLoop: @unchecked Sendable {
     var planner: FirePlanner?
     /// Jobs paused by `cronq pause` (kept in the checkpoint), and the channel the leader reads control messages on.
     var paused: [String: PauseState] = [:]
+    /// Consumes the leader queue (prefetch 1): a delivery on it is the leader token.
+    private var leaderChannel: AMQPChannel?
     var controlChannel: AMQPChannel?
     /// `overlap = "skip"` jobs' runs in flight (kept in the checkpoint, so a new leader waits for them
     /// too), and the channel their ends arrive on.
@@ -145,7 +150,7 @@ public final class TickerLoop: @unchecked Sendable {
                 if connection == nil { Thread.sleep(forTimeInterval: 0.05); continue }
             }
             do {
-                if !isLeader && nowMs() >= nextLockTryMs { try tryLock() }
+                if !isLeader && nowMs() >= nextLockTryMs { try ensureToken() }
                 if isLeader { try fireDue() }
                 try wait()
             } catch let e as AMQPError {
@@ -173,6 +178,10 @@ public final class TickerLoop: @unchecked Sendable {
             let p = try c.openChannel()
             try p.enableConfirms()
             eventsChannel = try c.openChannel()
+            let leader = try c.openChannel()
+            try leader.setPrefetch(1)
+            try leader.consume(queue: names.leaderQueue)
+            leaderChannel = leader
             connection = c
             publishChannel = p
             endpoints!.connected()
@@ -208,6 +217,7 @@ public final class TickerLoop: @unchecked Sendable {
         CronqMetrics.leader(false)
         if let p = planner { lastFired.merge(p.lastFired) { max($0, $1) } }
         planner = nil
+        leaderChannel = nil
         controlChannel = nil
         completionsChannel = nil
         acksAfterCheckpoint.removeAll()  // their channels are gone: the broker gives them to the next leader
@@ -220,19 +230,31 @@ public final class TickerLoop: @unchecked Sendable {
         reconnectAtMs = nowMs() + d.totalMilliseconds
     }
 
-    private func tryLock() throws {
-        guard let c = connection else { return }
+    /// A standby's part of the lock: when the leader queue shows no token ready, publish one (confirmed).
+    /// While a leader holds the token this adds at most one spare (the queue keeps one ready); with no
+    /// leader, the token goes to the active consumer, which may be this ticker.
+    private func ensureToken() throws {
+        guard let c = connection, let p = publishChannel else { return }
         nextLockTryMs = nowMs() + config.ticker.lockRetry.totalMilliseconds
         let ch = try c.openChannel()
-        do {
-            try ch.declareQueue(names.lockQueue, durable: false, exclusive: true, autoDelete: true)
-        } catch let e as AMQPError where e.replyCode == 405 {
-            return  // another ticker leads; the channel is already closed by the broker
-        }
-        // Keep the lock channel open: the exclusive queue belongs to the connection either way.
+        defer { ch.close() }
+        guard try ch.inspectQueue(names.leaderQueue).messageCount == 0 else { return }
+        let token = AMQPMessage(
+            body: Array("leader".utf8),
+            properties: AMQPProperties(
+                contentType: "text/plain", deliveryMode: 2, type: "cronq.leader-token",
+                appID: JobMessageProperties.appTicker))
+        // A refused publish (the queue already holds a spare) is fine: the result is not needed.
+        _ = try p.publishAndConfirm(
+            [OutgoingMessage(exchange: "", routingKey: names.leaderQueue, message: token)], timeout: .seconds(10))
+    }
+
+    /// The leader token arrived: this ticker leads until its connection ends.
+    private func becomeLeader(_ c: AMQPConnection) throws {
         isLeader = true
         statsBox.withLock {
-            $0.isLeader = true; $0.leadershipChanges += 1
+            $0.isLeader = true
+            $0.leadershipChanges += 1
         }
         CronqMetrics.leader(true)
         let checkpoint = try readCheckpoint(c)
@@ -412,7 +434,17 @@ public final class TickerLoop: @unchecked Sendable {
         if let event = try c.nextEvent(timeout: timeout) {
             switch event {
             case .channelClosed(let ch, let e):
-                if ch == publishChannel?.id { throw e }
+                if ch == publishChannel?.id || ch == leaderChannel?.id { throw e }
+            case .consumerCancelled(let ch, _) where ch == leaderChannel?.id:
+                throw AMQPError(
+                    .channelClosed, detail: "the broker cancelled the leader-queue consumer (queue deleted?)")
+            case .delivery(let d) where d.channel == leaderChannel?.id:
+                if isLeader {
+                    // A second token (prefetch 1 makes this rare): back to the queue, as a spare.
+                    try leaderChannel?.reject(d.deliveryTag, requeue: true)
+                } else {
+                    try becomeLeader(c)
+                }
             case .blocked(let reason):
                 logger.warning(
                     "broker blocked publishing (resource alarm); fires wait", metadata: ["reason": "\(reason)"])
