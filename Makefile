@@ -7,7 +7,7 @@ export CRONQ_RMQ_PORT ?= 5682
 export CRONQ_RMQ_MGMT_PORT ?= 15682
 export CRONQ_RMQ_DIST_PORT ?= 25682
 export CRONQ_RMQ_NODE ?= cronq-test@localhost
-DEB_PACKAGES := librabbitmq-dev libcurl4-openssl-dev rabbitmq-server tzdata ca-certificates openssl python3 curl python3-django
+DEB_PACKAGES := librabbitmq-dev libcurl4-openssl-dev rabbitmq-server tzdata ca-certificates openssl python3 curl python3-django python3-yaml
 # Debian's interpreter, the one python3-django is installed for (a pyenv python3 on PATH would not see it).
 DJANGO_PYTHON ?= /usr/bin/python3
 SWIFT_BUILD_FLAGS ?= -Xswiftc -warnings-as-errors
@@ -140,7 +140,7 @@ demo-down:
 # What can be checked of docker/ without an engine: the Dockerfile's build step on the host, the compose file.
 docker-check: deps
 	$(SWIFT) build -c release --static-swift-stdlib
-	python3 docker/check_compose.py
+	/usr/bin/python3 docker/check_compose.py
 
 # A million seeded random inputs each for the cron parser and the config loader (FUZZ_COUNT, FUZZ_SEED).
 FUZZ_COUNT ?= 1000000

@@ -79,6 +79,37 @@ rmq = doc["services"].get("rabbitmq", {})
 if "healthcheck" not in rmq or not any("definitions.json" in v for v in rmq.get("volumes", [])):
     errors.append("rabbitmq needs a healthcheck and topology/definitions.json")
 
+# The cluster profile: three RabbitMQ nodes with a shared cookie from a secret file and classic config
+# peer discovery naming all three; its tickers and workers are given all three endpoints.
+nodes = [n for n, svc in doc["services"].items() if n.startswith("rabbitmq-") and "cluster" in (svc.get("profiles") or [])]
+if len(nodes) != 3:
+    errors.append(f"the cluster profile needs three RabbitMQ nodes, found {nodes}")
+cluster_conf = open(os.path.join(here, "rabbitmq-cluster.conf")).read()
+for n in nodes:
+    svc = doc["services"][n]
+    if "erlang_cookie" not in (svc.get("secrets") or []):
+        errors.append(f"services.{n}: the Erlang cookie must come from the erlang_cookie secret")
+    if not any("rabbitmq-cluster.conf" in v for v in svc.get("volumes", [])) or not any("definitions.json" in v for v in svc.get("volumes", [])):
+        errors.append(f"services.{n}: needs rabbitmq-cluster.conf and topology/definitions.json")
+    if f"rabbit@{svc.get('hostname')}" not in cluster_conf:
+        errors.append(f"rabbitmq-cluster.conf does not name rabbit@{svc.get('hostname')}")
+if "peer_discovery_backend = classic_config" not in cluster_conf or "pause_minority" not in cluster_conf:
+    errors.append("rabbitmq-cluster.conf: classic config peer discovery and pause_minority expected")
+if "file" not in (doc.get("secrets") or {}).get("erlang_cookie", {}):
+    errors.append("secrets.erlang_cookie must come from a file")
+for n, svc in doc["services"].items():
+    if n.startswith("cluster-"):
+        urls = (svc.get("environment") or {}).get("CRONQ_AMQP_URLS", "")
+        hosts = {u.split("@")[1].split(":")[0] for u in urls.split(",") if "@" in u}
+        if hosts != {doc["services"][x].get("hostname") for x in nodes}:
+            errors.append(f"services.{n}: CRONQ_AMQP_URLS must list all three nodes, got {sorted(hosts)}")
+        for dep in nodes:
+            if dep not in (svc.get("depends_on") or {}):
+                errors.append(f"services.{n}: should wait for {dep}")
+cw = doc["services"].get("cluster-worker", {})
+if cw.get("deploy", {}).get("replicas") != 3 or sum(n.startswith("cluster-ticker") for n in doc["services"]) < 2:
+    errors.append("the cluster profile needs two tickers and three workers")
+
 # The dashboard must only use metrics cronq exports (names from the README's table).
 import json, re
 exported = {"cronq_worker_jobs_total", "cronq_worker_http_responses_total", "cronq_worker_request_duration_seconds",
