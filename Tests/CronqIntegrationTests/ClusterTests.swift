@@ -59,9 +59,22 @@ struct ClusterTests {
         print(
             "cluster: node \(leaderNode) (the leader's) killed; leadership again after \(String(format: "%.1f", takeover)) s"
         )
-        Thread.sleep(forTimeInterval: 5)
+        // `cronq status` sees the missing replicas (management API of a live node) and says what to do.
+        var env = d.environment
+        env["DEP_MGMT_URL"] = cluster.managementURL
+        #expect(
+            Self.waitFor(20) {
+                let r = try? runCommand("cronq", ["status", "--config", d.configPath], environment: env)
+                return r?.status == 2 && r?.stderr.contains("2 of 3 members online") == true
+                    && r?.stderr.contains("rabbitmq-queues grow") == true
+            }, "status exits 2 while a replica is down")
+        Thread.sleep(forTimeInterval: 2)
         try cluster.start(leaderNode)
-        Thread.sleep(forTimeInterval: 5)
+        #expect(
+            Self.waitFor(30) {
+                (try? runCommand("cronq", ["status", "--config", d.configPath], environment: env))?.status == 0
+            }, "and 0 once every member is back")
+        Thread.sleep(forTimeInterval: 3)
 
         // (c) The node a worker is connected to (one the leader is not on, when there is one).
         let workerNodes = (0..<d.workers.count).compactMap {

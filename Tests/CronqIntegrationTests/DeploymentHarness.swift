@@ -44,6 +44,7 @@ final class Deployment: @unchecked Sendable {
         var text = """
             [amqp]
             urls = "${DEP_AMQP_URLS}"
+            management_url = "${DEP_MGMT_URL:-}"
             prefix = "\(prefix)"
             [backends.default]
             base_url = "http://127.0.0.1:\(backendPort)"

@@ -39,6 +39,13 @@ public final class TestCluster: BrokerUnderTest, @unchecked Sendable {
         return endpoint((1...3).first { !killed.contains($0) } ?? 1)
     }
 
+    /// The management API of a node that is up now.
+    public var managementURL: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return "http://guest:guest@127.0.0.1:\(port(of: (1...3).first { !killed.contains($0) } ?? 1) + 10000)"
+    }
+
     /// SIGKILL, as a crashed host: no goodbye to clients or peers.
     public func kill(_ node: Int) throws {
         try script(["kill", "\(node)"])

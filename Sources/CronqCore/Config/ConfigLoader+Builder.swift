@@ -57,7 +57,8 @@ struct Builder {
                     : t.stringArray("urls")
                 if let list { amqp.setEndpoints(endpoints(list, key: t.key("urls"))) }
             }
-            amqp.managementURL = t.string("management_url")
+            // Empty (an unset `${VAR:-}`) means none.
+            amqp.managementURL = t.string("management_url").flatMap { $0.isEmpty ? nil : $0 }
             if let p = t.string("prefix") {
                 if p.isEmpty || !p.allSatisfy({ Self.queueNameChars.contains($0) }) {
                     issues.add(nil, t.key("prefix"), "'\(p)' must be letters, digits, '_', '-' or '.'")

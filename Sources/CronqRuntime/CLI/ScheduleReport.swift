@@ -51,8 +51,8 @@ public enum ScheduleReport {
 public enum TextTable {
     /// Cells are escaped (``Printable``): job names are checked, but error excerpts, message ids and
     /// reasons may come from a message or a backend's answer.
-    public static func render(_ rows: [[String]]) -> String {
-        let rows = rows.map { $0.map(Printable.escaped) }
+    public static func render(_ rows: [[String]], escaping: Bool = true) -> String {
+        let rows = escaping ? rows.map { $0.map(Printable.escaped) } : rows
         guard let width = rows.map(\.count).max() else { return "" }
         var widths = [Int](repeating: 0, count: width)
         for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }

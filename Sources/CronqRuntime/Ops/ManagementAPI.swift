@@ -28,6 +28,13 @@ enum ManagementAPI {
             rows[i].publishRate = rate("publish_details")
             rows[i].deliverRate = rate("deliver_get_details")
             rows[i].ackRate = rate("ack_details")
+            // Quorum queues and streams list their replicas ("members") and the reachable ones ("online").
+            if let members = obj["members"] as? [String] {
+                let online = Set((obj["online"] as? [String]) ?? [])
+                rows[i].members = members.count
+                rows[i].online = members.filter(online.contains).count
+                rows[i].offlineNodes = members.filter { !online.contains($0) }.sorted()
+            }
         }
     }
 

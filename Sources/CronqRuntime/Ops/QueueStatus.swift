@@ -12,6 +12,11 @@ public struct QueueStatus: Sendable {
         public var consumers: Int
         /// Unacknowledged deliveries, when the management API is configured (nil otherwise).
         public var unacked: Int?
+        /// A quorum queue's or stream's replicas, and how many of them are online (management API; nil otherwise).
+        public var members: Int?
+        public var online: Int?
+        /// The nodes of the members that are not online, for the alert text.
+        public var offlineNodes: [String]?
         /// Messages per second published to / delivered from / acked on the queue (management API).
         public var publishRate: Double?
         public var deliverRate: Double?
@@ -113,6 +118,20 @@ public struct QueueStatus: Sendable {
             }
         }
         if t.requireLeader && !leader { out.append("no ticker holds the leader lock: nothing is being scheduled") }
+        // A replicated queue with members offline: below a majority it stops; above, one more loss away.
+        for r in rows {
+            guard let members = r.members, let online = r.online, online < members else { continue }
+            let down = (r.offlineNodes ?? []).joined(separator: ", ")
+            if online * 2 <= members {
+                out.append(
+                    "\(r.queue) has lost its majority (\(online) of \(members) members online; down: \(down)): it accepts and delivers nothing until they return"
+                )
+            } else {
+                out.append(
+                    "\(r.queue) has \(online) of \(members) members online (down: \(down)); if a node is gone for good, replace it and run `rabbitmq-queues grow <new-node> all`"
+                )
+            }
+        }
         if t.requireConsumers {
             for r in rows where r.kind == "work" && r.consumers == 0 && r.ready >= 0 {
                 out.append("\(r.queue) has no consumer: no worker is running for it")
@@ -125,7 +144,7 @@ public struct QueueStatus: Sendable {
         let management = rows.contains { $0.unacked != nil }
         var t: [[String]] = [
             ["QUEUE", "KIND", "READY", "CONSUMERS"]
-                + (management ? ["UNACKED", "PUBLISH/s", "DELIVER/s", "ACK/s"] : [])
+                + (management ? ["UNACKED", "PUBLISH/s", "DELIVER/s", "ACK/s", "MEMBERS"] : [])
         ]
         func rate(_ r: Double?) -> String { r.map { String(format: "%.1f", $0) } ?? "-" }
         for r in rows {
@@ -136,10 +155,11 @@ public struct QueueStatus: Sendable {
                     + (management
                         ? [
                             r.unacked.map(String.init) ?? "-", rate(r.publishRate), rate(r.deliverRate),
-                            rate(r.ackRate),
+                            rate(r.ackRate), r.members.map { "\(r.online ?? 0)/\($0)" } ?? "-",
                         ] : []))
         }
-        var s = TextTable.render(t)
+        // Queue names are checked, the rest are numbers: no escaping, so the colour of a red count shows.
+        var s = TextTable.render(t, escaping: false)
         s += "ticker leader: \(leader ? "yes (\(tickers) ticker(s) connected, one leads)" : "NONE")\n"
         if let age = oldestDeadAgeSeconds { s += "oldest dead letter: \(age) s old\n" }
         for line in CheckpointPeek.pausedLines(paused, now: at) { s += line + "\n" }
@@ -155,6 +175,8 @@ public struct QueueStatus: Sendable {
                 if let x = r.publishRate { d["publish_rate"] = x }
                 if let x = r.deliverRate { d["deliver_rate"] = x }
                 if let x = r.ackRate { d["ack_rate"] = x }
+                if let m = r.members { d["members"] = m }
+                if let o = r.online { d["online"] = o }
                 return d
             },
         ]
