@@ -100,7 +100,7 @@ public struct DeadLetters {
     /// Every dead letter (up to `limit` matches), oldest first; the queue is left exactly as it was.
     public func list(_ filter: Filter, limit: Int = Int.max) throws -> [Entry] {
         let ch = try connection.openChannel()
-        defer { ch.close() }  // returns every message we took, unacked
+        defer { Self.giveBack(ch) }
         let total = try ch.inspectQueue(names.deadQueue).messageCount
         var out: [Entry] = []
         for _ in 0..<total {
@@ -142,7 +142,7 @@ public struct DeadLetters {
         progress: (Summary) -> Void = { _ in }, shouldStop: () -> Bool = { false }
     ) throws -> Summary {
         let ch = try connection.openChannel()
-        defer { ch.close() }
+        defer { Self.giveBack(ch) }
         let pub = try connection.openChannel()
         defer { pub.close() }
         try pub.enableConfirms()
@@ -188,7 +188,7 @@ public struct DeadLetters {
     /// Deletes the selected dead letters (acks them); the rest stay.
     public func purge(_ filter: Filter, shouldStop: () -> Bool = { false }) throws -> Summary {
         let ch = try connection.openChannel()
-        defer { ch.close() }
+        defer { Self.giveBack(ch) }
         var summary = Summary()
         let total = try ch.inspectQueue(names.deadQueue).messageCount
         for _ in 0..<total {
@@ -202,6 +202,15 @@ public struct DeadLetters {
             }
         }
         return summary
+    }
+
+    /// Returns every dead letter taken and not acted on, in order, then closes the channel. A `basic.nack`
+    /// with requeue is not a failed delivery from RabbitMQ 4.3 on, where closing the channel with messages
+    /// unacked is: so reading the dead letters never uses up their delivery limit there (4.0-4.2 count every
+    /// return; the README says how to lift the limit on those).
+    static func giveBack(_ ch: AMQPChannel) {
+        try? ch.nack(0, multiple: true, requeue: true)
+        ch.close()
     }
 
     /// The work queue a dead letter came from, as a routing key on `cronq.jobs`.

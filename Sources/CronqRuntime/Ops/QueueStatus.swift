@@ -75,7 +75,7 @@ public struct QueueStatus: Sendable {
                 h?[JobMessageProperties.deadAtHeader]?.stringValue.flatMap(Timestamp.parse)
                 ?? first.message.properties.timestamp.map(Int64.init)
             oldest = deadAt.map { now - $0 }
-            try ch.reject(first.deliveryTag, requeue: true)
+            try ch.nack(first.deliveryTag, requeue: true)  // not a failed delivery (see CheckpointPeek)
         }
         // Best effort: a missing or unreadable state queue only means no pauses to show.
         let paused =

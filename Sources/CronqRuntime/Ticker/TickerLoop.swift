@@ -441,7 +441,7 @@ public final class TickerLoop: @unchecked Sendable {
             case .delivery(let d) where d.channel == leaderChannel?.id:
                 if isLeader {
                     // A second token (prefetch 1 makes this rare): back to the queue, as a spare.
-                    try leaderChannel?.reject(d.deliveryTag, requeue: true)
+                    try leaderChannel?.nack(d.deliveryTag, requeue: true)
                 } else {
                     try becomeLeader(c)
                 }
