@@ -14,7 +14,7 @@ SWIFT_BUILD_FLAGS ?= -Xswiftc -warnings-as-errors
 SOAK_SECONDS ?= 600
 TEST_SOAK_SECONDS ?= 60
 
-.PHONY: lint cluster-up cluster-down test-cluster help deps build release test test-unit test-django chaos soak rabbitmq-up rabbitmq-down clean bench definitions demo demo-down docker-check fuzz
+.PHONY: lint cluster-up cluster-down test-cluster soak-cluster help deps build release test test-unit test-django chaos soak rabbitmq-up rabbitmq-down clean bench definitions demo demo-down docker-check fuzz
 
 help:
 	@echo "make build        debug build of cronq, cronq-ticker, cronq-worker"
@@ -27,7 +27,8 @@ help:
 	@echo "make soak         200 jobs for SOAK_SECONDS (600) with faults in the middle; accounting and leak check"
 	@echo "make rabbitmq-up  start the private RabbitMQ node (127.0.0.1:$(CRONQ_RMQ_PORT))"
 	@echo "make cluster-up   start a private 3-node RabbitMQ cluster (127.0.0.1:5721-5723); make cluster-down stops it"
-	@echo "make test-cluster node-loss tests on a private 3-node cluster (make test runs them)"
+	@echo "make test-cluster node-loss tests on a private 3-node cluster (make test runs them, with a 60 s cluster soak)"
+	@echo "make soak-cluster a node killed and restarted every ~20 s for CLUSTER_SOAK_SECONDS (600)"
 	@echo "make rabbitmq-down stop it"
 	@echo "make demo         release build, private broker, demo backend, ticker, 2 workers, live events"
 	@echo "make demo-down    clean up after a demo"
@@ -107,6 +108,13 @@ test-cluster: deps
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	@$(BROKER_UP); set +e; CRONQ_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" CRONQ_TEST_RABBITMQ_NODE="$(CRONQ_RMQ_NODE)" \
 	CRONQ_CLUSTER=1 $(SWIFT) test --skip-build --filter ClusterTests; rc=$$?; $(BROKER_DOWN); exit $$rc
+
+# The cluster soak: a node killed and restarted every ~20 s in turn (CLUSTER_SOAK_SECONDS; make test runs 60).
+CLUSTER_SOAK_SECONDS ?= 600
+soak-cluster: deps
+	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
+	@$(BROKER_UP); set +e; CRONQ_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" CRONQ_TEST_RABBITMQ_NODE="$(CRONQ_RMQ_NODE)" \
+	CRONQ_CLUSTER=1 CRONQ_CLUSTER_SOAK_SECONDS=$(CLUSTER_SOAK_SECONDS) $(SWIFT) test --skip-build --filter 'ClusterTests/soak'; rc=$$?; $(BROKER_DOWN); exit $$rc
 
 # The soak: 200 jobs, three workers, faults in the middle, accounting and leak checks at the end.
 # `make soak SOAK_SECONDS=120` for a shorter one (`make test` runs $(TEST_SOAK_SECONDS) s).

@@ -108,4 +108,66 @@ struct ClusterTests {
         #expect(d.gaps() == 0, "catch_up all filled the failover windows")
         #expect(a.fired.count > 0 && a.succeeded.count > 0)
     }
+
+    /// The node that hosts the quorum leader of `queue` (3.10: `rabbitmqctl list_queues name leader`).
+    static func queueLeaderNode(_ queue: String, cluster: TestCluster, asking node: Int) -> Int? {
+        guard let text = try? cluster.ctl(node, ["list_queues", "name", "leader", "--no-table-headers", "--quiet"]),
+            let line = text.split(separator: "\n").first(where: {
+                $0.hasPrefix(queue + "\t") || $0.hasPrefix(queue + " ")
+            }),
+            let r = line.range(of: #"cronq-c(\d)@"#, options: .regularExpression)
+        else { return nil }
+        return Int(line[r].dropFirst("cronq-c".count).prefix(1))
+    }
+
+    @Test(
+        "cluster soak: a node killed and restarted every ~20 s in turn, 2 tickers, 3 workers, retries and dead letters flowing"
+    )
+    func soak() throws {
+        let seconds = Double(ProcessInfo.processInfo.environment["CRONQ_CLUSTER_SOAK_SECONDS"] ?? "") ?? 60
+        let cluster = try TestCluster()
+        defer { cluster.stop() }
+        var jobs = (0..<12).map { ("s\($0)", "* * * * * *", "/random-fail/10") }
+        jobs.append(("gone", "*/3 * * * * *", "/status/404"))  // dead letters flow too
+        let d = try Deployment(broker: cluster, jobs: jobs, maxAttempts: 3)
+        defer { d.stop() }
+        try d.startTicker()
+        try d.startTicker()
+        for _ in 0..<3 { try d.startWorker() }
+        #expect(Self.waitFor(30) { d.leaderIndex() != nil && d.logs("worker").contains("outcome=success") })
+        let start = Date()
+        var round = 0
+        var killedQueueLeader = false
+        while Date().timeIntervalSince(start) < seconds - 12 {
+            Thread.sleep(forTimeInterval: 6)
+            // First the node that hosts the work queue's quorum leader (case b), then each node in turn.
+            var node = round % 3 + 1
+            if !killedQueueLeader,
+                let leaderNode = Self.queueLeaderNode(
+                    d.names.workQueue("default"), cluster: cluster, asking: node % 3 + 1)
+            {
+                node = leaderNode
+                killedQueueLeader = true
+            }
+            try cluster.kill(node)
+            print("cluster soak: node \(node) killed at \(Int(Date().timeIntervalSince(start))) s")
+            Thread.sleep(forTimeInterval: 8)
+            try cluster.start(node)
+            Thread.sleep(forTimeInterval: 6)
+            round += 1
+        }
+        #expect(killedQueueLeader, "the work queue's quorum leader node was among the killed")
+        for t in d.tickers { t?.signal(SIGTERM) }
+        for t in d.tickers { t?.process.waitUntilExit() }
+        let quiet = try d.settle()
+        let a = try d.accounting()
+        print("cluster soak (\(Int(seconds)) s, \(round) node kills): \(a), gaps \(d.gaps())")
+        #expect(quiet, "work and retry queues drained")
+        #expect(a.lost.isEmpty, "lost: \(a.lost.sorted().prefix(5))")
+        #expect(a.unknown.isEmpty && a.conflicting.isEmpty)
+        #expect(a.unexplainedDuplicates.isEmpty, "unexplained duplicates: \(a.unexplainedDuplicates.prefix(5))")
+        #expect(a.balancesAtRest)
+        #expect(d.gaps() == 0)
+        #expect(round >= 2 && a.dead.count > 0 && a.succeeded.count > 0)
+    }
 }
