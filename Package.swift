@@ -71,21 +71,22 @@ let package = Package(
         .target(
             name: "CronqServiceCLI",
             dependencies: [
-                "CronqRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "CronqAMQP", "CronqCore", "CronqRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: upcoming),
         .executableTarget(
             name: "cronq-ticker",
             dependencies: [
-                "CronqAMQP", "CronqCore", "CronqRuntime", "CronqServiceCLI",
+                "CronqCore", "CronqRuntime", "CronqServiceCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming),
         .executableTarget(
             name: "cronq-worker",
             dependencies: [
-                "CronqAMQP", "CronqCore", "CronqRuntime", "CronqServiceCLI",
+                "CronqCore", "CronqRuntime", "CronqServiceCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming),
@@ -103,7 +104,9 @@ let package = Package(
 
         .testTarget(
             name: "CronqCoreTests", dependencies: ["CronqCore"], exclude: ["Fixtures"], swiftSettings: upcoming),
-        .testTarget(name: "CronqAMQPTests", dependencies: ["CronqAMQP", "CronqTestSupport"], swiftSettings: upcoming),
+        .testTarget(
+            name: "CronqAMQPTests", dependencies: ["CronqAMQP", "CronqCore", "CronqTestSupport"],
+            swiftSettings: upcoming),
         .testTarget(
             name: "CronqRuntimeTests", dependencies: ["CronqRuntime", "CronqCore", "CronqAMQP", "CronqHTTP"],
             swiftSettings: upcoming),

@@ -1,4 +1,6 @@
 public import ArgumentParser
+import CronqAMQP
+public import CronqCore
 public import CronqRuntime
 import Foundation
 public import Logging
@@ -36,6 +38,19 @@ public struct ServiceOptions: ParsableArguments {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let format = LogfmtHandler.Format(rawValue: logFormat) ?? .logfmt
         return Logger(label: label) { LogfmtHandler(label: $0, level: level, format: format) }
+    }
+
+    /// What both services check of a loaded config before they start: every broker endpoint parses (exit 1
+    /// naming the file otherwise), and the config's warnings are logged once.
+    public func startupChecks(_ config: CronqConfig, path: String, program: String, logger: Logger) throws {
+        do {
+            _ = try BrokerEndpoints(strings: config.amqp.endpoints)
+        } catch {
+            FileHandle.standardError.write(
+                Data("\(path): amqp: \(error)\n\(program): invalid configuration, not starting\n".utf8))
+            throw ExitCode(1)
+        }
+        for w in config.warnings { logger.warning("configuration", metadata: ["warning": "\(w)"]) }
     }
 
     /// Starts the metrics endpoint when `--metrics-address` was given; exits 1 when it cannot bind.

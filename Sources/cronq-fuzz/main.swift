@@ -7,17 +7,6 @@ import Foundation
 // Every input must either parse (and then compute fires without hanging) or be rejected with a typed
 // error whose message is non-empty. A crash is a bug; the input is printed first.
 
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 let args = CommandLine.arguments
 let what = args.count > 1 ? args[1] : "all"
 let count = args.count > 2 ? Int(args[2]) ?? 1_000_000 : 1_000_000
@@ -35,7 +24,7 @@ let fieldItems = [
     "1-", "-1", ",", "*/", "1#6", "L5", "",
 ]
 
-func randomCron(_ rng: inout SplitMix) -> String {
+func randomCron(_ rng: inout SplitMix64) -> String {
     if Bool.random(using: &rng) {
         // Structured: 5 or 6 fields of plausible items, some of them wrong for their field.
         let n = Bool.random(using: &rng) ? 5 : 6
@@ -52,7 +41,7 @@ func randomCron(_ rng: inout SplitMix) -> String {
     return s
 }
 
-func fuzzCron(_ n: Int, _ rng: inout SplitMix) {
+func fuzzCron(_ n: Int, _ rng: inout SplitMix64) {
     var accepted = 0
     var rejected = 0
     let start = Date()
@@ -102,7 +91,7 @@ let baseConfig = corpus("config.toml")
 let baseMessage = Array(corpus("message.json").trimmingCharacters(in: .whitespacesAndNewlines).utf8)
 let cronSeeds = corpus("cron.txt").split(separator: "\n").map(String.init).filter { !$0.isEmpty }
 
-func mutate(_ s: String, _ rng: inout SplitMix) -> String {
+func mutate(_ s: String, _ rng: inout SplitMix64) -> String {
     var b = Array(s.utf8)
     let pieces = Array("[]{}=\"',.#\n\\ $-_:0123456789abcdefxyz".utf8)
     for _ in 0..<Int.random(in: 1...6, using: &rng) {
@@ -120,7 +109,7 @@ func mutate(_ s: String, _ rng: inout SplitMix) -> String {
     return String(decoding: b, as: UTF8.self)
 }
 
-func fuzzConfig(_ n: Int, _ rng: inout SplitMix) {
+func fuzzConfig(_ n: Int, _ rng: inout SplitMix64) {
     var accepted = 0
     var rejected = 0
     let start = Date()
@@ -144,7 +133,7 @@ func fuzzConfig(_ n: Int, _ rng: inout SplitMix) {
             n, accepted, rejected, Date().timeIntervalSince(start)))
 }
 
-func fuzzMessage(_ n: Int, _ rng: inout SplitMix) {
+func fuzzMessage(_ n: Int, _ rng: inout SplitMix64) {
     var accepted = 0
     var rejected = 0
     let start = Date()
@@ -191,13 +180,13 @@ func fuzzMessage(_ n: Int, _ rng: inout SplitMix) {
 /// What a hostile or broken backend can answer: any status, and `Retry-After` as digits of any length,
 /// signs, HTTP-dates with giant, negative or missing fields, or noise. Every answer must classify
 /// (retry, dead or succeed) without trapping, and a retry must pick one of the message's tiers.
-func fuzzResponse(_ n: Int, _ rng: inout SplitMix) {
+func fuzzResponse(_ n: Int, _ rng: inout SplitMix64) {
     var retried = 0
     var other = 0
     let start = Date()
     let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Xyz", ""]
     let months = ["Jan", "Feb", "Nov", "Dec", "Foo", ""]
-    func number(_ rng: inout SplitMix) -> String {
+    func number(_ rng: inout SplitMix64) -> String {
         switch Int.random(in: 0..<6, using: &rng) {
         case 0: return String(Int.random(in: 0...99, using: &rng))
         case 1: return String(Int64.random(in: Int64.min...Int64.max, using: &rng))
@@ -252,7 +241,7 @@ func fuzzResponse(_ n: Int, _ rng: inout SplitMix) {
             Date().timeIntervalSince(start)))
 }
 
-var rng = SplitMix(state: seed)
+var rng = SplitMix64(seed: seed)
 if what == "cron" || what == "all" { fuzzCron(count, &rng) }
 if what == "config" || what == "all" { fuzzConfig(count, &rng) }
 if what == "message" || what == "all" { fuzzMessage(count, &rng) }

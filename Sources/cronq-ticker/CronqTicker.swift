@@ -1,5 +1,4 @@
 import ArgumentParser
-import CronqAMQP
 import CronqCore
 import CronqRuntime
 import CronqServiceCLI
@@ -36,15 +35,8 @@ struct CronqTicker: ParsableCommand {
             FileHandle.standardError.write(Data("\(e)\ncronq-ticker: invalid configuration, not starting\n".utf8))
             throw ExitCode(1)
         }
-        do {
-            _ = try BrokerEndpoints(strings: cfg.amqp.endpoints)
-        } catch {
-            FileHandle.standardError.write(
-                Data("\(path): amqp: \(error)\ncronq-ticker: invalid configuration, not starting\n".utf8))
-            throw ExitCode(1)
-        }
         let logger = service.logger(label: "cronq-ticker")
-        for w in cfg.warnings { logger.warning("configuration", metadata: ["warning": "\(w)"]) }
+        try service.startupChecks(cfg, path: path, program: "cronq-ticker", logger: logger)
         let loop = TickerLoop(
             config: cfg, configPath: path, logger: logger, loader: ConfigLoader(allowMissingVariables: true))
         let server = try service.startMetrics("cronq-ticker", logger: logger) { loop.stats.connected }

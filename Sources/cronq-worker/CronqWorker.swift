@@ -1,5 +1,4 @@
 import ArgumentParser
-import CronqAMQP
 import CronqCore
 import CronqRuntime
 import CronqServiceCLI
@@ -55,15 +54,8 @@ struct CronqWorker: ParsableCommand {
             FileHandle.standardError.write(Data("\(e)\ncronq-worker: invalid configuration, not starting\n".utf8))
             throw ExitCode(1)
         }
-        do {
-            _ = try BrokerEndpoints(strings: cfg.amqp.endpoints)
-        } catch {
-            FileHandle.standardError.write(
-                Data("\(path): amqp: \(error)\ncronq-worker: invalid configuration, not starting\n".utf8))
-            throw ExitCode(1)
-        }
         let logger = service.logger(label: "cronq-worker")
-        for w in cfg.warnings { logger.warning("configuration", metadata: ["warning": "\(w)"]) }
+        try service.startupChecks(cfg, path: path, program: "cronq-worker", logger: logger)
         if cfg.amqp.messageKey == nil {
             logger.notice(
                 "no [amqp] message_key: any client that may publish to the jobs or retry exchanges chooses what this worker calls"

@@ -1,23 +1,13 @@
 import CronqAMQP
+import CronqCore
 import Testing
 
 @Suite("Broker endpoints")
 struct BrokerEndpointsTests {
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let three = ["amqp://u:p@a:5672/%2F", "amqp://u:p@b:5672/%2F", "amqps://u:p@c:5671/%2F"]
 
     static func endpoints(seed: UInt64 = 1) throws -> BrokerEndpoints {
-        var rng = Seeded(state: seed)
+        var rng = SplitMix64(seed: seed)
         return BrokerEndpoints(
             try three.map(AMQPURL.init), initialDelay: .milliseconds(100), maximumDelay: .seconds(2), using: &rng)
     }
@@ -25,7 +15,7 @@ struct BrokerEndpointsTests {
     @Test("a failure moves to the next endpoint at once; a whole round of failures backs off, capped")
     func rotation() throws {
         var e = try Self.endpoints()
-        var rng = Seeded(state: 9)
+        var rng = SplitMix64(seed: 9)
         var seen: [String] = [e.current.host]
         #expect(e.failed(using: &rng) == .zero)
         seen.append(e.current.host)
@@ -47,7 +37,7 @@ struct BrokerEndpointsTests {
     @Test("connecting starts a new round from the endpoint that worked, with the backoff reset")
     func connectedResets() throws {
         var e = try Self.endpoints()
-        var rng = Seeded(state: 3)
+        var rng = SplitMix64(seed: 3)
         for _ in 0..<9 { _ = e.failed(using: &rng) }
         let good = e.current
         e.connected()
@@ -60,7 +50,7 @@ struct BrokerEndpointsTests {
 
     @Test("one endpoint: every failure is a round")
     func single() throws {
-        var rng = Seeded(state: 5)
+        var rng = SplitMix64(seed: 5)
         var e = BrokerEndpoints(
             [try AMQPURL("amqp://h/")], initialDelay: .milliseconds(100), maximumDelay: .seconds(1), using: &rng)
         #expect(e.failed(using: &rng) > .zero)

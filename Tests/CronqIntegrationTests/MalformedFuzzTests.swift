@@ -22,7 +22,7 @@ struct MalformedFuzzTests {
         let h = try WorkerHarness(backoff: ["1s"], maxAttempts: 2, timeout: "2s")
         defer { h.stop() }
         let worker = try h.startWorker(concurrency: 16)
-        var rng = SeededGenerator(seed: 2026)
+        var rng = SplitMix64(seed: 2026)
         var messages: [AMQPMessage] = []
         for i in 0..<400 {
             let at = Timestamp.iso(1_800_000_000 + Int64(i))
