@@ -21,6 +21,7 @@ struct TopologyCommand: ParsableCommand {
             do {
                 let report = try TopologyApply.run(config: c)
                 print("applied: \(report.exchanges) exchanges, \(report.queues) queues, \(report.bindings) bindings")
+                for w in report.warnings { FileHandleOutput.stderrRaw("warning: \(Printable.escaped(w))\n") }
             } catch {
                 throw fail("cronq topology apply: \(error)")
             }

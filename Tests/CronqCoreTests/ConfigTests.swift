@@ -209,7 +209,7 @@ struct ConfigTests {
         let got = issues(text)
         let want = [
             "cronq.toml: amqp.url: must start with amqp:// or amqps://",
-            "cronq.toml: amqp.prefx: unknown key (known keys: management_url, message_key, message_key_file, prefix, url, urls)",
+            "cronq.toml: amqp.prefx: unknown key (known keys: management_url, message_key, message_key_file, prefix, replicas, url, urls)",
             "cronq.toml: backends.default.base_url: 'ftp://x' must be an http:// or https:// URL without query or fragment",
             "cronq.toml: backends.default.timeout: 'soon' is not a duration (write e.g. 500ms, 90s, 5m, 2h, 1d)",
             "cronq.toml: retry.max_attempts: must be 1-1000, got 0",

@@ -25,10 +25,12 @@ struct TopologyTests {
         #expect(
             work.map(\.key) == [
                 "x-queue-type", "x-dead-letter-exchange", "x-delivery-limit", "x-dead-letter-strategy", "x-overflow",
+                "x-quorum-initial-group-size",
             ])
         #expect(
             work.map(\.value) == [
                 .string("quorum"), .string("cronq.dead"), .int(20), .string("at-least-once"), .string("reject-publish"),
+                .int(3),
             ])
         let tier = t.queues[1].arguments
         #expect(tier.first { $0.key == "x-message-ttl" }?.value == .int(10_000))
@@ -39,24 +41,41 @@ struct TopologyTests {
         #expect(tierBinding.arguments.map(\.key) == ["x-match", "cronq-delay"])
         #expect(tierBinding.arguments.map(\.value) == [.string("all"), .string("1m")])
         let state = t.queues[4].arguments
-        #expect(state.map(\.value) == [.string("quorum"), .int(1), .string("drop-head")])
+        #expect(state.map(\.value) == [.string("quorum"), .int(1), .string("drop-head"), .int(3), .int(1_000_000)])
         let leader = t.queues[5].arguments
         #expect(
             leader.map(\.key) == [
                 "x-queue-type", "x-single-active-consumer", "x-max-length", "x-overflow", "x-delivery-limit",
+                "x-quorum-initial-group-size",
             ])
         #expect(
             leader.map(\.value) == [
-                .string("quorum"), .bool(true), .int(1), .string("reject-publish"), .int(1_000_000),
+                .string("quorum"), .bool(true), .int(1), .string("reject-publish"), .int(1_000_000), .int(3),
             ],
             "a replicated lock: one active consumer holds the token; one spare at most; an explicit delivery limit")
         #expect(
             t.bindings.contains { $0.queue == "cronq.ticker.control" && $0.exchange == "cronq.control" },
             "pause/resume reach the leader")
         let history = t.queues[7].arguments
-        #expect(history.map(\.key) == ["x-queue-type", "x-max-age", "x-max-length-bytes"])
+        #expect(history.map(\.key) == ["x-queue-type", "x-max-age", "x-max-length-bytes", "x-initial-cluster-size"])
         #expect(
-            history.map(\.value) == [.string("stream"), .string("604800s"), .int(1 << 30)], "7 days, 1 GiB by default")
+            history.map(\.value) == [.string("stream"), .string("604800s"), .int(1 << 30), .int(3)],
+            "7 days, 1 GiB by default, replicated")
+        // Every quorum queue: an explicit replica count and an explicit delivery limit (4.0 would apply 20).
+        for q in t.queues where q.arguments.first?.value == .string("quorum") {
+            #expect(
+                q.arguments.contains { $0.key == "x-quorum-initial-group-size" && $0.value == .int(3) }, "\(q.name)")
+            #expect(q.arguments.contains { $0.key == "x-delivery-limit" }, "\(q.name)")
+        }
+        let five = Topology(names: .init(prefix: "cronq"), queues: ["default"], tiers: [], replicas: 5)
+        #expect(five.queues.allSatisfy { $0.arguments.contains { $0.value == .int(5) } })
+        let old = Topology(names: .init(prefix: "cronq"), queues: ["default"], tiers: [], replicas: nil)
+        #expect(
+            !old.queues.contains { q in
+                q.arguments.contains {
+                    Topology.upgradeTolerantArguments.contains($0.key) && $0.key != "x-delivery-limit"
+                }
+            })
         #expect(
             t.bindings.contains {
                 $0.queue == "cronq.history" && $0.exchange == "cronq.events" && $0.routingKey == "#"
@@ -89,7 +108,7 @@ struct TopologyTests {
             names: .init(prefix: "cronq"), queues: ["default", "serial.nightly"], tiers: [.seconds(10)],
             skipJobs: ["sync"])
         let serial = t.queues.first { $0.name == "cronq.jobs.serial.nightly" }!
-        #expect(serial.arguments.last?.key == "x-single-active-consumer" && serial.arguments.last?.value == .bool(true))
+        #expect(serial.arguments.contains { $0.key == "x-single-active-consumer" && $0.value == .bool(true) })
         #expect(
             !t.queues.first { $0.name == "cronq.jobs.default" }!.arguments.contains {
                 $0.key == "x-single-active-consumer"

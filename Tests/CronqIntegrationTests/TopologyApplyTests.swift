@@ -86,4 +86,32 @@ struct TopologyApplyTests {
         for q in t.queues { _ = try? ch.deleteQueue(q.name) }
         for x in t.exchanges { try? ch.deleteExchange(x.name) }
     }
+
+    @Test(
+        "queues created by a cronq before the cluster arguments are kept, with a warning; apply and the services go on")
+    func upgradeFromOlderTopology() throws {
+        let prefix = uniqueName("up")
+        let names = Topology.Names(prefix: prefix)
+        let old = Topology(names: names, queues: ["default"], tiers: [.seconds(10)], replicas: nil)
+        let new = Topology(names: names, queues: ["default"], tiers: [.seconds(10)])
+        let (report, again) = try onThreadSync { [url = TestBroker.url!] in
+            let c = try AMQPConnection(url: AMQPURL(url))
+            defer {
+                if let ch = try? c.openChannel() {
+                    for q in new.queues { _ = try? ch.deleteQueue(q.name) }
+                    for x in new.exchanges { try? ch.deleteExchange(x.name) }
+                }
+            }
+            try TopologyDeclarer(connection: c).apply(old)
+            let report = try TopologyDeclarer(connection: c).apply(new)
+            let again = try TopologyDeclarer(connection: c).apply(new)
+            return (report, again)
+        }
+        #expect(report.queues == new.queues.count, "every queue accounted for")
+        #expect(
+            report.warnings.count == new.queues.count,
+            "each pre-cluster queue is named once")
+        #expect(report.warnings.allSatisfy { $0.contains(prefix) && $0.contains("earlier cronq") })
+        #expect(again.warnings.count == report.warnings.count, "stable: nothing changed them")
+    }
 }

@@ -182,3 +182,28 @@ struct TerminalEscapingTests {
         #expect(table.split(separator: "\n").count == 2, "a newline in a cell does not make a row")
     }
 }
+
+@Suite("Topology upgrades")
+struct TopologyUpgradeTests {
+    @Test("a queue of an earlier cronq that lacks a cluster argument is tolerated; other conflicts are not")
+    func tolerated() {
+        let missing =
+            "PRECONDITION_FAILED - inequivalent arg 'x-quorum-initial-group-size' for queue 'cronq.dead' in vhost '/': received the value '3' of type 'long' but current is none"
+        #expect(TopologyDeclarer.tolerated(missing) == "x-quorum-initial-group-size")
+        let otherSize =
+            "PRECONDITION_FAILED - inequivalent arg 'x-quorum-initial-group-size' for queue 'q' in vhost '/': received '5' but current is '3'"
+        #expect(
+            TopologyDeclarer.tolerated(otherSize) == "x-quorum-initial-group-size",
+            "an initial size cannot change: keep it")
+        let noLimit =
+            "PRECONDITION_FAILED - inequivalent arg 'x-delivery-limit' for queue 'cronq.dead' in vhost '/': received the value '1000000' of type 'long' but current is none"
+        #expect(TopologyDeclarer.tolerated(noLimit) == "x-delivery-limit")
+        let otherLimit =
+            "PRECONDITION_FAILED - inequivalent arg 'x-delivery-limit' for queue 'q' in vhost '/': received '20' but current is '5'"
+        #expect(
+            TopologyDeclarer.tolerated(otherLimit) == nil, "a work queue's limit set differently is a real conflict")
+        let ttl =
+            "PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for queue 'q' in vhost '/': received '10000' but current is none"
+        #expect(TopologyDeclarer.tolerated(ttl) == nil)
+    }
+}

@@ -80,7 +80,16 @@ struct Builder {
             if (t.has("message_key") || t.has("message_key_file")) && amqp.messageKey == nil && allowMissing {
                 amqp.messageKeyMissing = true
             }
-            t.finish(allowed: ["url", "urls", "management_url", "prefix", "message_key", "message_key_file"])
+            if let n = t.int("replicas") {
+                if (1...9).contains(n) {
+                    amqp.replicas = n
+                } else {
+                    issues.add(nil, t.key("replicas"), "must be 1-9 (3 for a three-node cluster)")
+                }
+            }
+            t.finish(allowed: [
+                "url", "urls", "management_url", "prefix", "message_key", "message_key_file", "replicas",
+            ])
         }
         // CRONQ_AMQP_URLS (comma-separated) when the file names no endpoint itself.
         if amqpTable.map({ !$0.has("url") && !$0.has("urls") }) ?? true, let env = environment["CRONQ_AMQP_URLS"],

@@ -21,6 +21,10 @@ public struct CronqConfig: Sendable {
         /// Every endpoint (`urls`, or `[url]`): a process connects to one at a time, from a shuffled
         /// order (DESIGN.md "Cluster").
         public var urls: [String] = []
+        /// Replicas of each quorum queue and of the history stream when they are created
+        /// (`x-quorum-initial-group-size`, `x-initial-cluster-size`); RabbitMQ uses every node when the
+        /// cluster has fewer.
+        public var replicas = 3
         /// RabbitMQ management API base URL (optional; `cronq status` uses it for unacked counts and rates).
         public var managementURL: String?
         /// Prefix of every exchange and queue name (`cronq`).

@@ -50,6 +50,19 @@ public struct Topology: Sendable, Equatable {
     /// Failovers the leader token survives before RabbitMQ drops it (a standby then publishes a new one).
     public static let leaderDeliveryLimit: Int64 = 1_000_000
 
+    /// The explicit delivery limit of the quorum queues that have none of their own (dead letters, state,
+    /// control, completions, retry tiers): RabbitMQ 4.0 would otherwise apply 20 and, with no dead-letter
+    /// target, drop what was returned more often (a dead letter listed 21 times, say).
+    public static let generousDeliveryLimit: Int64 = 1_000_000
+
+    /// Arguments added for clusters after queues of earlier cronq versions were created without them.
+    /// RabbitMQ refuses a redeclare whose arguments differ, so a queue that lacks one of these (or asked for
+    /// another initial size, which cannot change after creation) is kept as it is, with a warning, rather
+    /// than failing every process that declares the topology (see `TopologyDeclarer`).
+    public static let upgradeTolerantArguments: Set<String> = [
+        "x-quorum-initial-group-size", "x-initial-cluster-size", "x-delivery-limit",
+    ]
+
     /// Names derived from the prefix.
     public struct Names: Sendable {
         public let prefix: String
@@ -75,7 +88,7 @@ public struct Topology: Sendable, Equatable {
     /// The topology for work queues `queues` and retry tiers `tiers`.
     public init(
         names: Names, queues: [String], tiers: [Duration], history: CronqConfig.HistorySettings = .init(),
-        skipJobs: [String] = []
+        skipJobs: [String] = [], replicas: Int? = 3
     ) {
         exchanges = [
             Exchange(name: names.jobsExchange, kind: "direct"),
@@ -171,6 +184,20 @@ public struct Topology: Sendable, Equatable {
                 ]))
         bindings.append(
             Binding(queue: names.historyStream, exchange: names.eventsExchange, routingKey: "#", arguments: []))
+        // Cluster arguments (DESIGN.md "Cluster"), last, after each queue's own: an explicit replica count
+        // (RabbitMQ uses every node when there are fewer) and an explicit delivery limit on every quorum queue.
+        guard let replicas else { return }  // nil: the arguments of cronq before clusters (upgrade tests)
+        for i in self.queues.indices {
+            let type = self.queues[i].arguments.first { $0.key == "x-queue-type" }?.value
+            if type == .string("quorum") {
+                self.queues[i].arguments.append(("x-quorum-initial-group-size", .int(Int64(replicas))))
+                if !self.queues[i].arguments.contains(where: { $0.key == "x-delivery-limit" }) {
+                    self.queues[i].arguments.append(("x-delivery-limit", .int(Self.generousDeliveryLimit)))
+                }
+            } else if type == .string("stream") {
+                self.queues[i].arguments.append(("x-initial-cluster-size", .int(Int64(replicas))))
+            }
+        }
     }
 
     /// The topology a configuration needs: its jobs' queues (or `default`) and every retry tier.
@@ -180,7 +207,8 @@ public struct Topology: Sendable, Equatable {
         self.init(
             names: Names(prefix: config.amqp.prefix), queues: queues.sorted(), tiers: config.retryTiers,
             history: config.history,
-            skipJobs: config.jobs.filter { $0.enabled && $0.overlap == .skip }.map(\.name))
+            skipJobs: config.jobs.filter { $0.enabled && $0.overlap == .skip }.map(\.name),
+            replicas: config.amqp.replicas)
     }
 
     /// A RabbitMQ definitions document (`rabbitmqctl import_definitions`, `load_definitions`), stable

@@ -67,6 +67,8 @@ public final class TickerLoop: @unchecked Sendable {
     /// changes them); nil until then.
     private var endpoints: BrokerEndpoints?
     private var endpointInUse: String?
+    /// Topology warnings (queues of an earlier cronq) are logged at the first connect only.
+    private var topologyWarned = false
 
     private let statsBox = Mutex(Stats())
     public struct Stats: Sendable {
@@ -174,7 +176,11 @@ public final class TickerLoop: @unchecked Sendable {
             if endpoints == nil { endpoints = try BrokerEndpoints(strings: config.amqp.endpoints) }
             let url = endpoints!.current
             let c = try AMQPConnection(url: url, name: "cronq-ticker/\(getpid())")
-            try TopologyDeclarer(connection: c).apply(Topology(config: config), verifyWhenRefused: true)
+            let declared = try TopologyDeclarer(connection: c).apply(Topology(config: config), verifyWhenRefused: true)
+            if !topologyWarned {
+                for w in declared.warnings { logger.warning("topology", metadata: ["warning": "\(w)"]) }
+                topologyWarned = true
+            }
             let p = try c.openChannel()
             try p.enableConfirms()
             eventsChannel = try c.openChannel()

@@ -1,5 +1,6 @@
 public import CronqAMQP
 public import CronqCore
+import Foundation
 
 /// Declares a ``Topology`` on a broker: idempotent, and explicit about conflicts.
 ///
@@ -19,6 +20,9 @@ public struct TopologyDeclarer {
         public var exchanges = 0
         public var queues = 0
         public var bindings = 0
+        /// Queues kept as an earlier cronq created them (see ``Topology/upgradeTolerantArguments``): what to
+        /// tell the operator, one line each.
+        public var warnings: [String] = []
     }
 
     /// - Parameter verifyWhenRefused: for services running as least-privilege users (no configure
@@ -39,6 +43,14 @@ public struct TopologyDeclarer {
                 try body(channel)
             } catch let e as AMQPError where e.code == .channelClosed {
                 channel = try connection.openChannel()
+                if e.replyCode == 406, let argument = Self.tolerated(e.detail) {
+                    // An existing queue from before the cluster arguments: kept, checked to exist, reported.
+                    report.warnings.append(
+                        "\(what) exists without the \(argument) this version asks for (it was created by an earlier cronq); "
+                            + "it works as it is — to get it, recreate the queue when it is empty, or set it by policy")
+                    if let verify { try verify(channel) }
+                    return
+                }
                 guard e.replyCode == 403, verifyWhenRefused else {
                     conflicts.append("\(what): \(e.detail)")
                     return
@@ -78,6 +90,16 @@ public struct TopologyDeclarer {
         }
         if !conflicts.isEmpty { throw TopologyError(conflicts: conflicts) }
         return report
+    }
+
+    /// The argument named by a 406 "inequivalent arg 'x-…'" when it is one a queue of an earlier cronq may
+    /// lack (or, for initial sizes, may have had another value for); nil for any other conflict.
+    static func tolerated(_ detail: String) -> String? {
+        guard let r = detail.range(of: "inequivalent arg '") else { return nil }
+        let argument = String(detail[r.upperBound...].prefix { $0 != "'" })
+        guard Topology.upgradeTolerantArguments.contains(argument) else { return nil }
+        let missingBefore = detail.hasSuffix("current is none")
+        return missingBefore || argument != "x-delivery-limit" ? argument : nil
     }
 
     static func table(_ arguments: [(key: String, value: Topology.Argument)]) -> AMQPTable {

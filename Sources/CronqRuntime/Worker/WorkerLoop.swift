@@ -49,6 +49,8 @@ public final class WorkerLoop: @unchecked Sendable {
     /// The broker endpoints, tried one at a time (built at the first connect).
     private var endpoints: BrokerEndpoints?
     private var endpointInUse: String?
+    /// Topology warnings (queues of an earlier cronq) are logged at the first connect only.
+    private var topologyWarned = false
     private var everConnected = false
     private var reconnectAt: ContinuousClock.Instant?
     private var draining = false
@@ -210,7 +212,12 @@ public final class WorkerLoop: @unchecked Sendable {
             }
             let url = endpoints!.current
             let publish = try AMQPConnection(url: url, name: "cronq-worker/\(getpid()) publish")
-            try TopologyDeclarer(connection: publish).apply(Topology(config: options.config), verifyWhenRefused: true)
+            let declared = try TopologyDeclarer(connection: publish).apply(
+                Topology(config: options.config), verifyWhenRefused: true)
+            if !topologyWarned {
+                for w in declared.warnings { logger.warning("topology", metadata: ["warning": "\(w)"]) }
+                topologyWarned = true
+            }
             let confirm = try publish.openChannel()
             try confirm.enableConfirms()
             let events = try publish.openChannel()
