@@ -133,7 +133,12 @@ test-unit: deps
 # Release build; starts the private broker for the worker numbers (and stops it afterwards if it started it).
 bench: deps
 	$(SWIFT) build -c release
-	@$(BROKER_UP); set +e; CRONQ_BENCH_BROKER_PID=$$(scripts/rabbitmq.sh pid) CRONQ_BENCH_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" .build/release/cronq-bench $(BENCH); rc=$$?; \
+	@$(BROKER_UP); set +e; cluster=; \
+	if [ -z "$(BENCH)" ] || [ "$(BENCH)" = cluster ]; then scripts/cluster.sh up >/dev/null && cluster=1; fi; \
+	CRONQ_BENCH_BROKER_PID=$$(scripts/rabbitmq.sh pid) CRONQ_BENCH_AMQP_URL="amqp://guest:guest@127.0.0.1:$(CRONQ_RMQ_PORT)/%2F" \
+	CRONQ_BENCH_CLUSTER_URLS=$${cluster:+$$(scripts/cluster.sh urls)} CRONQ_BENCH_CLUSTER_PIDS=$${cluster:+$$(scripts/cluster.sh pids)} \
+	.build/release/cronq-bench $(BENCH); rc=$$?; \
+	if [ -n "$$cluster" ]; then scripts/cluster.sh down >/dev/null; fi; \
 	$(BROKER_DOWN); exit $$rc
 
 # Clone to jobs flowing: broker, demo backend, ticker, two workers and live events. Ctrl-C stops it.

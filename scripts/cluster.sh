@@ -3,7 +3,7 @@
 # Each node is a scripts/rabbitmq.sh node of its own (own data dir, own ports); nodes 2 and 3 join
 # node 1 with `rabbitmqctl join_cluster`. The nodes share the rabbitmq user's Erlang cookie.
 #
-#   scripts/cluster.sh up|down|status|urls
+#   scripts/cluster.sh up|down|status|urls|pids
 #   scripts/cluster.sh kill N      SIGKILL node N (1-3), as a crashed host would die
 #   scripts/cluster.sh start N     start node N again (it rejoins with its data)
 #
@@ -67,11 +67,14 @@ start)
 status)
     ctl 1 cluster_status
     ;;
+pids)
+    echo "$(for i in 1 2 3; do (node_env "$i"; "$here/scripts/rabbitmq.sh" pid); done | paste -sd,)"
+    ;;
 urls)
     echo "amqp://guest:guest@127.0.0.1:$base/%2F,amqp://guest:guest@127.0.0.1:$((base + 1))/%2F,amqp://guest:guest@127.0.0.1:$((base + 2))/%2F"
     ;;
 *)
-    echo "usage: $0 up|down|status|urls|kill N|start N" >&2
+    echo "usage: $0 up|down|status|urls|pids|kill N|start N" >&2
     exit 64
     ;;
 esac

@@ -9,7 +9,16 @@ enum WorkerBench {
     /// worker costs the broker, compared with the plain consume-and-ack loop.
     static let brokerPID = ProcessInfo.processInfo.environment["CRONQ_BENCH_BROKER_PID"].flatMap { Int32($0) }
 
-    static func brokerCPU() -> Double { brokerPID.map { procStats($0).0 } ?? 0 }
+    /// The nodes of the cluster bench (`CRONQ_BENCH_CLUSTER_PIDS`, comma-separated), when it runs.
+    static let clusterPIDs = (ProcessInfo.processInfo.environment["CRONQ_BENCH_CLUSTER_PIDS"] ?? "")
+        .split(separator: ",").compactMap { Int32($0) }
+    nonisolated(unsafe) static var measuringCluster = false
+
+    /// Broker CPU seconds so far: the single node, or every node of the cluster while it is measured.
+    static func brokerCPU() -> Double {
+        if measuringCluster { return clusterPIDs.map { procStats($0).0 }.reduce(0, +) }
+        return brokerPID.map { procStats($0).0 } ?? 0
+    }
 
     static func connect(_ url: String) throws -> AMQPConnection {
         try AMQPConnection(url: AMQPURL(url), name: "cronq-bench")
@@ -78,7 +87,10 @@ enum WorkerBench {
         var stubMsPerJob: Double
     }
 
-    static func worker(_ url: String, count: Int, mode: StubServer.Mode, concurrency: Int) throws -> Run {
+    /// - Parameter processURLs: the worker's endpoints (`urls`), when they are not just `url` (a cluster).
+    static func worker(_ url: String, count: Int, mode: StubServer.Mode, concurrency: Int, processURLs: String? = nil)
+        throws -> Run
+    {
         let stub = StubServer(mode: mode)
         let prefix = "cronq-bench-\(UUID().uuidString.prefix(6).lowercased())"
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(prefix)
@@ -87,7 +99,7 @@ enum WorkerBench {
         let configPath = dir.appendingPathComponent("cronq.toml").path
         try """
         [amqp]
-        url = "\(url)"
+        urls = "\(processURLs ?? url)"
         prefix = "\(prefix)"
         [backends.default]
         base_url = "http://127.0.0.1:\(stub.port)"
@@ -162,6 +174,50 @@ enum WorkerBench {
 
     static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    /// The same worker run on a three-node cluster (every queue replicated on all three), next to one node,
+    /// measured in the same run: replication costs broker CPU, and that is reported, not hidden.
+    static func runCluster() {
+        let env = ProcessInfo.processInfo.environment
+        guard let single = env["CRONQ_BENCH_AMQP_URL"], let urls = env["CRONQ_BENCH_CLUSTER_URLS"], !urls.isEmpty else {
+            print("== worker on a cluster: skipped (CRONQ_BENCH_CLUSTER_URLS, as `make bench` sets) ==")
+            return
+        }
+        let n = Int(env["CRONQ_BENCH_N"] ?? "") ?? 20_000
+        let first = String(urls.split(separator: ",")[0])
+        do {
+            print(
+                "== worker on a 3-node cluster vs one node: N = \(n), --concurrency 64, stub backend answering 204 ==")
+            var one: [Run] = []
+            var three: [Run] = []
+            for round in 1...3 {
+                measuringCluster = false
+                let a = try worker(single, count: n, mode: .noContent, concurrency: 64)
+                measuringCluster = true
+                let b = try worker(first, count: n, mode: .noContent, concurrency: 64, processURLs: urls)
+                measuringCluster = false
+                one.append(a)
+                three.append(b)
+                print(
+                    String(
+                        format:
+                            "round %d: one node %.0f jobs/s (worker %.3f, broker %.3f CPU ms/job)   cluster %.0f jobs/s (worker %.3f, brokers %.3f CPU ms/job)",
+                        round, a.jobsPerSecond, a.cpuMsPerJob, a.brokerMsPerJob, b.jobsPerSecond, b.cpuMsPerJob,
+                        b.brokerMsPerJob))
+            }
+            print(
+                String(
+                    format:
+                        "median: one node %.0f jobs/s, broker %.3f CPU ms/job; cluster %.0f jobs/s (%.2f of one node), all three brokers %.3f CPU ms/job; worker %.3f vs %.3f CPU ms/job",
+                    median(one.map(\.jobsPerSecond)), median(one.map(\.brokerMsPerJob)),
+                    median(three.map(\.jobsPerSecond)),
+                    median(three.map(\.jobsPerSecond)) / median(one.map(\.jobsPerSecond)),
+                    median(three.map(\.brokerMsPerJob)), median(one.map(\.cpuMsPerJob)),
+                    median(three.map(\.cpuMsPerJob))))
+        } catch {
+            print("cluster bench failed: \(error)")
+        }
     }
 
     static func run() {

@@ -3,7 +3,7 @@ import CronqCore
 import Foundation
 
 // cronq-bench: the numbers the issues ask for, measured in one run; medians of several rounds.
-// Usage: cronq-bench [cron|worker|ticker] or cronq-bench memprobe CONFIG (RSS across config loads)   (default: everything; the worker part needs CRONQ_BENCH_AMQP_URL)
+// Usage: cronq-bench [cron|worker|ticker|cluster] or cronq-bench memprobe CONFIG (RSS across config loads)   (default: everything; the worker part needs CRONQ_BENCH_AMQP_URL)
 
 func median(_ xs: [Double]) -> Double {
     let s = xs.sorted()
@@ -61,6 +61,7 @@ let what = CommandLine.arguments.dropFirst().first ?? "all"
 if what == "cron" || what == "all" { benchCron() }
 if what == "worker" || what == "all" { WorkerBench.run() }
 if what == "ticker" || what == "all" { TickerBench.run() }
+if what == "cluster" || what == "all" { WorkerBench.runCluster() }
 
 if what == "memprobe", CommandLine.arguments.count > 2 {
     func rss() -> String {
