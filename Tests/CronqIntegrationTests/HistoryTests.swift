@@ -148,7 +148,7 @@ struct HistoryTests {
                 q,
                 arguments: [
                     "x-queue-type": .string("stream"), "x-max-age": .string("604800s"),
-                    "x-max-length-bytes": .int64(1 << 30),
+                    "x-max-length-bytes": .int64(1 << 30), "x-initial-cluster-size": .int64(3),
                 ])
             return true
         }

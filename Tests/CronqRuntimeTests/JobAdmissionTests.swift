@@ -189,15 +189,18 @@ struct TopologyUpgradeTests {
     func tolerated() {
         let missing =
             "PRECONDITION_FAILED - inequivalent arg 'x-quorum-initial-group-size' for queue 'cronq.dead' in vhost '/': received the value '3' of type 'long' but current is none"
-        #expect(TopologyDeclarer.tolerated(missing) == "x-quorum-initial-group-size")
+        #expect(TopologyDeclarer.tolerated(missing) == .init(argument: "x-quorum-initial-group-size", current: nil))
         let otherSize =
             "PRECONDITION_FAILED - inequivalent arg 'x-quorum-initial-group-size' for queue 'q' in vhost '/': received '5' but current is '3'"
         #expect(
-            TopologyDeclarer.tolerated(otherSize) == "x-quorum-initial-group-size",
+            TopologyDeclarer.tolerated(otherSize) == .init(argument: "x-quorum-initial-group-size", current: 3),
             "an initial size cannot change: keep it")
+        let typed =
+            "PRECONDITION_FAILED - inequivalent arg 'x-initial-cluster-size' for queue 'h' in vhost '/': received none but current is the value '3' of type 'long'"
+        #expect(TopologyDeclarer.tolerated(typed) == .init(argument: "x-initial-cluster-size", current: 3))
         let noLimit =
             "PRECONDITION_FAILED - inequivalent arg 'x-delivery-limit' for queue 'cronq.dead' in vhost '/': received the value '1000000' of type 'long' but current is none"
-        #expect(TopologyDeclarer.tolerated(noLimit) == "x-delivery-limit")
+        #expect(TopologyDeclarer.tolerated(noLimit) == .init(argument: "x-delivery-limit", current: nil))
         let otherLimit =
             "PRECONDITION_FAILED - inequivalent arg 'x-delivery-limit' for queue 'q' in vhost '/': received '20' but current is '5'"
         #expect(

@@ -36,26 +36,22 @@ public struct TopologyDeclarer {
         defer { channel.close() }
         var conflicts: [String] = []
         var report = Report()
+        /// Returns the argument to adjust when the broker refused only a tolerated difference.
+        @discardableResult
         func attempt(
-            _ what: String, _ body: (AMQPChannel) throws -> Void, verify: ((AMQPChannel) throws -> Void)? = nil
-        ) throws {
+            _ what: String, _ body: (AMQPChannel) throws -> Void, verify: ((AMQPChannel) throws -> Void)? = nil,
+            tolerate: Bool = false
+        ) throws -> Tolerated? {
             do {
                 try body(channel)
             } catch let e as AMQPError where e.code == .channelClosed {
                 channel = try connection.openChannel()
-                if e.replyCode == 406, let argument = Self.tolerated(e.detail) {
-                    // An existing queue from before the cluster arguments: kept, checked to exist, reported.
-                    report.warnings.append(
-                        "\(what) exists without the \(argument) this version asks for (it was created by an earlier cronq); "
-                            + "it works as it is — to get it, recreate the queue when it is empty, or set it by policy")
-                    if let verify { try verify(channel) }
-                    return
-                }
+                if tolerate, e.replyCode == 406, let t = Self.tolerated(e.detail) { return t }
                 guard e.replyCode == 403, verifyWhenRefused else {
                     conflicts.append("\(what): \(e.detail)")
-                    return
+                    return nil
                 }
-                guard let verify else { return }
+                guard let verify else { return nil }
                 do {
                     try verify(channel)
                 } catch let e as AMQPError where e.code == .channelClosed {
@@ -63,6 +59,7 @@ public struct TopologyDeclarer {
                     channel = try connection.openChannel()
                 }
             }
+            return nil
         }
         for x in topology.exchanges {
             guard let kind = AMQPChannel.ExchangeKind(rawValue: x.kind) else {
@@ -74,9 +71,25 @@ public struct TopologyDeclarer {
             report.exchanges += 1
         }
         for q in topology.queues {
-            try attempt(
-                "queue \(q.name)", { try $0.declareQueue(q.name, arguments: Self.table(q.arguments)) },
-                verify: { _ = try $0.inspectQueue(q.name) })
+            // A queue of an earlier cronq may lack a cluster argument (or have another initial size): declare
+            // it as it is for those, so that any other difference is still found and reported.
+            var arguments = q.arguments
+            var kept: [String] = []
+            for _ in 0..<4 {
+                guard
+                    let t = try attempt(
+                        "queue \(q.name)", { try $0.declareQueue(q.name, arguments: Self.table(arguments)) },
+                        verify: { _ = try $0.inspectQueue(q.name) }, tolerate: true)
+                else { break }
+                arguments.removeAll { $0.key == t.argument }
+                if let current = t.current { arguments.append((t.argument, .int(current))) }
+                kept.append(t.argument)
+            }
+            if !kept.isEmpty {
+                report.warnings.append(
+                    "queue \(q.name) keeps the \(kept.joined(separator: ", ")) it was created with by an earlier cronq; "
+                        + "it works as it is — to change it, recreate the queue when it is empty, or set it by policy")
+            }
             report.queues += 1
         }
         for b in topology.bindings {
@@ -92,14 +105,26 @@ public struct TopologyDeclarer {
         return report
     }
 
-    /// The argument named by a 406 "inequivalent arg 'x-…'" when it is one a queue of an earlier cronq may
-    /// lack (or, for initial sizes, may have had another value for); nil for any other conflict.
-    static func tolerated(_ detail: String) -> String? {
+    /// A difference an existing queue may have: the argument, and the queue's current value (nil: none).
+    struct Tolerated: Equatable {
+        var argument: String
+        var current: Int64?
+    }
+
+    /// The argument named by a 406 "inequivalent arg 'x-…' … current is …" when it is one a queue of an
+    /// earlier cronq may lack (or, for initial sizes, may have had another value for); nil for any other.
+    static func tolerated(_ detail: String) -> Tolerated? {
         guard let r = detail.range(of: "inequivalent arg '") else { return nil }
         let argument = String(detail[r.upperBound...].prefix { $0 != "'" })
-        guard Topology.upgradeTolerantArguments.contains(argument) else { return nil }
-        let missingBefore = detail.hasSuffix("current is none")
-        return missingBefore || argument != "x-delivery-limit" ? argument : nil
+        guard Topology.upgradeTolerantArguments.contains(argument),
+            let c = detail.range(of: "current is ", options: .backwards)
+        else { return nil }
+        let rest = detail[c.upperBound...]
+        if rest.hasPrefix("none") { return Tolerated(argument: argument, current: nil) }
+        // "'3'" or "the value '3' of type 'long'"
+        guard argument != "x-delivery-limit", let q = rest.firstIndex(of: "'") else { return nil }
+        let value = rest[rest.index(after: q)...].prefix { $0 != "'" }
+        return Int64(value).map { Tolerated(argument: argument, current: $0) }
     }
 
     static func table(_ arguments: [(key: String, value: Topology.Argument)]) -> AMQPTable {
