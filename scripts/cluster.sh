@@ -68,7 +68,8 @@ status)
     ctl 1 cluster_status
     ;;
 pids)
-    echo "$(for i in 1 2 3; do (node_env "$i"; "$here/scripts/rabbitmq.sh" pid); done | paste -sd,)"
+    # (a pid file has no final newline: one is added, and empty lines dropped)
+    for i in 1 2 3; do (node_env "$i"; "$here/scripts/rabbitmq.sh" pid; echo); done | grep -v '^$' | paste -sd,
     ;;
 urls)
     echo "amqp://guest:guest@127.0.0.1:$base/%2F,amqp://guest:guest@127.0.0.1:$((base + 1))/%2F,amqp://guest:guest@127.0.0.1:$((base + 2))/%2F"
