@@ -9,16 +9,20 @@ public import CronqCore
 /// publisher without the key learns nothing from the worker but `unauthenticated`.
 public struct JobAdmission: Sendable {
     public let config: CronqConfig
-    private let jobs: [String: CronqConfig.Job]
+    /// Where each job is in `config.jobs`: indices, not copies (a 100,000-job config would double in memory).
+    private let jobIndex: [String: Int]
     private let tiers: Set<String>
 
     public init(config: CronqConfig) {
         self.config = config
-        var jobs: [String: CronqConfig.Job] = [:]
-        for j in config.jobs { jobs[j.name] = j }
-        self.jobs = jobs
+        var jobIndex: [String: Int] = [:]
+        jobIndex.reserveCapacity(config.jobs.count)
+        for (i, j) in config.jobs.enumerated() { jobIndex[j.name] = i }
+        self.jobIndex = jobIndex
         self.tiers = Set(config.retryTiers.map(DurationText.format))
     }
+
+    private func job(_ name: String) -> CronqConfig.Job? { jobIndex[name].map { config.jobs[$0] } }
 
     /// Why a delivery is refused.
     public struct Refusal: Error, Sendable, Equatable {
@@ -61,7 +65,7 @@ public struct JobAdmission: Sendable {
                     reason: .malformed,
                     detail: "unknown backend '\(m.backend.prefix(64))' (not in this worker's config)"))
         }
-        let job = jobs[m.job]
+        let job = job(m.job)
         if config.worker.accept == .configured {
             guard let job else {
                 return .failure(Refusal(reason: .unknownJob, detail: "job '\(m.job)' is not configured"))
@@ -82,7 +86,7 @@ public struct JobAdmission: Sendable {
 
     /// A metrics label for a job name: configured names only, so that messages cannot grow the
     /// metrics without bound.
-    public func metricsJob(_ name: String) -> String { jobs[name] != nil ? name : "other" }
+    public func metricsJob(_ name: String) -> String { jobIndex[name] != nil ? name : "other" }
 
     /// A metrics label for a retry tier: configured tiers only.
     public func metricsTier(_ tier: String) -> String { tiers.contains(tier) ? tier : "other" }
