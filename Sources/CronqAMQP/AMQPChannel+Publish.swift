@@ -34,7 +34,7 @@ extension AMQPChannel {
             // What a `basic.return` is matched by (see ``PublishConfirms``); replaces any value a
             // re-published message brought along.
             var h = properties.headers ?? AMQPTable()
-            h[PublishConfirms<Int>.publishIDHeader] = .string(String(seq))
+            h[AMQPProperties.publishIDHeader] = .string(String(seq))
             properties.headers = h
         }
         let arena = CArena()

@@ -16,8 +16,19 @@ public struct AMQPProperties: Sendable, Equatable {
     public var userID: String?
     public var appID: String?
     /// Set on a received message whose headers nest tables or arrays deeper than
-    /// `CDecode.maximumDepth`: the deeper values were not copied (each reads as `.void`).
+    /// ``maximumHeaderDepth``: the deeper values were not copied (each reads as `.void`).
     public var headersTooDeep = false
+
+    /// Header tables and arrays nested deeper than this are not copied out of a received message:
+    /// whoever publishes chooses the headers, and a few thousand nested tables would overflow a thread's
+    /// stack in a recursive copy. cronq's own headers are flat; the broker's `x-death` is an array of
+    /// tables (depth 2).
+    public static let maximumHeaderDepth = 8
+
+    /// Stamped by ``AMQPChannel/publish(exchange:routingKey:message:mandatory:)`` on every mandatory
+    /// publish of a confirm channel: the publish's sequence number, which a `basic.return` is matched by
+    /// (``PublishConfirms``). Unique to one publish, so a re-publish never carries it over.
+    public static let publishIDHeader = "cronq-publish-id"
 
     public init(
         contentType: String? = nil, contentEncoding: String? = nil, headers: AMQPTable? = nil,

@@ -118,11 +118,6 @@ enum CDecode {
         String(decoding: bytes(b), as: UTF8.self)
     }
 
-    /// Tables and arrays nested deeper than this are not copied: whoever publishes a message chooses
-    /// its headers, and a few thousand nested tables would overflow a thread's stack in a recursive copy.
-    /// cronq's own headers are flat; the broker's `x-death` is an array of tables (depth 2).
-    public static let maximumDepth = 8
-
     static func table(_ t: amqp_table_t, depth: Int = 1, tooDeep: inout Bool) -> AMQPTable {
         var out = AMQPTable()
         guard t.num_entries > 0, let entries = t.entries else { return out }
@@ -161,7 +156,7 @@ enum CDecode {
         if is_(AMQP_FIELD_KIND_BYTES) { return .bytes(bytes(v.value.bytes)) }
         if is_(AMQP_FIELD_KIND_TIMESTAMP) { return .timestamp(v.value.u64) }
         if is_(AMQP_FIELD_KIND_TABLE) || is_(AMQP_FIELD_KIND_ARRAY) {
-            guard depth < maximumDepth else {
+            guard depth < AMQPProperties.maximumHeaderDepth else {
                 tooDeep = true
                 return .void
             }

@@ -3,14 +3,11 @@
 /// Pure bookkeeping, no I/O: feed it the sequence numbers you published and the confirm events you
 /// read, and it tells you which publishes are settled and how. A `basic.return` carries no sequence
 /// number, so ``AMQPChannel/publish(exchange:routingKey:message:mandatory:)`` stamps every confirmed
-/// publish with its own in the `cronq-publish-id` header (``publishIDHeader``), and a return is matched
+/// publish with its own in the `cronq-publish-id` header (``AMQPProperties/publishIDHeader``), and a return is matched
 /// by that: never by `message_id`, which two publishes in flight can share (a double fire, two triggers
 /// in the same second) and a foreign message can lack. The return is reported as a failure when its ack
 /// arrives (with `mandatory`, RabbitMQ sends the return before the ack).
 public struct PublishConfirms<Token> {
-    /// The header that carries a publish's sequence number on its channel, for matching returns.
-    public static var publishIDHeader: String { "cronq-publish-id" }
-
     /// How one publish ended.
     public enum Outcome: Sendable, Equatable {
         /// The broker has the message (persisted, for persistent messages to durable queues).
@@ -40,7 +37,8 @@ public struct PublishConfirms<Token> {
         case .returned(let r):
             // A return without our header (or naming nothing pending) cannot be matched; its publish
             // then settles as its ack says. cronq stamps every mandatory publish, so this is a foreign one.
-            if let text = r.message.properties.headers?[Self.publishIDHeader]?.stringValue, let seq = UInt64(text),
+            if let text = r.message.properties.headers?[AMQPProperties.publishIDHeader]?.stringValue,
+                let seq = UInt64(text),
                 pending[seq] != nil
             {
                 returned[seq] = (r.replyCode, r.replyText)

@@ -113,7 +113,11 @@ struct DeadCommand: ParsableCommand {
             )
             print("headers:")
             for entry in (p.headers ?? AMQPTable()).entries { print("  \(x(entry.key)): \(x(describe(entry.value)))") }
-            if p.headersTooDeep { print("  (headers nested deeper than \(8) levels: the deeper values are not shown)") }
+            if p.headersTooDeep {
+                print(
+                    "  (headers nested deeper than \(AMQPProperties.maximumHeaderDepth) levels: the deeper values are not shown)"
+                )
+            }
             print("body:")
             print(x(String(decoding: e.message.body, as: UTF8.self)))
         }

@@ -279,9 +279,7 @@ struct Builder {
     /// would be sent as part of the header, and the backend would answer 401 every time). The issue
     /// names the key, never the value.
     func secret(_ value: String, key: String, minimumBytes: Int = 0) -> Secret? {
-        if value.unicodeScalars.contains(where: {
-            $0.properties.isWhitespace || $0.value < 0x20 || (0x7F...0x9F).contains($0.value)
-        }) {
+        if value.unicodeScalars.contains(where: { $0.properties.isWhitespace || Printable.isControl($0) }) {
             if !(allowMissing && value.isEmpty) {
                 issues.add(nil, key, "contains whitespace or control characters (check how it was pasted)")
             }

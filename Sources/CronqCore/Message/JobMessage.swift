@@ -206,9 +206,6 @@ public enum JobMessageProperties {
     public static let queueHeader = "cronq-queue"
     /// `v1,<base64 HMAC-SHA256 of "message_id.body">` with `[amqp] message_key` (``MessageSignature``).
     public static let signatureHeader = "cronq-signature"
-    /// Unique to one publish (never carried over to a re-publish): how a `basic.return` is matched
-    /// to the publish it returns, since a return carries no sequence number.
-    public static let publishIDHeader = "cronq-publish-id"
 }
 
 /// UTC timestamps in the contract's format.

@@ -63,12 +63,8 @@ public final class TickerLoop: @unchecked Sendable {
     var checkpointDirty = false
     private var nextLockTryMs: Int64 = 0
     private var reconnectAtMs: Int64 = 0
-    /// The broker endpoints, tried one at a time (built at the first connect, again after a reload that
-    /// changes them); nil until then.
-    private var endpoints: BrokerEndpoints?
-    private var endpointInUse: String?
-    /// Topology warnings (queues of an earlier cronq) are logged at the first connect only.
-    private var topologyWarned = false
+    /// Which broker endpoint to connect to, and what follows a connect, a failure or a loss.
+    private var broker: BrokerConnector
 
     private let statsBox = Mutex(Stats())
     public struct Stats: Sendable {
@@ -89,6 +85,7 @@ public final class TickerLoop: @unchecked Sendable {
         self.config = config
         self.configPath = configPath
         self.loader = loader
+        self.broker = BrokerConnector(endpoints: config.amqp.endpoints)
         self.names = Topology.Names(prefix: config.amqp.prefix)
         self.logger = logger
         self.nowMs = nowMs ?? { Int64(Date().timeIntervalSince1970 * 1000) }
@@ -142,8 +139,7 @@ public final class TickerLoop: @unchecked Sendable {
             "ticker starting",
             metadata: [
                 "jobs": "\(config.jobs.reduce(0) { $0 + ($1.enabled ? 1 : 0) })",
-                "broker":
-                    "\(config.amqp.endpoints.map { (try? AMQPURL($0).description) ?? "?" }.joined(separator: ","))",
+                "broker": "\(broker.description)",
             ])
         while !stopRequested.load(ordering: .relaxed) {
             if reloadRequested.exchange(false, ordering: .relaxed) { reload() }
@@ -173,14 +169,11 @@ public final class TickerLoop: @unchecked Sendable {
 
     private func connect() {
         do {
-            if endpoints == nil { endpoints = try BrokerEndpoints(strings: config.amqp.endpoints) }
-            let url = endpoints!.current
+            let url = try broker.next()
             let c = try AMQPConnection(url: url, name: "cronq-ticker/\(getpid())")
-            let declared = try TopologyDeclarer(connection: c).apply(Topology(config: config), verifyWhenRefused: true)
-            if !topologyWarned {
-                for w in declared.warnings { logger.warning("topology", metadata: ["warning": "\(w)"]) }
-                topologyWarned = true
-            }
+            broker.declared(
+                try TopologyDeclarer(connection: c).apply(Topology(config: config), verifyWhenRefused: true),
+                logger: logger)
             let p = try c.openChannel()
             try p.enableConfirms()
             eventsChannel = try c.openChannel()
@@ -190,22 +183,15 @@ public final class TickerLoop: @unchecked Sendable {
             leaderChannel = leader
             connection = c
             publishChannel = p
-            endpoints!.connected()
+            broker.connected(url)
             nextLockTryMs = 0
             statsBox.withLock { $0.connected = true }
-            CronqMetrics.brokerEndpoint(url.description, previous: endpointInUse)
-            endpointInUse = url.description
             logger.info("connected; standing by for the leader lock", metadata: ["endpoint": "\(url)"])
         } catch {
-            let failedURL = endpoints?.current.description
-            let d = endpoints?.failed() ?? .seconds(5)
-            reconnectAtMs = nowMs() + d.totalMilliseconds
-            logger.error(
-                "cannot connect to the broker; retrying",
-                metadata: [
-                    "error": "\(error)", "retry_in_ms": "\(d.totalMilliseconds)", "endpoint": "\(failedURL ?? "-")",
-                    "next_endpoint": "\(endpoints?.current.description ?? "-")",
-                ])
+            var (delay, metadata) = broker.connectFailed()
+            metadata["error"] = "\(error)"
+            reconnectAtMs = nowMs() + delay.totalMilliseconds
+            logger.error("cannot connect to the broker; retrying", metadata: metadata)
         }
     }
 
@@ -231,9 +217,7 @@ public final class TickerLoop: @unchecked Sendable {
         connection = nil
         publishChannel = nil
         eventsChannel = nil
-        // The next endpoint at once (the node may be dead); a backoff only after a whole round failed.
-        let d = endpoints?.failed() ?? .seconds(1)
-        reconnectAtMs = nowMs() + d.totalMilliseconds
+        reconnectAtMs = nowMs() + broker.lost().totalMilliseconds
     }
 
     /// A standby's part of the lock: when the leader queue shows no token ready, publish one (confirmed).
@@ -482,7 +466,7 @@ public final class TickerLoop: @unchecked Sendable {
             }
             if let p = planner { lastFired.merge(p.lastFired) { max($0, $1) } }
             let built = isLeader ? makePlanner(for: new) : nil
-            if new.amqp.endpoints != config.amqp.endpoints { endpoints = nil }  // used from the next connect
+            broker.reload(endpoints: new.amqp.endpoints)
             config = new
             names = Topology.Names(prefix: new.amqp.prefix)
             if let built {

@@ -15,7 +15,7 @@ public enum Republish {
     public static func carried(_ p: AMQPProperties) -> AMQPProperties {
         var headers = AMQPTable()
         for e in p.headers?.entries ?? []
-        where e.key.hasPrefix("cronq-") && e.key != JobMessageProperties.publishIDHeader {
+        where e.key.hasPrefix("cronq-") && e.key != AMQPProperties.publishIDHeader {
             switch e.value {
             case .string, .bytes, .bool, .int8, .uint8, .int16, .uint16, .int32, .uint32, .int64, .uint64, .timestamp:
                 headers[e.key] = e.value

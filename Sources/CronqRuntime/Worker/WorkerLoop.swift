@@ -46,11 +46,8 @@ public final class WorkerLoop: @unchecked Sendable {
     private var acks = AckCoalescer()
     /// Outcome events of this loop turn, published coalesced at its end.
     private var events = EventBatcher()
-    /// The broker endpoints, tried one at a time (built at the first connect).
-    private var endpoints: BrokerEndpoints?
-    private var endpointInUse: String?
-    /// Topology warnings (queues of an earlier cronq) are logged at the first connect only.
-    private var topologyWarned = false
+    /// Which broker endpoint to connect to, and what follows a connect, a failure or a loss.
+    private var broker: BrokerConnector
     private var everConnected = false
     private var reconnectAt: ContinuousClock.Instant?
     private var draining = false
@@ -93,6 +90,7 @@ public final class WorkerLoop: @unchecked Sendable {
     public init(options: WorkerOptions, logger: Logger) {
         self.options = options
         self.admission = JobAdmission(config: options.config)
+        self.broker = BrokerConnector(endpoints: options.config.amqp.endpoints, maximumDelay: options.maxReconnectDelay)
         self.names = Topology.Names(prefix: options.config.amqp.prefix)
         self.logger = logger
     }
@@ -116,8 +114,7 @@ public final class WorkerLoop: @unchecked Sendable {
             "worker starting",
             metadata: [
                 "queues": "\(options.queues.joined(separator: ","))", "concurrency": "\(options.concurrency)",
-                "broker":
-                    "\(options.config.amqp.endpoints.map { (try? AMQPURL($0).description) ?? "?" }.joined(separator: ","))",
+                "broker": "\(broker.description)",
             ])
         while true {
             if stopRequested.load(ordering: .relaxed) && !draining { beginDrain() }
@@ -206,18 +203,12 @@ public final class WorkerLoop: @unchecked Sendable {
     private func connectIfDue() {
         if let at = reconnectAt, ContinuousClock.now < at { return }
         do {
-            if endpoints == nil {
-                endpoints = try BrokerEndpoints(
-                    strings: options.config.amqp.endpoints, maximumDelay: options.maxReconnectDelay)
-            }
-            let url = endpoints!.current
+            let url = try broker.next()
             let publish = try AMQPConnection(url: url, name: "cronq-worker/\(getpid()) publish")
-            let declared = try TopologyDeclarer(connection: publish).apply(
-                Topology(config: options.config), verifyWhenRefused: true)
-            if !topologyWarned {
-                for w in declared.warnings { logger.warning("topology", metadata: ["warning": "\(w)"]) }
-                topologyWarned = true
-            }
+            broker.declared(
+                try TopologyDeclarer(connection: publish).apply(
+                    Topology(config: options.config), verifyWhenRefused: true),
+                logger: logger)
             let confirm = try publish.openChannel()
             try confirm.enableConfirms()
             let events = try publish.openChannel()
@@ -249,9 +240,7 @@ public final class WorkerLoop: @unchecked Sendable {
             everConnected = true
             bump { $0.connected = true }
             CronqMetrics.workerConnected(true)
-            CronqMetrics.brokerEndpoint(url.description, previous: endpointInUse)
-            endpointInUse = url.description
-            endpoints!.connected()
+            broker.connected(url)
             reconnectAt = nil
             logger.info(
                 "connected",
@@ -260,15 +249,10 @@ public final class WorkerLoop: @unchecked Sendable {
                 ])
         } catch {
             teardown()
-            let failedURL = endpoints?.current.description
-            let delay = endpoints?.failed() ?? .seconds(5)
+            var (delay, metadata) = broker.connectFailed()
+            metadata["error"] = "\(error)"
             reconnectAt = ContinuousClock.now + delay
-            logger.error(
-                "cannot connect to the broker; retrying",
-                metadata: [
-                    "error": "\(error)", "retry_in_ms": "\(delay.totalMilliseconds)", "endpoint": "\(failedURL ?? "-")",
-                    "next_endpoint": "\(endpoints?.current.description ?? "-")",
-                ])
+            logger.error("cannot connect to the broker; retrying", metadata: metadata)
         }
     }
 
@@ -300,9 +284,7 @@ public final class WorkerLoop: @unchecked Sendable {
         waiting.removeAll()
         teardown()
         generation += 1
-        // The next endpoint at once (the node may be dead); a backoff only after a whole round failed.
-        let delay = endpoints?.failed() ?? .seconds(1)
-        reconnectAt = ContinuousClock.now + delay
+        reconnectAt = ContinuousClock.now + broker.lost()
     }
 
     /// Reads every event both connections have ready (this also services heartbeats).
@@ -385,20 +367,11 @@ public final class WorkerLoop: @unchecked Sendable {
                 error: refusal.detail, queue: queue, at: now)
             guard !refusal.rejectToBroker else {
                 // Too big to copy: the broker dead-letters it whole (x-death reason `rejected`).
-                logger.warning(
-                    "outcome",
-                    metadata: [
-                        "outcome": "dead", "reason": "\(refusal.reason.rawValue)", "error": "\(refusal.detail)",
-                        "message_id": "\(id)",
-                        "via": "broker reject",
-                    ])
                 do { try consumeChannel?.nack(d.deliveryTag, requeue: false) } catch let e as AMQPError {
                     connectionLost(e); return
                 } catch {}
                 acks.settledElsewhere(d.deliveryTag)
-                bump { $0.dead += 1 }
-                CronqMetrics.dead(reason: refusal.reason.rawValue)
-                emit(event)
+                recordDead(event, reason: refusal.reason.rawValue, attempt: attempt, via: "broker reject")
                 return
             }
             deadLetter(item, reason: refusal.reason.rawValue, status: nil, error: refusal.detail, event: event)
@@ -571,19 +544,10 @@ public final class WorkerLoop: @unchecked Sendable {
                         "status": "\(p.event.status ?? 0)", "delay": "\(tier)", "error": "\(p.event.error ?? "")",
                         "duration_ms": "\(p.event.durationMs ?? 0)",
                     ])
+                emit(p.event)
             case .dead(let reason):
-                bump { $0.dead += 1 }
-                CronqMetrics.job(admission.metricsJob(job), outcome: "dead")
-                CronqMetrics.dead(reason: reason)
-                logger.warning(
-                    "outcome",
-                    metadata: [
-                        "outcome": "dead", "job": "\(job)", "message_id": "\(p.event.messageID)",
-                        "attempt": "\(item.attempt)",
-                        "reason": "\(reason)", "status": "\(p.event.status ?? 0)", "error": "\(p.event.error ?? "")",
-                    ])
+                recordDead(p.event, reason: reason, attempt: item.attempt)
             }
-            emit(p.event)
         case .nacked, .returned:
             bump { $0.publishFailures += 1 }
             if case .retry(let tier) = p.kind, case .returned = outcome {
@@ -620,6 +584,21 @@ public final class WorkerLoop: @unchecked Sendable {
             } catch {}
             acks.settledElsewhere(item.delivery.deliveryTag)
         }
+    }
+
+    /// A dead letter is durable (its publish confirmed, or the broker took it on a reject): counted,
+    /// logged and announced, the same way whichever path it took.
+    private func recordDead(_ event: OutcomeEvent, reason: String, attempt: Int, via: String? = nil) {
+        bump { $0.dead += 1 }
+        CronqMetrics.job(admission.metricsJob(event.job), outcome: "dead")
+        CronqMetrics.dead(reason: reason)
+        var metadata: Logger.Metadata = [
+            "outcome": "dead", "job": "\(event.job)", "message_id": "\(event.messageID)", "attempt": "\(attempt)",
+            "reason": "\(reason)", "status": "\(event.status ?? 0)", "error": "\(event.error ?? "")",
+        ]
+        if let via { metadata["via"] = "\(via)" }
+        logger.warning("outcome", metadata: metadata)
+        emit(event)
     }
 
     /// Best effort: an event that cannot be published never blocks or fails a job. It leaves at the end
