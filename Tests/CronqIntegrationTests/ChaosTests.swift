@@ -19,25 +19,6 @@ struct ChaosTests {
         (0..<n).map { ("c\($0)", "* * * * * *", "/random-fail/5") }
     }
 
-    func settle(_ d: Deployment, _ label: String) throws -> Accounting {
-        for t in d.tickers { t?.signal(SIGTERM) }
-        for t in d.tickers { t?.process.waitUntilExit() }
-        let quiet = try d.settle()
-        let a = try d.accounting()
-        print("chaos[\(label)]: \(a), gaps \(d.gaps()), quiet \(quiet)")
-        #expect(quiet, "work and retry queues drained")
-        #expect(a.lost.isEmpty, "lost: \(a.lost.sorted().prefix(5))")
-        #expect(a.unknown.isEmpty)
-        #expect(a.conflicting.isEmpty)
-        #expect(
-            a.unexplainedDuplicates.isEmpty,
-            "duplicates without a redelivery, re-fire or re-publish: \(a.unexplainedDuplicates.prefix(5))")
-        #expect(a.balancesAtRest)
-        #expect(d.gaps() == 0, "catch_up all filled every missed second")
-        #expect(a.fired.count > 0 && a.succeeded.count > 0)
-        return a
-    }
-
     @Test("broker restarted twice, then stopped for 30 s; leader ticker SIGKILLed; both tickers restarted together")
     func brokerAndTickers() throws {
         let broker = try ChaosBroker(name: "cronq-chaos2", port: 5686)
@@ -63,7 +44,7 @@ struct ChaosTests {
         Thread.sleep(forTimeInterval: 3)
         try broker.restart(down: 30)
         Thread.sleep(forTimeInterval: 6)
-        let a = try settle(d, "broker x2 + 30 s down + tickers")
+        let a = try d.stopAndAccount("chaos[broker x2 + 30 s down + tickers]")
         #expect(d.logs("worker").contains("broker connection lost") || d.logs("worker").contains("cannot connect"))
         #expect(a.fired.count >= 10 * 40, "about a minute of fires for 10 jobs, caught up across the outages")
     }
@@ -102,7 +83,7 @@ struct ChaosTests {
             }
         }
         if d.backend == nil { try d.startBackend() }
-        let a = try settle(d, "worker kills x\(kills) + backend down 20 s")
+        let a = try d.stopAndAccount("chaos[worker kills x\(kills) + backend down 20 s]")
         #expect(kills >= 15)
         #expect(
             a.dead.contains { $0.hasPrefix("slowpoke@") }, "the request that always times out ends dead (exhausted)")
@@ -136,7 +117,7 @@ struct ChaosTests {
         Thread.sleep(forTimeInterval: 8)
         try broker.ctl(["set_disk_free_limit", "50MB"])
         Thread.sleep(forTimeInterval: 6)
-        let a = try settle(d, "disk alarm")
+        let a = try d.stopAndAccount("chaos[disk alarm]")
         // A publish already waiting for its confirm when the alarm starts holds the notice until it
         // returns (up to the 30 s confirm wait), so the order is checked, not the moment.
         let log = d.logs("ticker")
@@ -168,7 +149,7 @@ struct ChaosTests {
         proxy.signal(SIGCONT)
         Thread.sleep(forTimeInterval: 8)
         let log = (try? String(contentsOfFile: d.workerLogPath(cut), encoding: .utf8)) ?? ""
-        let a = try settle(d, "network cut")
+        let a = try d.stopAndAccount("chaos[network cut]")
         #expect(log.contains("broker connection lost"), "the cut was noticed: \(log.suffix(600))")
         #expect(
             log.components(separatedBy: "msg=connected").count >= 3, "and the worker connected again through the proxy")

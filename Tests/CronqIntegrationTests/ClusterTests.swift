@@ -22,15 +22,6 @@ struct ClusterTests {
         return port.flatMap(cluster.node(ofPort:))
     }
 
-    static func waitFor(_ timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if condition() { return true }
-            Thread.sleep(forTimeInterval: 0.1)
-        }
-        return condition()
-    }
-
     @Test(
         "the leader's node and then a worker's node are SIGKILLed: leadership moves within 15 s, workers move, nothing is lost"
     )
@@ -42,7 +33,7 @@ struct ClusterTests {
         try d.startTicker()
         try d.startTicker()
         for _ in 0..<3 { try d.startWorker() }
-        #expect(Self.waitFor(30) { d.leaderIndex() != nil && d.logs("worker").contains("outcome=success") })
+        #expect(waitFor(30) { d.leaderIndex() != nil && d.logs("worker").contains("outcome=success") })
         Thread.sleep(forTimeInterval: 3)
 
         // (a) The node the leading ticker is connected to.
@@ -53,7 +44,7 @@ struct ClusterTests {
         try cluster.kill(leaderNode)
         let acquiredBefore = d.logs("ticker").components(separatedBy: "leadership acquired").count
         #expect(
-            Self.waitFor(15) { d.logs("ticker").components(separatedBy: "leadership acquired").count > acquiredBefore },
+            waitFor(15) { d.logs("ticker").components(separatedBy: "leadership acquired").count > acquiredBefore },
             "a ticker leads again within 15 s of the leader's node dying")
         let takeover = Date().timeIntervalSince(killedAt)
         print(
@@ -63,7 +54,7 @@ struct ClusterTests {
         var env = d.environment
         env["DEP_MGMT_URL"] = cluster.managementURL
         #expect(
-            Self.waitFor(20) {
+            waitFor(20) {
                 let r = try? runCommand("cronq", ["status", "--config", d.configPath], environment: env)
                 return r?.status == 2 && r?.stderr.contains("2 of 3 members online") == true
                     && r?.stderr.contains("rabbitmq-queues grow") == true
@@ -71,7 +62,7 @@ struct ClusterTests {
         Thread.sleep(forTimeInterval: 2)
         try cluster.start(leaderNode)
         #expect(
-            Self.waitFor(30) {
+            waitFor(30) {
                 (try? runCommand("cronq", ["status", "--config", d.configPath], environment: env))?.status == 0
             }, "and 0 once every member is back")
         Thread.sleep(forTimeInterval: 3)
@@ -89,24 +80,13 @@ struct ClusterTests {
         let reconnectsBefore = d.logs("worker").components(separatedBy: "msg=connected").count
         try cluster.kill(workerNode)
         #expect(
-            Self.waitFor(15) { d.logs("worker").components(separatedBy: "msg=connected").count > reconnectsBefore },
+            waitFor(15) { d.logs("worker").components(separatedBy: "msg=connected").count > reconnectsBefore },
             "the worker reconnects to another node")
         Thread.sleep(forTimeInterval: 5)
         try cluster.start(workerNode)
         Thread.sleep(forTimeInterval: 5)
 
-        for t in d.tickers { t?.signal(SIGTERM) }
-        for t in d.tickers { t?.process.waitUntilExit() }
-        let quiet = try d.settle()
-        let a = try d.accounting()
-        print("cluster[node loss]: \(a), gaps \(d.gaps()), quiet \(quiet)")
-        #expect(quiet, "work and retry queues drained")
-        #expect(a.lost.isEmpty, "lost: \(a.lost.sorted().prefix(5))")
-        #expect(a.unknown.isEmpty && a.conflicting.isEmpty)
-        #expect(a.unexplainedDuplicates.isEmpty, "unexplained duplicates: \(a.unexplainedDuplicates.prefix(5))")
-        #expect(a.balancesAtRest)
-        #expect(d.gaps() == 0, "catch_up all filled the failover windows")
-        #expect(a.fired.count > 0 && a.succeeded.count > 0)
+        _ = try d.stopAndAccount("cluster[node loss]")
     }
 
     /// The node that hosts the quorum leader of `queue` (3.10: `rabbitmqctl list_queues name leader`).
@@ -134,7 +114,7 @@ struct ClusterTests {
         try d.startTicker()
         try d.startTicker()
         for _ in 0..<3 { try d.startWorker() }
-        #expect(Self.waitFor(30) { d.leaderIndex() != nil && d.logs("worker").contains("outcome=success") })
+        #expect(waitFor(30) { d.leaderIndex() != nil && d.logs("worker").contains("outcome=success") })
         let start = Date()
         var round = 0
         var killedQueueLeader = false
@@ -157,17 +137,7 @@ struct ClusterTests {
             round += 1
         }
         #expect(killedQueueLeader, "the work queue's quorum leader node was among the killed")
-        for t in d.tickers { t?.signal(SIGTERM) }
-        for t in d.tickers { t?.process.waitUntilExit() }
-        let quiet = try d.settle()
-        let a = try d.accounting()
-        print("cluster soak (\(Int(seconds)) s, \(round) node kills): \(a), gaps \(d.gaps())")
-        #expect(quiet, "work and retry queues drained")
-        #expect(a.lost.isEmpty, "lost: \(a.lost.sorted().prefix(5))")
-        #expect(a.unknown.isEmpty && a.conflicting.isEmpty)
-        #expect(a.unexplainedDuplicates.isEmpty, "unexplained duplicates: \(a.unexplainedDuplicates.prefix(5))")
-        #expect(a.balancesAtRest)
-        #expect(d.gaps() == 0)
+        let a = try d.stopAndAccount("cluster soak (\(Int(seconds)) s, \(round) node kills)")
         #expect(round >= 2 && a.dead.count > 0 && a.succeeded.count > 0)
     }
 }

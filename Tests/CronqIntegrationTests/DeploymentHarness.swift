@@ -3,6 +3,7 @@ import CronqCore
 import CronqRuntime
 import CronqTestSupport
 import Foundation
+import Testing
 
 /// A whole cronq deployment for fault tests: tickers, workers and a test backend on a broker of their
 /// own (a `ChaosBroker`, so restarts disturb no other test). Every process can be killed and started
@@ -338,6 +339,30 @@ final class Deployment: @unchecked Sendable {
         if ProcessInfo.processInfo.environment["CRONQ_KEEP_LOGS"] == nil {
             try? FileManager.default.removeItem(at: dir)
         }
+    }
+}
+
+extension Deployment {
+    /// The end of every fault run: stop the tickers, let the workers finish, then the accounting checker
+    /// must balance — every confirmed fire succeeded, is retrying or is dead; nothing unfired reached the
+    /// backend; every duplicate is explained; catch-up left no fire out. Prints the figures under `label`.
+    func stopAndAccount(_ label: String) throws -> Accounting {
+        for t in tickers { t?.signal(SIGTERM) }
+        for t in tickers { t?.process.waitUntilExit() }
+        let quiet = try settle()
+        let a = try accounting()
+        print("\(label): \(a), gaps \(gaps()), quiet \(quiet)")
+        #expect(quiet, "work and retry queues drained")
+        #expect(a.lost.isEmpty, "lost: \(a.lost.sorted().prefix(5))")
+        #expect(a.unknown.isEmpty)
+        #expect(a.conflicting.isEmpty)
+        #expect(
+            a.unexplainedDuplicates.isEmpty,
+            "duplicates without a redelivery, re-fire or re-publish: \(a.unexplainedDuplicates.prefix(5))")
+        #expect(a.balancesAtRest)
+        #expect(gaps() == 0, "catch_up all filled every missed second")
+        #expect(a.fired.count > 0 && a.succeeded.count > 0)
+        return a
     }
 }
 

@@ -27,19 +27,6 @@ struct HostileTests {
             url = TestBroker.url!.replacingOccurrences(of: "guest:guest@", with: "\(user):\(password)@")
         }
 
-        func publish(_ messages: [AMQPMessage], exchange: String, queue: String = "default") throws {
-            try onThreadSync { [url] in
-                let c = try AMQPConnection(url: AMQPURL(url))
-                let ch = try c.openChannel()
-                try ch.enableConfirms()
-                let r = try ch.publishAndConfirm(
-                    messages.map { OutgoingMessage(exchange: exchange, routingKey: queue, message: $0) })
-                guard r.allSatisfy({ $0 == .confirmed }) else {
-                    throw TestSupportError("attacker publish not confirmed: \(r)")
-                }
-            }
-        }
-
         func remove() { _ = try? TestBroker.ctl(["delete_user", user]) }
     }
 
@@ -115,7 +102,7 @@ struct HostileTests {
                     id: "retry-after"), "exhausted"
             ),
         ]
-        try attacker.publish(attacks.map(\.0), exchange: h.names.jobsExchange)
+        try h.publish(attacks.map(\.0), as: attacker.url)
         #expect(h.eventually(40) { (try? h.count(h.names.deadQueue)) == UInt32(attacks.count) })
         // Nothing more arrives (a CC copy or a retry loop would).
         Thread.sleep(forTimeInterval: 3)
@@ -154,9 +141,8 @@ struct HostileTests {
         var swapped = Self.body(h, path: "/cron/parties-import", id: "signed")  // a good signature on another body
         swapped.properties.headers = good.properties.headers
         swapped.properties.messageID = "signed"
-        try attacker.publish(
-            [Self.body(h, path: "/cron/ee-recent", id: "unsigned"), wrongKey, swapped, good],
-            exchange: h.names.jobsExchange)
+        try h.publish(
+            [Self.body(h, path: "/cron/ee-recent", id: "unsigned"), wrongKey, swapped, good], as: attacker.url)
         #expect(h.eventually(20) { (try? h.count(h.names.deadQueue)) == 3 })
         #expect(h.eventually(10) { h.requests().contains { $0["idempotency_key"] as? String == "signed" } })
         let dead = try h.drain(h.names.deadQueue)
@@ -227,7 +213,7 @@ struct HostileTests {
         let names = h.names
         let (deepMessage, plantedMessage) = (m, planted)
         // A big stack for building the frame (our own encoder recurses); the worker and CLI must not need one.
-        try onBigStack { [brokerURL = h.brokerURL] in
+        try onThreadSync(stackSize: 256 << 20) { [brokerURL = h.brokerURL] in
             let c = try AMQPConnection(url: AMQPURL(brokerURL))
             let ch = try c.openChannel()
             try ch.enableConfirms()
@@ -363,18 +349,4 @@ extension HostileTests {
         h.workers[0].stop()
         #expect(try h.count(names.workQueue("default")) == 0)
     }
-}
-
-/// Runs `body` on a thread with a 256 MiB stack (for encoding test messages nested thousands deep).
-func onBigStack(_ body: @escaping @Sendable () throws -> Void) throws {
-    let box = ResultBox<Void>()
-    let done = DispatchSemaphore(value: 0)
-    let t = Thread {
-        box.result = Result { try body() }
-        done.signal()
-    }
-    t.stackSize = 256 << 20
-    t.start()
-    done.wait()
-    try box.result!.get()
 }

@@ -111,11 +111,12 @@ final class WorkerHarness: @unchecked Sendable {
                 type: "cronq.job", appID: "cronq-test"))
     }
 
-    /// Publishes to the jobs exchange with confirms; fails the test setup if any is not confirmed.
-    func publish(_ messages: [AMQPMessage], queue: String = "default") throws {
+    /// Publishes to the jobs exchange with confirms, as the test's user or as `url`'s; fails the test
+    /// setup if any is not confirmed.
+    func publish(_ messages: [AMQPMessage], queue: String = "default", as url: String? = nil) throws {
         let exchange = names.jobsExchange
-        try onThreadSync { [brokerURL] in
-            let c = try AMQPConnection(url: AMQPURL(brokerURL))
+        try onThreadSync { [url = url ?? brokerURL] in
+            let c = try AMQPConnection(url: AMQPURL(url))
             let ch = try c.openChannel()
             try ch.enableConfirms()
             for chunk in stride(from: 0, to: messages.count, by: 1000) {
@@ -176,13 +177,15 @@ final class ResultBox<T>: @unchecked Sendable {
     var result: Result<T, any Error>?
 }
 
-func onThreadSync<T>(_ body: @escaping @Sendable () throws -> T) throws -> T {
+/// - Parameter stackSize: for work that needs a deep stack (encoding messages nested thousands deep).
+func onThreadSync<T>(stackSize: Int? = nil, _ body: @escaping @Sendable () throws -> T) throws -> T {
     let box = ResultBox<T>()
     let done = DispatchSemaphore(value: 0)
     let t = Thread {
         box.result = Result { try body() }
         done.signal()
     }
+    if let stackSize { t.stackSize = stackSize }
     t.start()
     done.wait()
     return try box.result!.get()

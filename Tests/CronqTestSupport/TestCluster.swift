@@ -33,18 +33,17 @@ public final class TestCluster: BrokerUnderTest, @unchecked Sendable {
 
     public var processURLs: [String] { (1...3).map(endpoint) }
 
-    public var url: String {
+    /// A node that is up now (the first not killed).
+    var liveNode: Int {
         lock.lock()
         defer { lock.unlock() }
-        return endpoint((1...3).first { !killed.contains($0) } ?? 1)
+        return (1...3).first { !killed.contains($0) } ?? 1
     }
 
+    public var url: String { endpoint(liveNode) }
+
     /// The management API of a node that is up now.
-    public var managementURL: String {
-        lock.lock()
-        defer { lock.unlock() }
-        return "http://guest:guest@127.0.0.1:\(port(of: (1...3).first { !killed.contains($0) } ?? 1) + 10000)"
-    }
+    public var managementURL: String { "http://guest:guest@127.0.0.1:\(port(of: liveNode) + 10000)" }
 
     /// SIGKILL, as a crashed host: no goodbye to clients or peers.
     public func kill(_ node: Int) throws {
