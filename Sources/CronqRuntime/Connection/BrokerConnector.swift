@@ -20,6 +20,9 @@ struct BrokerConnector {
         self.maximumDelay = maximumDelay
     }
 
+    /// Whether a connection has ever worked (so the next one is a reconnect).
+    var everConnected: Bool { inUse != nil }
+
     /// Every endpoint, passwords hidden, for the start-up line.
     var description: String { strings.map { (try? AMQPURL($0).description) ?? "?" }.joined(separator: ",") }
 
