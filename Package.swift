@@ -108,7 +108,10 @@ let package = Package(
             name: "CronqAMQPTests", dependencies: ["CronqAMQP", "CronqCore", "CronqTestSupport"],
             swiftSettings: upcoming),
         .testTarget(
-            name: "CronqRuntimeTests", dependencies: ["CronqRuntime", "CronqCore", "CronqAMQP", "CronqHTTP"],
+            name: "CronqRuntimeTests",
+            dependencies: [
+                "CronqRuntime", "CronqCore", "CronqAMQP", "CronqHTTP", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: upcoming),
         .testTarget(name: "CronqHTTPTests", dependencies: ["CronqHTTP", "CronqTestSupport"], swiftSettings: upcoming),
         .testTarget(

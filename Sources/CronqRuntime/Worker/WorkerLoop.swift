@@ -24,11 +24,7 @@ public final class WorkerLoop: @unchecked Sendable {
     private let stopRequested = Atomic<Bool>(false)
     private let wakerBox = Mutex<HTTPClient.Waker?>(nil)
     private var http: HTTPClient!
-    private var consumeConn: AMQPConnection?
-    private var consumeChannel: AMQPChannel?
-    private var publishConn: AMQPConnection?
-    private var confirmChannel: AMQPChannel?
-    private var eventsChannel: AMQPChannel?
+    private var connections: WorkerConnections?
     /// Which broker endpoint to connect to, and what follows a connect, a failure or a loss.
     private var broker: BrokerConnector
     private var reconnectAt: ContinuousClock.Instant?
@@ -77,25 +73,26 @@ public final class WorkerLoop: @unchecked Sendable {
             ])
         while !finished {
             if stopRequested.load(ordering: .relaxed) && !machine.isDraining {
-                uncork()  // cancel waits for cancel-ok: nothing may sit in a corked socket meanwhile
+                // cancel waits for cancel-ok: nothing may sit in a corked socket meanwhile
+                for c in connections?.all ?? [] { c.batchWrites(false) }
                 perform(machine.stop(now: now))
             }
-            if consumeConn == nil && !machine.isDraining { connectIfDue() }
+            if connections == nil && !machine.isDraining { connectIfDue() }
             do { try pumpConnections() } catch { perform(machine.connectionLost("\(error)")) }
-            perform(machine.tick(now: now, canPublish: !(publishConn?.isBlocked ?? true)))
+            perform(machine.tick(now: now, canPublish: !(connections?.publish.isBlocked ?? true)))
             if finished { break }
             var fds: [Int32] = []
             var buffered = false
-            let connections = [consumeConn, publishConn].compactMap { $0 }
-            for c in connections {
+            let sockets = connections?.all ?? []
+            for c in sockets {
                 fds.append(c.fileDescriptor)
                 if c.hasBufferedInput { buffered = true }
                 c.batchWrites(false)  // what this turn wrote goes out before we wait
             }
-            let wait: Duration = buffered ? .zero : (consumeConn == nil ? .milliseconds(50) : .milliseconds(250))
+            let wait: Duration = buffered ? .zero : (connections == nil ? .milliseconds(50) : .milliseconds(250))
             let (results, _) = http.poll(timeout: wait, extraDescriptors: fds)
             // One turn's acks, outcome publishes and events leave in a few segments, not one each.
-            for c in connections { c.batchWrites(true) }
+            for c in sockets { c.batchWrites(true) }
             for (id, result) in results {
                 if case .success(let r) = result {
                     CronqMetrics.httpStatus(r.status)
@@ -110,12 +107,8 @@ public final class WorkerLoop: @unchecked Sendable {
     }
 
     private func shutdown() {
-        uncork()
-        // Closing the channels is a close/close-ok handshake: the broker has applied our acks by then.
-        consumeChannel?.close()
-        confirmChannel?.close()
-        eventsChannel?.close()
-        closeConnections()
+        connections?.closeGracefully()
+        connections = nil
         wakerBox.withLock { $0 = nil }
         let s = stats
         logger.info(
@@ -151,16 +144,16 @@ public final class WorkerLoop: @unchecked Sendable {
                 id: id)
             CronqMetrics.inFlight(machine.requestsInFlight)
         case .publish(let outgoing, let token):
-            guard let ch = confirmChannel else { return }
+            guard let ch = connections?.confirm else { return }
             let seq = try ch.publish(
                 exchange: outgoing.exchange, routingKey: outgoing.routingKey, message: outgoing.message)
             machine.published(seq: seq, token)
         case .ack(let tag, let multiple):
-            try consumeChannel?.ack(tag, multiple: multiple)
+            try connections?.consumeChannel.ack(tag, multiple: multiple)
         case .nack(let tag, let requeue):
-            try consumeChannel?.nack(tag, requeue: requeue)
+            try connections?.consumeChannel.nack(tag, requeue: requeue)
         case .cancelConsumers:
-            for tag in consumerTags { try? consumeChannel?.cancel(consumerTag: tag) }
+            connections?.cancelConsumers()
         case .publishEvents(let batches):
             try publishEvents(batches)
         case .closeConnections:
@@ -174,33 +167,15 @@ public final class WorkerLoop: @unchecked Sendable {
     }
 
     private func record(_ r: WorkerRecord) {
-        let metrics = machine.configuration.admission
-        switch r {
-        case .succeeded(let job, _, _, _, _):
-            statsBox.withLock { $0.succeeded += 1 }
-            CronqMetrics.job(metrics.metricsJob(job), outcome: "success")
-        case .requestFinished(let ms):
-            CronqMetrics.requestDuration(ms)
-            return  // a metric, not a log line
-        case .retried(let job, _, _, _, let tier, _, _):
-            statsBox.withLock { $0.retried += 1 }
-            CronqMetrics.job(metrics.metricsJob(job), outcome: "retry")
-            CronqMetrics.retry(tier: metrics.metricsTier(tier))
-        case .dead(let job, _, _, let reason, _, _, _):
-            statsBox.withLock { $0.dead += 1 }
-            CronqMetrics.job(metrics.metricsJob(job), outcome: "dead")
-            CronqMetrics.dead(reason: reason)
-        case .publishFailed:
-            statsBox.withLock { $0.publishFailures += 1 }
-        default:
-            break
+        let admission = machine.configuration.admission
+        if statsBox.withLock({ r.count(in: &$0, admission: admission) }) {
+            logger.log(level: r.level, r.message, metadata: r.metadata)
         }
-        logger.log(level: r.level, r.message, metadata: r.metadata)
     }
 
     /// Best effort: an event that cannot be published never blocks or fails a job.
     private func publishEvents(_ batches: [EventBatcher.Batch]) throws {
-        guard let ch = eventsChannel else { return }
+        guard let ch = connections?.events else { return }
         let stamp = UInt64(max(0, Date().timeIntervalSince1970))
         let exchange = machine.configuration.names.eventsExchange
         for b in batches {
@@ -219,41 +194,13 @@ public final class WorkerLoop: @unchecked Sendable {
 
     // MARK: - Connections
 
-    private var consumerTags: [String] = []
-
     private func connectIfDue() {
         if let at = reconnectAt, ContinuousClock.now < at { return }
-        let names = machine.configuration.names
         do {
             let url = try broker.next()
-            let publish = try AMQPConnection(url: url, name: "cronq-worker/\(getpid()) publish")
-            broker.declared(
-                try TopologyDeclarer(connection: publish).apply(
-                    Topology(config: options.config), verifyWhenRefused: true),
-                logger: logger)
-            let confirm = try publish.openChannel()
-            try confirm.enableConfirms()
-            let events = try publish.openChannel()
-            let consume = try AMQPConnection(url: url, name: "cronq-worker/\(getpid()) consume")
-            consume.maximumBodyBytes = JobMessage.maxBodyBytes
-            let ch = try consume.openChannel()
-            (publishConn, confirmChannel, eventsChannel, consumeConn, consumeChannel) = (
-                publish, confirm, events, consume, ch
-            )
-            // Serial jobs' queues first, each consumer with prefetch 1 (QoS is per consumer, set before
-            // it starts): with the queue's single active consumer, one run at a time cluster-wide.
-            var consumers: [String: String] = [:]
-            let serial = options.queues.filter { $0.hasPrefix(CronqConfig.serialQueuePrefix) }
-            if !serial.isEmpty {
-                try ch.setPrefetch(1)
-                for q in serial { consumers[try ch.consume(queue: names.workQueue(q))] = q }
-            }
-            try ch.setPrefetch(UInt16(clamping: options.concurrency))
-            for q in options.queues where !q.hasPrefix(CronqConfig.serialQueuePrefix) {
-                consumers[try ch.consume(queue: names.workQueue(q))] = q
-            }
-            consumerTags = Array(consumers.keys)
-            machine.connected(consumers: consumers)
+            let c = try WorkerConnections(url: url, options: options) { broker.declared($0, logger: logger) }
+            connections = c
+            machine.connected(consumers: c.consumers)
             let again = broker.everConnected
             statsBox.withLock {
                 if again { $0.reconnects += 1 }
@@ -262,13 +209,13 @@ public final class WorkerLoop: @unchecked Sendable {
             CronqMetrics.workerConnected(true)
             broker.connected(url)
             reconnectAt = nil
+            let names = machine.configuration.names
             logger.info(
                 "connected",
                 metadata: [
                     "queues": "\(options.queues.map(names.workQueue).joined(separator: ","))", "endpoint": "\(url)",
                 ])
         } catch {
-            closeConnections()
             var (delay, metadata) = broker.connectFailed()
             metadata["error"] = "\(error)"
             reconnectAt = ContinuousClock.now + delay
@@ -279,22 +226,15 @@ public final class WorkerLoop: @unchecked Sendable {
     private func closeConnections() {
         statsBox.withLock { $0.connected = false }
         CronqMetrics.workerConnected(false)
-        consumeConn?.close()
-        publishConn?.close()
-        (consumeConn, publishConn, consumeChannel, confirmChannel, eventsChannel) = (nil, nil, nil, nil, nil)
-        consumerTags = []
-    }
-
-    private func uncork() {
-        consumeConn?.batchWrites(false)
-        publishConn?.batchWrites(false)
+        connections?.close()
+        connections = nil
     }
 
     /// Reads every event both connections have ready (this also services heartbeats).
     private func pumpConnections() throws {
-        if let c = consumeConn {
+        if let c = connections?.consume {
             var n = 0
-            while n < 1024, consumeConn != nil, let event = try c.nextEvent(timeout: .zero) {
+            while n < 1024, connections != nil, let event = try c.nextEvent(timeout: .zero) {
                 switch event {
                 case .delivery(let d): perform(machine.delivery(d, now: now))
                 case .consumerCancelled(_, let tag): perform(machine.consumerCancelled(tag: tag))
@@ -304,9 +244,9 @@ public final class WorkerLoop: @unchecked Sendable {
                 n += 1
             }
         }
-        if let p = publishConn {
+        if let p = connections?.publish {
             var n = 0
-            while n < 4096, publishConn != nil, let event = try p.nextEvent(timeout: .zero) {
+            while n < 4096, connections != nil, let event = try p.nextEvent(timeout: .zero) {
                 switch event {
                 case .ack, .nack, .returned: perform(machine.confirmEvent(event, now: now))
                 case .channelClosed(_, let e): throw e

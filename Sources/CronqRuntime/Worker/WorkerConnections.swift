@@ -1,0 +1,85 @@
+import CronqAMQP
+import CronqCore
+import Foundation
+
+/// A worker's two connections to one broker endpoint, opened together and lost together: `publish`
+/// (topology, the confirm channel for outcomes, the events channel) and `consume` (one channel, every
+/// work queue's consumer). Two, because a consume connection that the broker throttles for flow control
+/// must not hold back the confirms that let its deliveries be acked.
+///
+/// Owned by the worker's loop thread, like every handle in it.
+final class WorkerConnections {
+    let publish: AMQPConnection
+    let confirm: AMQPChannel
+    let events: AMQPChannel
+    let consume: AMQPConnection
+    let consumeChannel: AMQPChannel
+    /// Consumer tag → work queue name (without prefix).
+    private(set) var consumers: [String: String] = [:]
+
+    /// Connects, declares the topology, opens the channels and starts every consumer.
+    /// - Throws: ``AMQPError`` when any step fails (whatever was opened is closed again).
+    init(url: AMQPURL, options: WorkerOptions, onTopology: (TopologyDeclarer.Report) -> Void) throws {
+        let names = Topology.Names(prefix: options.config.amqp.prefix)
+        let publish = try AMQPConnection(url: url, name: "cronq-worker/\(getpid()) publish")
+        do {
+            onTopology(
+                try TopologyDeclarer(connection: publish).apply(
+                    Topology(config: options.config), verifyWhenRefused: true))
+            confirm = try publish.openChannel()
+            try confirm.enableConfirms()
+            events = try publish.openChannel()
+            consume = try AMQPConnection(url: url, name: "cronq-worker/\(getpid()) consume")
+        } catch {
+            publish.close()
+            throw error
+        }
+        self.publish = publish
+        do {
+            consume.maximumBodyBytes = JobMessage.maxBodyBytes
+            consumeChannel = try consume.openChannel()
+        } catch {
+            consume.close()
+            publish.close()
+            throw error
+        }
+        do {
+            // Serial jobs' queues first, each consumer with prefetch 1 (QoS is per consumer, set before
+            // it starts): with the queue's single active consumer, one run at a time cluster-wide.
+            let serial = options.queues.filter { $0.hasPrefix(CronqConfig.serialQueuePrefix) }
+            if !serial.isEmpty {
+                try consumeChannel.setPrefetch(1)
+                for q in serial { consumers[try consumeChannel.consume(queue: names.workQueue(q))] = q }
+            }
+            try consumeChannel.setPrefetch(UInt16(clamping: options.concurrency))
+            for q in options.queues where !q.hasPrefix(CronqConfig.serialQueuePrefix) {
+                consumers[try consumeChannel.consume(queue: names.workQueue(q))] = q
+            }
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    /// Both sockets, for the loop's poll set.
+    var all: [AMQPConnection] { [consume, publish] }
+
+    /// Cancels every consumer (a graceful stop); best effort, the connection may be gone.
+    func cancelConsumers() {
+        for tag in consumers.keys { try? consumeChannel.cancel(consumerTag: tag) }
+    }
+
+    /// Closing the channels is a close/close-ok handshake: the broker has applied the acks by then.
+    func closeGracefully() {
+        for c in all { c.batchWrites(false) }
+        consumeChannel.close()
+        confirm.close()
+        events.close()
+        close()
+    }
+
+    func close() {
+        consume.close()
+        publish.close()
+    }
+}

@@ -1,0 +1,28 @@
+extension WorkerRecord {
+    /// Adds this record to the worker's counters and its Prometheus series. Job and tier labels go
+    /// through `admission`, so a hostile producer cannot grow the label set (DESIGN.md "Metrics").
+    /// - Returns: whether the record is also a log line (a duration sample is not).
+    func count(in stats: inout WorkerLoop.Stats, admission: JobAdmission) -> Bool {
+        switch self {
+        case .succeeded(let job, _, _, _, _):
+            stats.succeeded += 1
+            CronqMetrics.job(admission.metricsJob(job), outcome: "success")
+        case .requestFinished(let ms):
+            CronqMetrics.requestDuration(ms)
+            return false
+        case .retried(let job, _, _, _, let tier, _, _):
+            stats.retried += 1
+            CronqMetrics.job(admission.metricsJob(job), outcome: "retry")
+            CronqMetrics.retry(tier: admission.metricsTier(tier))
+        case .dead(let job, _, _, let reason, _, _, _):
+            stats.dead += 1
+            CronqMetrics.job(admission.metricsJob(job), outcome: "dead")
+            CronqMetrics.dead(reason: reason)
+        case .publishFailed:
+            stats.publishFailures += 1
+        default:
+            break
+        }
+        return true
+    }
+}
