@@ -25,13 +25,12 @@ import Synchronization
 /// (any thread): in-flight publishes finish, the connection closes (releasing the lock).
 /// ``requestReload()`` (SIGHUP) re-reads the config file; an invalid file is logged and ignored.
 public final class TickerLoop: @unchecked Sendable {
-    // @unchecked: all state except the two atomics is confined to the thread inside run().
-    var config: CronqConfig
+    // @unchecked: all state except the two atomics and the stats box is confined to the thread inside run().
     private let configPath: String?
     private let loader: ConfigLoader
-    /// Fires of `catch_up = "none"` jobs whose publish died unconfirmed with its connection: the next
-    /// planner this process builds retries them (``makePlanner()``).
-    private var unconfirmed: [FirePlanner.Fire] = []
+    /// What the leader decides (planner, checkpoint, pauses, overlaps, acks); this class performs it.
+    var state: LeaderState
+    var config: CronqConfig { state.config }
     var names: Topology.Names
     var logger: Logger
     let nowMs: @Sendable () -> Int64
@@ -41,26 +40,11 @@ public final class TickerLoop: @unchecked Sendable {
     var connection: AMQPConnection?
     private var publishChannel: AMQPChannel?
     private var eventsChannel: AMQPChannel?
-    private var isLeader = false
-    var planner: FirePlanner?
-    /// Jobs paused by `cronq pause` (kept in the checkpoint), and the channel the leader reads control messages on.
-    var paused: [String: PauseState] = [:]
     /// Consumes the leader queue (prefetch 1): a delivery on it is the leader token.
     private var leaderChannel: AMQPChannel?
-    var controlChannel: AMQPChannel?
-    /// `overlap = "skip"` jobs' runs in flight (kept in the checkpoint, so a new leader waits for them
-    /// too), and the channel their ends arrive on.
-    var running: [String: Checkpoint.RunInFlight] = [:]
-    var completionsChannel: AMQPChannel?
-    /// Deliveries (control messages, run ends) whose effect the next confirmed checkpoint records: acked
-    /// then, so that a leader dying before it leaves them in their queue for the next one.
-    var acksAfterCheckpoint: [(channel: AMQPChannel, tag: UInt64)] = []
-    /// For each of the planner's jobs, its index in `config.jobs` (the enabled ones, in order): a fire
-    /// finds its job without a name lookup, and no second copy of 100,000 jobs is kept.
-    var plannedJobIndices: [Int] = []
-    /// Confirmed fires remembered across leadership changes and reconnects (merged with the checkpoint).
-    var lastFired: [String: Int64] = [:]
-    var checkpointDirty = false
+    /// Where the leader reads `cronq pause`/`resume` and the ends of `overlap = "skip"` runs.
+    private var controlChannel: AMQPChannel?
+    private var completionsChannel: AMQPChannel?
     private var nextLockTryMs: Int64 = 0
     private var reconnectAtMs: Int64 = 0
     /// Which broker endpoint to connect to, and what follows a connect, a failure or a loss.
@@ -82,7 +66,7 @@ public final class TickerLoop: @unchecked Sendable {
         config: CronqConfig, configPath: String?, logger: Logger, loader: ConfigLoader = ConfigLoader(),
         nowMs: (@Sendable () -> Int64)? = nil
     ) {
-        self.config = config
+        self.state = LeaderState(config: config)
         self.configPath = configPath
         self.loader = loader
         self.broker = BrokerConnector(endpoints: config.amqp.endpoints)
@@ -93,45 +77,6 @@ public final class TickerLoop: @unchecked Sendable {
 
     public func requestStop() { stopRequested.store(true, ordering: .sequentiallyConsistent) }
     public func requestReload() { reloadRequested.store(true, ordering: .sequentiallyConsistent) }
-
-    /// The configured job a fire is for (nil if a reload has since replaced the planner's jobs).
-    func plannedJob(_ f: FirePlanner.Fire) -> CronqConfig.Job? {
-        plannedJobIndices.indices.contains(f.jobIndex) ? config.jobs[plannedJobIndices[f.jobIndex]] : nil
-    }
-
-    /// A planner for the enabled jobs of the current config, from the checkpoint kept in `lastFired`.
-    private func makePlanner() -> FirePlanner {
-        var (planner, indices) = makePlanner(for: config)
-        plannedJobIndices = indices
-        // Fires published but never confirmed by the connection that died (catch_up = "none" jobs only):
-        // retried as they are, outside the catch-up policy (docs/decisions.md, "On-time grace"). A lookup
-        // of only their jobs: a map of every job would leave megabytes of holes in a big ticker's heap.
-        if !unconfirmed.isEmpty {
-            let wanted = Set(unconfirmed.map(\.job))
-            var byName: [String: Int] = [:]
-            for (i, jobIndex) in indices.enumerated()
-            where wanted.contains(config.jobs[jobIndex].name) && config.jobs[jobIndex].catchUp == .none {
-                byName[config.jobs[jobIndex].name] = i
-            }
-            for f in unconfirmed {
-                guard let i = byName[f.job] else { continue }
-                planner.retry(
-                    FirePlanner.Fire(job: f.job, jobIndex: i, instant: f.instant, caughtUp: false), atMs: nowMs())
-            }
-            unconfirmed.removeAll()
-        }
-        return planner
-    }
-
-    /// A planner for `config`, and the indices of its jobs the planner's job numbers stand for; built
-    /// before anything is swapped, so a reload that fails leaves the running trio as it was.
-    private func makePlanner(for config: CronqConfig) -> (FirePlanner, [Int]) {
-        let indices = config.jobs.indices.filter { config.jobs[$0].enabled }
-        let planner = FirePlanner(
-            jobs: indices.map { FirePlanner.Job(config.jobs[$0]) }, lastFired: lastFired, now: nowMs() / 1000,
-            windowSeconds: config.ticker.catchUpWindow.totalSeconds, maxCatchUp: config.ticker.maxCatchUp)
-        return (planner, indices)
-    }
 
     public func run() {
         cronq_release_free_memory()
@@ -148,8 +93,10 @@ public final class TickerLoop: @unchecked Sendable {
                 if connection == nil { Thread.sleep(forTimeInterval: 0.05); continue }
             }
             do {
-                if !isLeader && nowMs() >= nextLockTryMs { try ensureToken() }
-                if isLeader { try fireDue() }
+                if !state.isLeading && nowMs() >= nextLockTryMs { try ensureToken() }
+                // While a resource alarm blocks publishing, fires stay due in the planner: once unblocked
+                // they go out on time or, if late, through the job's catch-up policy.
+                if state.isLeading, connection?.isBlocked != true { try perform(state.plan(nowMs: nowMs())) }
                 try wait()
             } catch let e as AMQPError {
                 lost(e)
@@ -157,12 +104,44 @@ public final class TickerLoop: @unchecked Sendable {
                 lost(AMQPError(.protocolError, detail: "\(error)"))
             }
         }
-        if isLeader, checkpointDirty { try? publishCheckpoint() }
+        let leading = state.isLeading
+        if leading { try? perform([.publishCheckpoint]) }
         connection?.close()
         connection = nil
-        if isLeader { logger.info("leadership released", metadata: ["reason": "stopping"]) }
+        if leading { logger.info("leadership released", metadata: ["reason": "stopping"]) }
         let s = stats
         logger.info("ticker stopped", metadata: ["fired": "\(s.fired)", "failed": "\(s.failed)"])
+    }
+
+    // MARK: - Actions
+
+    private func perform(_ actions: [LeaderState.Action]) throws {
+        for action in actions {
+            switch action {
+            case .publishFires(let fires):
+                try publish(fires)
+            case .publishCheckpoint:
+                try publishCheckpoint()
+            case .ack(.control(let tag)):
+                try controlChannel?.ack(tag)
+            case .ack(.completion(let tag)):
+                try completionsChannel?.ack(tag)
+            case .emit(let event):
+                emit(event)
+            case .record(let r):
+                switch r {
+                case .fired(let job, _, _, let lateness, _):
+                    statsBox.withLock { $0.fired += 1 }
+                    CronqMetrics.fired(job, latenessMs: lateness)
+                case .fireFailed(let job, _, _):
+                    statsBox.withLock { $0.failed += 1 }
+                    CronqMetrics.fireFailed(job)
+                default:
+                    break
+                }
+                logger.log(level: r.level, r.message, metadata: r.metadata)
+            }
+        }
     }
 
     // MARK: - Connection and leadership
@@ -196,7 +175,7 @@ public final class TickerLoop: @unchecked Sendable {
     }
 
     private func lost(_ error: AMQPError) {
-        if isLeader {
+        if state.isLeading {
             logger.error("leadership lost: broker connection failed", metadata: ["error": "\(error)"])
             statsBox.withLock {
                 $0.isLeader = false; $0.leadershipChanges += 1
@@ -204,19 +183,12 @@ public final class TickerLoop: @unchecked Sendable {
         } else {
             logger.error("broker connection failed", metadata: ["error": "\(error)"])
         }
-        isLeader = false
+        state.lost()
         statsBox.withLock { $0.connected = false }
         CronqMetrics.leader(false)
-        if let p = planner { lastFired.merge(p.lastFired) { max($0, $1) } }
-        planner = nil
-        leaderChannel = nil
-        controlChannel = nil
-        completionsChannel = nil
-        acksAfterCheckpoint.removeAll()  // their channels are gone: the broker gives them to the next leader
+        (leaderChannel, controlChannel, completionsChannel, publishChannel, eventsChannel) = (nil, nil, nil, nil, nil)
         connection?.close()
         connection = nil
-        publishChannel = nil
-        eventsChannel = nil
         reconnectAtMs = nowMs() + broker.lost().totalMilliseconds
     }
 
@@ -241,29 +213,23 @@ public final class TickerLoop: @unchecked Sendable {
 
     /// The leader token arrived: this ticker leads until its connection ends.
     private func becomeLeader(_ c: AMQPConnection) throws {
-        isLeader = true
         statsBox.withLock {
             $0.isLeader = true
             $0.leadershipChanges += 1
         }
         CronqMetrics.leader(true)
-        let checkpoint = try readCheckpoint(c)
-        if let cp = checkpoint {
-            lastFired.merge(cp.fired) { max($0, $1) }
-            paused = cp.paused  // the cluster's pauses: what the last leader recorded
-            running = cp.running  // not ours from an earlier term: the leader since may have heard their ends
-        }
-        pruneRunning()
-        planner = makePlanner()
+        let records = state.lead(checkpoint: try readCheckpoint(c), nowMs: nowMs())
         cronq_release_free_memory()  // building the planner's jobs left garbage of the size of the config
-        try startControlConsumer(c)
-        try startCompletionsConsumer(c)
-        logger.notice(
-            "leadership acquired",
-            metadata: [
-                "checkpoint_at": "\(checkpoint.map { Timestamp.iso($0.at) } ?? "none")",
-                "jobs": "\(planner?.count ?? 0)",
-            ])
+        controlChannel = try consumer(c, queue: names.controlQueue, prefetch: 16)
+        if state.needsCompletions { completionsChannel = try consumer(c, queue: names.completionsQueue, prefetch: 256) }
+        try perform(records)
+    }
+
+    private func consumer(_ c: AMQPConnection, queue: String, prefetch: UInt16) throws -> AMQPChannel {
+        let ch = try c.openChannel()
+        try ch.setPrefetch(prefetch)
+        try ch.consume(queue: queue)
+        return ch
     }
 
     /// Reads the last checkpoint without consuming it (get, then reject with requeue).
@@ -275,139 +241,56 @@ public final class TickerLoop: @unchecked Sendable {
         return peek.checkpoint
     }
 
-    // MARK: - Firing
-
-    private func fireDue() throws {
-        // While a resource alarm blocks publishing, fires stay due in the planner: once unblocked they
-        // go out on time or, if late, through the job's catch-up policy. No reconnect churn meanwhile.
-        guard var p = planner, connection?.isBlocked != true else { return }
-        let fires = p.takeDue(nowMs: nowMs())
-        planner = p
-        try publish(skippingOverlaps(skippingPaused(fires)))
-        // Right after the fires: a new leader then re-publishes only what was confirmed in the last
-        // moment before a crash (same message ids, so harmless).
-        if checkpointDirty { try publishCheckpoint() }
-    }
+    // MARK: - Publishing
 
     /// Publishes fires as one confirmed batch; only confirmed ones count as fired, the rest are retried.
-    func publish(_ fires: [FirePlanner.Fire]) throws {
+    private func publish(_ fires: [LeaderState.Outgoing]) throws {
         guard let ch = publishChannel else { return }
-        if !fires.isEmpty {
-            try recordFirstFires(fires)
-            var batch: [OutgoingMessage] = []
-            var sent: [(fire: FirePlanner.Fire, job: CronqConfig.Job, id: String)] = []
-            for f in fires {
-                guard let job = plannedJob(f) else { continue }
-                let m = JobMessage(job: job, scheduledAt: f.instant)
-                var message = AMQPMessage(
-                    body: m.encoded(),
-                    properties: AMQPProperties(
-                        contentType: JobMessageProperties.contentType, deliveryMode: 2, messageID: m.messageID,
-                        timestamp: UInt64(f.instant), type: JobMessageProperties.type,
-                        appID: JobMessageProperties.appTicker))
-                MessageSignature.apply(to: &message, key: config.amqp.messageKey)
-                batch.append(
-                    OutgoingMessage(exchange: names.jobsExchange, routingKey: job.routingQueue, message: message))
-                sent.append((f, job, m.messageID))
-            }
-            let results: [PublishConfirms<Int>.Outcome?]
-            do {
-                results = try ch.publishAndConfirm(batch, timeout: .seconds(30))
-            } catch {
-                // Nothing of this batch counts as fired: put it back for the next leader or connection.
-                for s in sent { planner?.retry(s.fire, atMs: nowMs() + 1000) }
-                // The planner is thrown away with the connection; the catch-up of the next one covers
-                // `latest` and `all`, but `none` would drop these fires: they are kept to be retried as they are.
-                unconfirmed += sent.filter { $0.job.catchUp == .none }.map(\.fire)
-                if let p = planner { lastFired.merge(p.lastFired) { max($0, $1) } }
-                throw error
-            }
-            let confirmedAt = nowMs()
-            for ((f, job, id), outcome) in zip(sent, results) {
-                if outcome == .confirmed {
-                    planner?.confirmed(job: f.job, instant: f.instant)
-                    lastFired[f.job] = max(lastFired[f.job] ?? 0, f.instant)
-                    checkpointDirty = true
-                    statsBox.withLock { $0.fired += 1 }
-                    CronqMetrics.fired(f.job, latenessMs: confirmedAt - f.instant * 1000)
-                    logger.info(
-                        "fired",
-                        metadata: [
-                            "job": "\(f.job)", "scheduled_at": "\(Timestamp.iso(f.instant))", "message_id": "\(id)",
-                            "lateness_ms": "\(confirmedAt - f.instant * 1000)", "caught_up": "\(f.caughtUp)",
-                        ])
-                    emitFired(f, id: id)
-                    if job.overlap == .skip {
-                        running[f.job] = .init(
-                            id: id, scheduledAt: f.instant,
-                            expiresAt: confirmedAt / 1000 + job.worstCaseRun.totalSeconds)
-                    }
-                } else {
-                    statsBox.withLock { $0.failed += 1 }
-                    CronqMetrics.fireFailed(f.job)
-                    logger.error(
-                        "fire not confirmed; retrying",
-                        metadata: [
-                            "job": "\(f.job)", "scheduled_at": "\(Timestamp.iso(f.instant))",
-                            "publish": "\(outcome.map { "\($0)" } ?? "no confirm")",
-                        ])
-                    planner?.retry(f, atMs: nowMs() + 1000)
-                }
-            }
+        let batch = fires.map { o in
+            let m = JobMessage(job: o.job, scheduledAt: o.fire.instant)
+            var message = AMQPMessage(
+                body: m.encoded(),
+                properties: AMQPProperties(
+                    contentType: JobMessageProperties.contentType, deliveryMode: 2, messageID: m.messageID,
+                    timestamp: UInt64(o.fire.instant), type: JobMessageProperties.type,
+                    appID: JobMessageProperties.appTicker))
+            MessageSignature.apply(to: &message, key: config.amqp.messageKey)
+            return OutgoingMessage(exchange: names.jobsExchange, routingKey: o.job.routingQueue, message: message)
         }
+        let results: [PublishConfirms<Int>.Outcome?]
+        do {
+            results = try ch.publishAndConfirm(batch, timeout: .seconds(30))
+        } catch {
+            state.firesFailed(fires, nowMs: nowMs())
+            throw error
+        }
+        try perform(state.firesPublished(fires, outcomes: results, nowMs: nowMs()))
     }
 
-    /// A job that never fired has no entry in the checkpoint, and a planner starts such a job from
-    /// "now": if its first fire's publish then failed (the broker went away before confirming it), the
-    /// next planner would never fire that instant — lost, or run unlogged if the broker had taken it.
-    /// So before a job's first fire its baseline (the instant just before) is recorded and checkpointed:
-    /// whichever ticker leads next catches the fire up by its policy, like any other missed fire.
-    private func recordFirstFires(_ fires: [FirePlanner.Fire]) throws {
-        var first = false
-        for f in fires where lastFired[f.job] == nil {
-            lastFired[f.job] = f.instant - 1
-            first = true
-        }
-        guard first else { return }
-        checkpointDirty = true
-        try publishCheckpoint()
-    }
-
-    func publishCheckpoint() throws {
-        guard let ch = publishChannel, connection?.isBlocked != true else { return }
-        let now = nowMs()
-        let cp = Checkpoint(at: now / 1000, fired: lastFired, paused: paused, running: running)
+    private func publishCheckpoint() throws {
+        guard state.checkpointDirty, let ch = publishChannel, connection?.isBlocked != true else { return }
         let r = try ch.publishAndConfirm([
             OutgoingMessage(
                 exchange: "", routingKey: names.stateQueue,
                 message: AMQPMessage(
-                    body: cp.encoded(),
+                    body: state.checkpoint(nowMs: nowMs()).encoded(),
                     properties: AMQPProperties(
                         contentType: "application/json", deliveryMode: 2, type: "cronq.checkpoint",
                         appID: JobMessageProperties.appTicker)))
         ])
         guard r.first == .confirmed else { return }
-        checkpointDirty = false
-        for a in acksAfterCheckpoint { try a.channel.ack(a.tag) }
-        acksAfterCheckpoint.removeAll()
-    }
-
-    private func emitFired(_ f: FirePlanner.Fire, id: String) {
-        emit(
-            OutcomeEvent(
-                event: "fired", job: f.job, messageID: id, scheduledAt: Timestamp.iso(f.instant), at: nowMs() / 1000))
+        try perform(state.checkpointConfirmed())
     }
 
     /// Best effort, like every event: a full or blocked broker never holds up a fire for an event.
-    func emit(_ e: OutcomeEvent) {
+    private func emit(_ e: OutcomeEvent) {
         guard let ch = eventsChannel, let c = connection, !c.isBlocked else { return }
-        let id = e.messageID
         _ = try? ch.publish(
             exchange: names.eventsExchange, routingKey: e.routingKey,
             message: AMQPMessage(
                 body: e.encoded(),
                 properties: AMQPProperties(
-                    contentType: "application/json", deliveryMode: 2, messageID: id, type: "cronq.event",
+                    contentType: "application/json", deliveryMode: 2, messageID: e.messageID, type: "cronq.event",
                     appID: JobMessageProperties.appTicker)),
             mandatory: false)
     }
@@ -418,35 +301,31 @@ public final class TickerLoop: @unchecked Sendable {
         guard let c = connection else { return }
         let now = nowMs()
         var until = now + 250
-        if isLeader, let due = planner?.nextDueMs { until = min(until, due) }
-        if !isLeader { until = min(until, nextLockTryMs) }
-        let timeout = Duration.milliseconds(max(0, until - now))
-        if let event = try c.nextEvent(timeout: timeout) {
-            switch event {
-            case .channelClosed(let ch, let e):
-                if ch == publishChannel?.id || ch == leaderChannel?.id { throw e }
-            case .consumerCancelled(let ch, _) where ch == leaderChannel?.id:
-                throw AMQPError(
-                    .channelClosed, detail: "the broker cancelled the leader-queue consumer (queue deleted?)")
-            case .delivery(let d) where d.channel == leaderChannel?.id:
-                if isLeader {
-                    // A second token (prefetch 1 makes this rare): back to the queue, as a spare.
-                    try leaderChannel?.nack(d.deliveryTag, requeue: true)
-                } else {
-                    try becomeLeader(c)
-                }
-            case .blocked(let reason):
-                logger.warning(
-                    "broker blocked publishing (resource alarm); fires wait", metadata: ["reason": "\(reason)"])
-            case .unblocked:
-                logger.info("broker unblocked publishing")
-            case .delivery(let d) where d.channel == controlChannel?.id:
-                try handleControl(d)
-            case .delivery(let d) where d.channel == completionsChannel?.id:
-                try handleCompletion(d)
-            default:
-                break
+        if state.isLeading, let due = state.nextDueMs { until = min(until, due) }
+        if !state.isLeading { until = min(until, nextLockTryMs) }
+        guard let event = try c.nextEvent(timeout: .milliseconds(max(0, until - now))) else { return }
+        switch event {
+        case .channelClosed(let ch, let e):
+            if ch == publishChannel?.id || ch == leaderChannel?.id { throw e }
+        case .consumerCancelled(let ch, _) where ch == leaderChannel?.id:
+            throw AMQPError(.channelClosed, detail: "the broker cancelled the leader-queue consumer (queue deleted?)")
+        case .delivery(let d) where d.channel == leaderChannel?.id:
+            if state.isLeading {
+                // A second token (prefetch 1 makes this rare): back to the queue, as a spare.
+                try leaderChannel?.nack(d.deliveryTag, requeue: true)
+            } else {
+                try becomeLeader(c)
             }
+        case .blocked(let reason):
+            logger.warning("broker blocked publishing (resource alarm); fires wait", metadata: ["reason": "\(reason)"])
+        case .unblocked:
+            logger.info("broker unblocked publishing")
+        case .delivery(let d) where d.channel == controlChannel?.id:
+            try perform(state.control(ControlMessage.decode(d.message.body), tag: d.deliveryTag, nowMs: nowMs()))
+        case .delivery(let d) where d.channel == completionsChannel?.id:
+            try perform(state.completion(OutcomeEvent.decodeAll(d.message.body), tag: d.deliveryTag))
+        default:
+            break
         }
     }
 
@@ -455,8 +334,8 @@ public final class TickerLoop: @unchecked Sendable {
     private func reload() {
         guard let path = configPath else { return }
         do {
-            // All or nothing: read the file, apply its topology, build its planner; only then swap the
-            // three. A step that fails leaves the running configuration, names and planner as they were.
+            // All or nothing: read the file and apply its topology; only then swap. A step that fails
+            // leaves the running configuration, names and planner as they were.
             let new = try loader.load(path: path)
             if new.amqp.messageKeyMissing { throw ConfigError(issues: [Self.missingKeyIssue(path)]) }
             let old = Set(config.jobs.map(\.name))
@@ -464,17 +343,12 @@ public final class TickerLoop: @unchecked Sendable {
             if let c = connection {
                 try TopologyDeclarer(connection: c).apply(Topology(config: new), verifyWhenRefused: true)
             }
-            if let p = planner { lastFired.merge(p.lastFired) { max($0, $1) } }
-            let built = isLeader ? makePlanner(for: new) : nil
+            state.reload(new, nowMs: nowMs())
             broker.reload(endpoints: new.amqp.endpoints)
-            config = new
             names = Topology.Names(prefix: new.amqp.prefix)
-            if let built {
-                planner = built.0
-                plannedJobIndices = built.1
-                pruneRunning()
-                // The first `overlap = "skip"` job needs the ends of runs now, not at the next leadership change.
-                if completionsChannel == nil, let c = connection { try startCompletionsConsumer(c) }
+            // The first `overlap = "skip"` job needs the ends of runs now, not at the next leadership change.
+            if state.isLeading, state.needsCompletions, completionsChannel == nil, let c = connection {
+                completionsChannel = try consumer(c, queue: names.completionsQueue, prefetch: 256)
             }
             cronq_release_free_memory()
             logger.notice(
