@@ -103,44 +103,4 @@ struct OverlapTests {
         #expect(a.lost.isEmpty && a.unknown.isEmpty && a.balancesAtRest, "\(a)")
     }
 
-    func firedIDs(_ log: String) -> [String] { firedFires(log).map(\.id) }
-
-    @Test("skip holds across a failover: the new leader waits for the run the old leader fired")
-    func skipAcrossFailover() throws {
-        let broker = try ChaosBroker(name: "cronq-overlap", port: 5694)
-        defer { broker.stop() }
-        let d = try Deployment(
-            broker: broker, jobs: [("sk", "* * * * * *", "/slow/2503")], jobExtra: ["sk": "overlap = \"skip\""])
-        defer { d.stop() }
-        try d.startTicker()
-        try d.startTicker()
-        try d.startWorker()
-        // A leader that has fired twice: the first to lead can still lose its connection at once (on a fresh
-        // topology RabbitMQ may refuse, 506, an event routed to the history stream before the stream is up).
-        let (leader, before) = try #require(
-            waitFor(20) { () -> (Int, Int)? in
-                guard let l = d.leaderIndex(), firedIDs(d.tickerLog(l)).count >= 2 else { return nil }
-                return (l, firedIDs(d.tickerLog(l)).count)
-            })
-        // Kill the leader right after a fire: that run is in flight 2.5 s, longer than a takeover (lock_retry 1 s).
-        let inFlight = try #require(
-            waitFor(10) { firedIDs(d.tickerLog(leader)).count > before ? firedIDs(d.tickerLog(leader)).last : nil })
-        d.kill(d.tickers[leader])
-        let next = try #require(waitFor(10) { d.leaderIndex() })
-        Thread.sleep(forTimeInterval: 9)
-        d.tickers[next]?.signal(SIGTERM)
-        d.tickers[next]?.process.waitUntilExit()
-        #expect(try d.settle())
-        let runs = replies(d, "/slow/2503")
-        print(
-            String(
-                format: "skip across a failover: %d runs, min gap %.2f s; run in flight at the kill: %@", runs.count,
-                minGap(runs), inFlight))
-        #expect(runs.count >= 4 && minGap(runs) >= 2.4, "never two at once, across the failover")
-        #expect(
-            d.tickerLog(next).contains("reason=\"overlap: previous run \(inFlight) has not finished\""),
-            "the new leader knew the old leader's run from the checkpoint")
-        let a = try d.accounting()
-        #expect(a.lost.isEmpty && a.unknown.isEmpty && a.balancesAtRest, "\(a)")
-    }
 }

@@ -186,41 +186,6 @@ struct TickerTests {
         #expect(latest.isSubset(of: Set(all)))
     }
 
-    @Test("restart after a pause: none, latest and all produce exactly the expected fires")
-    func restartCatchUp() throws {
-        let h = try TickerHarness(jobs: [
-            ("none", "* * * * * *", "none"), ("latest", "* * * * * *", "latest"), ("all", "* * * * * *", "all"),
-        ])
-        defer { h.stop() }
-        let a = try h.start()
-        #expect(h.eventually { firedCount(h.log(0)) >= 9 })
-        a.signal(SIGTERM)
-        a.process.waitUntilExit()
-        let before = try h.drainFires()
-        let lastBefore = Dictionary(grouping: before, by: \.job).mapValues { $0.map(\.instant).max()! }
-        Thread.sleep(forTimeInterval: 8)
-        let b = try h.start()
-        #expect(h.eventually { h.log(1).contains("leadership acquired") && firedCount(h.log(1)) >= 9 })
-        b.signal(SIGTERM)
-        b.process.waitUntilExit()
-        let after = try h.drainFires()
-        func instants(_ job: String) -> [Int64] { after.filter { $0.job == job }.map(\.instant).sorted() }
-        // all: every second after the last one before the pause, without a gap.
-        let all = instants("all")
-        #expect(all.first == lastBefore["all"]! + 1)
-        #expect(all.last! - all.first! == Int64(all.count - 1))
-        // none: a gap of several seconds, nothing caught up.
-        let none = instants("none")
-        #expect(none.first! - lastBefore["none"]! >= 4, "a gap remains for catch_up none")
-        // latest: exactly one caught-up fire inside the gap.
-        let caughtUp = h.log(1).split(separator: "\n").filter { $0.contains("caught_up=true") }
-        #expect(caughtUp.filter { $0.contains("job=latest ") }.count == 1)
-        #expect(caughtUp.filter { $0.contains("job=none ") }.isEmpty)
-        #expect(caughtUp.filter { $0.contains("job=all ") }.count >= 3)
-        let ids = (before + after).map(\.id)
-        #expect(Set(ids).count == ids.count, "no fire published twice")
-    }
-
     @Test("SIGHUP: an added job starts, a removed job stops, an invalid file is rejected and the old config kept")
     func reload() throws {
         let h = try TickerHarness(jobs: [("keep", "* * * * * *", "none"), ("drop", "* * * * * *", "none")])

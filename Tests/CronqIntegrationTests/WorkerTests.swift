@@ -78,20 +78,6 @@ struct WorkerTests {
         #expect(!everything.contains(h.token))
     }
 
-    @Test("retryable until max_attempts: dead with reason exhausted after exactly max_attempts calls")
-    func exhausted() throws {
-        let h = try WorkerHarness(backoff: ["1s"], maxAttempts: 2)
-        defer { h.stop() }
-        try h.startWorker()
-        let m = h.message(path: "/status/500", maxAttempts: 2, backoff: ["1s"])
-        try h.publish([m])
-        #expect(h.eventually(20) { (try? h.count(h.names.deadQueue)) == 1 })
-        let d = try #require(try h.drain(h.names.deadQueue).first)
-        #expect(d.message.properties.headers?["cronq-dead-reason"]?.stringValue == "exhausted")
-        #expect(d.message.properties.headers?["cronq-attempt"]?.intValue == 2)
-        #expect(attempts(h, m.properties.messageID!) == ["1", "2"])
-    }
-
     @Test("a timeout and a refused connection are retryable")
     func transport() throws {
         let h = try WorkerHarness(backoff: ["1s"], maxAttempts: 2, timeout: "1s")
