@@ -14,6 +14,8 @@ struct StatusCommand: ParsableCommand {
             Standby tickers cannot be seen: RabbitMQ shows only that the lock queue is held.
             --jobs (and --max-silence, and jobs with alert_after) read the history stream: the dead-man switch
             alerts when a job has had no success for the given time, whatever the reason.
+            --job NAME (repeatable) scopes the job table and the job alerts to those jobs, so one team's health
+            check is not failed by another team's job; queue thresholds (--max-dead, ...) still apply.
             """)
 
     @OptionGroup var options: ConfigOption
@@ -38,6 +40,13 @@ struct StatusCommand: ParsableCommand {
 
     @Flag(help: "Per job, from the history stream: last fire, last success, counts over --window, next fire.")
     var jobs = false
+
+    @Option(
+        name: .customLong("job"),
+        help: ArgumentHelp(
+            "Only this job in the job table and the job alerts (exit code); repeatable. Implies --jobs.",
+            valueName: "name"))
+    var onlyJobs: [String] = []
 
     @Option(help: "With --jobs: the window the counts cover, e.g. 1h, 24h, 7d.")
     var window = "24h"
@@ -66,6 +75,12 @@ struct StatusCommand: ParsableCommand {
         for name in silence.keys where !config.jobs.contains(where: { $0.name == name }) {
             throw ValidationError("--max-silence names '\(name)', which is not a job in \(config.path)")
         }
+        for name in onlyJobs where !config.jobs.contains(where: { $0.name == name }) {
+            throw ValidationError("--job names '\(name)', which is not a job in \(config.path)")
+        }
+        // The job report (rows, alert_after, --max-silence) covers only the named jobs.
+        var scoped = config
+        if !onlyJobs.isEmpty { scoped.jobs = config.jobs.filter { onlyJobs.contains($0.name) } }
         let interrupt = watch != nil ? StopSignals(secondSignalExitCode: 130) : nil
         var first = true
         while true {
@@ -80,7 +95,9 @@ struct StatusCommand: ParsableCommand {
             let jobReport: JobStatus?
             do {
                 defer { c.close() }
-                jobReport = try self.jobReport(config, silence: silence, connection: c, paused: s.paused)
+                jobReport = try self.jobReport(
+                    scoped, silence: silence.filter { onlyJobs.isEmpty || onlyJobs.contains($0.key) }, connection: c,
+                    status: s)
             }
             if watch != nil && isTerminal && !first { print("\u{1B}[H\u{1B}[2J", terminator: "") }
             first = false
@@ -112,9 +129,10 @@ struct StatusCommand: ParsableCommand {
     /// Reads the history on the connection the queue status used.
     func jobReport(
         _ config: CronqConfig, silence: [String: Duration], connection c: AMQPConnection,
-        paused: [String: PauseState]
+        status: QueueStatus
     ) throws -> JobStatus? {
-        guard jobs || !silence.isEmpty || config.jobs.contains(where: { $0.alertAfter != nil }) else { return nil }
+        guard jobs || !onlyJobs.isEmpty || !silence.isEmpty || config.jobs.contains(where: { $0.alertAfter != nil })
+        else { return nil }
         let now = Int64(Date().timeIntervalSince1970)
         let windowStart = try instantAgo(window, now: now, flag: "--window") ?? now
         // Read back far enough for the longest silence too.
@@ -124,7 +142,8 @@ struct StatusCommand: ParsableCommand {
             let events = try History.events(
                 connection: c, names: .init(prefix: config.amqp.prefix), since: since, now: now)
             return JobStatus(
-                config: config, events: events, windowStart: windowStart, now: now, maxSilence: silence, paused: paused)
+                config: config, events: events, windowStart: windowStart, now: now, maxSilence: silence,
+                paused: status.paused, checkpointFired: status.lastFired)
         } catch let e as AMQPError where e.replyCode == 404 {
             throw fail("cronq status: no history stream on the broker: run `cronq topology apply`")
         } catch {

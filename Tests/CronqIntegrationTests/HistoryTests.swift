@@ -178,6 +178,15 @@ struct HistoryTests {
         let fine = try cronq(h, ["status", "--max-silence", "probe=10m"])
         #expect(fine.status == 0, "\(fine.stderr)")
 
+        // --job scopes the job table and the job alerts: probe's health check is not failed by other.
+        let silences = ["--max-silence", "probe=10m", "--max-silence", "other=10m"]
+        let scoped = try cronq(h, ["status"] + silences + ["--job", "probe"])
+        #expect(scoped.status == 0, "\(scoped.stderr)")
+        #expect(scoped.stdout.contains("probe") && !scoped.stdout.contains("other "), "\(scoped.stdout)")
+        #expect(try cronq(h, ["status"] + silences + ["--job", "other"]).status == 2)
+        let unknown = try cronq(h, ["status", "--job", "nosuchjob"])
+        #expect(unknown.status == 64 && unknown.stderr.contains("--job names 'nosuchjob'"), "\(unknown.stderr)")
+
         let json = try cronq(h, ["status", "--jobs", "--json"])
         let obj = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
         let rows = (obj?["jobs"] as? [[String: Any]]) ?? []

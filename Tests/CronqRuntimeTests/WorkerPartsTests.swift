@@ -396,4 +396,42 @@ struct JobStatusTests {
             JobStatus.age(59) == "59s" && JobStatus.age(3 * 3600 + 120) == "3h2m"
                 && JobStatus.age(2 * 86_400 + 3600) == "2d1h")
     }
+
+    @Test(
+        "windowed and one-off jobs: state in the rows; ended and done jobs do not alert on silence, a missed one-off does"
+    )
+    func lifecycleRows() throws {
+        let now: Int64 = 1_800_000_000
+        let config = try ConfigLoader(environment: [:]).parse(
+            """
+            [backends.default]
+            base_url = "https://b"
+            token = "t"
+            [[jobs]]
+            name = "ended"
+            schedule = "@hourly"
+            path = "/x"
+            end = "\(Timestamp.iso(now - 86_400))"
+            alert_after = "1h"
+            [[jobs]]
+            name = "done"
+            at = "\(Timestamp.iso(now - 7200))"
+            path = "/x"
+            alert_after = "1h"
+            [[jobs]]
+            name = "missed"
+            at = "\(Timestamp.iso(now - 7200))"
+            path = "/x"
+            [[jobs]]
+            name = "later"
+            at = "\(Timestamp.iso(now + 7200))"
+            path = "/x"
+            """, path: "t.toml")
+        let s = JobStatus(
+            config: config, events: [], windowStart: now - 3600, now: now, checkpointFired: ["done": now - 7200])
+        #expect(s.rows.map(\.lifecycle) == ["ended", "done", "missed", "not_started"])
+        #expect(s.rows[3].nextFire == now + 7200 && s.rows[0].nextFire == nil && s.rows[1].nextFire == nil)
+        #expect(s.alerts == ["job missed: its one-off instant passed without a fire on record"], "\(s.alerts)")
+        #expect(s.table().contains("STATE"))
+    }
 }

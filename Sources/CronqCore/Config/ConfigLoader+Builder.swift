@@ -378,11 +378,30 @@ struct Builder {
             fail("timezone", "unknown time zone '\(timezone)' (use an IANA name such as Europe/London)"); zoneOK = false
         }
         var schedule: CronExpression? = nil
-        if let s = t.string("schedule") {
+        func instant(_ key: String) -> Int64? {
+            guard let text = t.string(key) else { return nil }
+            guard let v = Timestamp.parse(text) else {
+                fail(key, "'\(Printable.escaped(text))' is not an RFC 3339 instant such as 2026-12-24T18:00:00+01:00")
+                return nil
+            }
+            return v
+        }
+        var start = instant("start"), end = instant("end")
+        let at = instant("at")
+        if let at {
+            if t.has("schedule") { fail("at", "a job has either a schedule or an at, not both") }
+            if start != nil || end != nil { fail("at", "a one-off job has no start or end") }
+            let l = LocalTime(seconds: at)
+            schedule = try? CronExpression("\(l.second) \(l.minute) \(l.hour) \(l.day) \(l.month) *")
+            (start, end) = (at, at)
+        } else if let s = t.string("schedule") {
             do { schedule = try CronExpression(s) } catch let e as CronError { fail("schedule", "'\(s)': \(e)") } catch
             {}
-        } else if !t.has("schedule") {
-            fail("schedule", "is required")
+        } else if !t.has("schedule") && !t.has("at") {
+            fail("schedule", "is required (or at, for a one-off job)")
+        }
+        if let start, let end, end < start, at == nil {
+            fail("end", "\(Timestamp.iso(end)) is before start \(Timestamp.iso(start))")
         }
         _ = zoneOK
         let method = (t.string("method") ?? "POST").uppercased()
@@ -451,7 +470,7 @@ struct Builder {
         t.finish(allowed: [
             "name", "schedule", "timezone", "method", "path", "queue", "timeout", "headers", "body", "retry",
             "catch_up",
-            "jitter", "backend", "enabled", "alert_after", "overlap",
+            "jitter", "backend", "enabled", "alert_after", "overlap", "start", "end", "at",
         ])
         guard ok, let schedule else { return nil }
         return CronqConfig.Job(
@@ -459,6 +478,6 @@ struct Builder {
             timeout: timeout,
             headers: headers, body: body, retry: retry, catchUp: catchUp, jitter: jitter, backend: backend,
             enabled: enabled,
-            alertAfter: alertAfter, overlap: overlap)
+            alertAfter: alertAfter, overlap: overlap, start: start, end: end, at: at)
     }
 }

@@ -139,6 +139,48 @@ public struct CronqConfig: Sendable {
         /// `cronq status --jobs` exits 2 when the job has had no success for this long (a dead-man switch).
         public var alertAfter: Duration? = nil
         public var overlap: Overlap = .allow
+        /// No fire before `start` or after `end` (Unix seconds, from RFC 3339 in the file).
+        public var start: Int64? = nil
+        public var end: Int64? = nil
+        /// A one-off job's instant (`at` instead of `schedule`). Its `schedule` is then that instant's
+        /// yearly expression in UTC and `start` = `end` = `at`, so every part of cronq that plans fires
+        /// (catch-up, checkpoint, `next`, `status`) treats it like any bounded job: it fires once.
+        public var at: Int64? = nil
+
+        /// The zone its schedule is evaluated in (UTC for a one-off job: its instant carries its offset).
+        public var zone: ZoneRules { at != nil ? .utc : ZoneRules.named(timezone) ?? .utc }
+
+        /// The first fire strictly after `t` within `start`...`end`, or nil when there is none.
+        public func nextFire(after t: Int64, in schedule: CronSchedule) -> Int64? {
+            Self.nextFire(after: t, in: schedule, start: start, end: end)
+        }
+
+        /// The rule itself, shared with ``FirePlanner``, which keeps the bounds without the rest of the job.
+        public static func nextFire(after t: Int64, in schedule: CronSchedule, start: Int64?, end: Int64?) -> Int64? {
+            let from = start.map { max(t, $0 - 1) } ?? t
+            guard let n = schedule.next(after: from) else { return nil }
+            if let end, n > end { return nil }
+            return n
+        }
+
+        /// Where the job stands at `now`: before its start, after its end, or a one-off that has fired.
+        public func lifecycle(at now: Int64, lastFired: Int64?) -> Lifecycle {
+            if let at, let last = lastFired, last >= at { return .done }
+            if let end, now > end { return at != nil ? .missed : .ended }
+            if let start, now < start { return .notStarted }
+            return .active
+        }
+
+        public enum Lifecycle: String, Sendable {
+            case active
+            case notStarted = "not_started"
+            /// Past its `end`.
+            case ended
+            /// A one-off job that fired.
+            case done
+            /// A one-off job whose instant passed without a fire on record.
+            case missed
+        }
 
         /// The work queue its messages go to (routing key on `<prefix>.jobs`): a serial job has one of its own.
         public var routingQueue: String { overlap == .serial ? "\(CronqConfig.serialQueuePrefix)\(name)" : queue }

@@ -17,18 +17,31 @@ public struct FirePlanner: Sendable {
         public var catchUp: CronqConfig.CatchUp
         /// Upper bound of the per-fire delay, in milliseconds (0: none).
         public var jitterMs: Int64
+        /// No fire before `start` or after `end` (Unix seconds); a one-off job has both at its instant.
+        public var start: Int64?
+        public var end: Int64?
 
-        public init(name: String, schedule: CronSchedule, catchUp: CronqConfig.CatchUp, jitterMs: Int64) {
+        public init(
+            name: String, schedule: CronSchedule, catchUp: CronqConfig.CatchUp, jitterMs: Int64, start: Int64? = nil,
+            end: Int64? = nil
+        ) {
             self.name = name
             self.schedule = schedule
             self.catchUp = catchUp
             self.jitterMs = jitterMs
+            self.start = start
+            self.end = end
         }
 
         public init(_ job: CronqConfig.Job) {
             self.init(
-                name: job.name, schedule: CronSchedule(job.schedule, zone: ZoneRules.named(job.timezone) ?? .utc),
-                catchUp: job.catchUp, jitterMs: job.jitter.totalMilliseconds)
+                name: job.name, schedule: CronSchedule(job.schedule, zone: job.zone), catchUp: job.catchUp,
+                jitterMs: job.jitter.totalMilliseconds, start: job.start, end: job.end)
+        }
+
+        /// The first fire strictly after `t` within `start`...`end`.
+        func next(after t: Int64) -> Int64? {
+            CronqConfig.Job.nextFire(after: t, in: schedule, start: start, end: end)
         }
     }
 
@@ -87,12 +100,18 @@ public struct FirePlanner: Sendable {
         self.maxCatchUp = maxCatchUp
         self.onTimeGraceSeconds = onTimeGraceSeconds
         heap.reserveCapacity(jobs.count)
-        for i in jobs.indices { schedule(Int32(i), after: startPoint(jobs[i].name, now: now)) }
+        for i in jobs.indices { schedule(Int32(i), after: startPoint(jobs[i], now: now)) }
     }
 
-    /// Where a job's search starts: its last fire if recent, else the edge of the window; now if never fired.
-    private func startPoint(_ name: String, now: Int64) -> Int64 {
-        guard let last = lastFired[name] else { return now }
+    /// Where a job's search starts: its last fire if recent, else the edge of the window. A job never
+    /// fired starts from now, unless it has a start (or is a one-off) that passed within the window: its
+    /// first fires were missed, not never due, and its catch-up policy decides (a ticker down at a
+    /// one-off job's instant catches it up like any missed fire).
+    private func startPoint(_ job: Job, now: Int64) -> Int64 {
+        guard let last = lastFired[job.name] else {
+            guard let start = job.start, start <= now else { return now }
+            return max(start - 1, now - windowSeconds - 1)
+        }
         return max(last, now - windowSeconds - 1)
     }
 
@@ -121,7 +140,7 @@ public struct FirePlanner: Sendable {
             }
             var due = [top.instant]
             var t = top.instant
-            while due.count < 100_000, let n = job.schedule.next(after: t), n <= now {
+            while due.count < 100_000, let n = job.next(after: t), n <= now {
                 due.append(n)
                 t = n
             }
@@ -163,7 +182,7 @@ public struct FirePlanner: Sendable {
     private mutating func schedule(_ job: Int32, after t: Int64) {
         let j = jobs[Int(job)]
         let from = max(t, lastFired[j.name] ?? Int64.min)
-        guard let n = j.schedule.next(after: from) else { return }
+        guard let n = j.next(after: from) else { return }
         push(Entry(dueMs: n * 1000 + Self.jitterMs(job: j.name, instant: n, bound: j.jitterMs), job: job, instant: n))
     }
 

@@ -4,10 +4,12 @@ public import Foundation
 /// Renders fire times and job tables for the CLI (`cronq next`, `cronq validate`).
 public enum ScheduleReport {
     /// The next `count` fires strictly after `from`, as Unix seconds.
-    public static func fires(_ schedule: CronSchedule, after from: Int64, count: Int) -> [Int64] {
+    public static func fires(
+        _ schedule: CronSchedule, after from: Int64, count: Int, start: Int64? = nil, end: Int64? = nil
+    ) -> [Int64] {
         var out: [Int64] = []
         var t = from
-        while out.count < count, let n = schedule.next(after: t) {
+        while out.count < count, let n = CronqConfig.Job.nextFire(after: t, in: schedule, start: start, end: end) {
             out.append(n)
             t = n
         }
@@ -28,19 +30,26 @@ public enum ScheduleReport {
         var rows: [[String]] = [["JOB", "SCHEDULE", "ZONE", "TARGET", "QUEUE", "NEXT (job zone)", "NEXT (UTC)"]]
         for job in config.jobs {
             let zone = ZoneRules.named(job.timezone) ?? .utc
-            let schedule = CronSchedule(job.schedule, zone: zone)
-            let next = job.enabled ? fires(schedule, after: now, count: 3) : []
+            let schedule = CronSchedule(job.schedule, zone: job.zone)
+            let next = job.enabled ? fires(schedule, after: now, count: 3, start: job.start, end: job.end) : []
             let target = "\(job.method) \(job.backend):\(job.path)"
-            let name = job.enabled ? job.name : "\(job.name) (disabled)"
+            var name = job.enabled ? job.name : "\(job.name) (disabled)"
+            if job.at == nil, job.end.map({ now > $0 }) == true { name += " (ended)" }
+            let what = job.at.map { "at \(Timestamp.iso($0))" } ?? job.schedule.source
             if next.isEmpty {
-                rows.append([name, job.schedule.source, job.timezone, target, job.queue, "-", "-"])
+                rows.append([name, what, job.timezone, target, job.queue, "-", "-"])
             }
             for (i, n) in next.enumerated() {
                 let local = localTime(n, zone: zone.timeZone)
                 rows.append(
                     i == 0
-                        ? [name, job.schedule.source, job.timezone, target, job.queue, local, Timestamp.iso(n)]
+                        ? [name, what, job.timezone, target, job.queue, local, Timestamp.iso(n)]
                         : ["", "", "", "", "", local, Timestamp.iso(n)])
+            }
+            // The window, under the job, so a reader sees why its fires stop (or have not begun).
+            if job.at == nil, job.start != nil || job.end != nil {
+                let window = "from \(job.start.map(Timestamp.iso) ?? "-") to \(job.end.map(Timestamp.iso) ?? "-")"
+                rows.append(["", window, "", "", "", "", ""])
             }
         }
         return TextTable.render(rows)

@@ -21,12 +21,15 @@ public struct JobStatus: Sendable, Equatable {
         /// Paused by `cronq pause` (a paused job does not alert: its silence is intended).
         public var paused = false
         public var pausedUntil: Int64?
+        /// `active`, `not_started`, `ended` (past `end`), `done` (a one-off that fired) or `missed`.
+        public var lifecycle = CronqConfig.Job.Lifecycle.active.rawValue
 
         enum CodingKeys: String, CodingKey {
             case job, fired, succeeded, retrying, dead, skipped
             case lastFired = "last_fired", lastSuccess = "last_success", nextFire = "next_fire", alertAfterSeconds =
                 "alert_after_s"
             case paused, pausedUntil = "paused_until"
+            case lifecycle = "state"
         }
     }
 
@@ -38,16 +41,17 @@ public struct JobStatus: Sendable, Equatable {
     ///   - events: the history since `windowStart` (or earlier: the last fire and success look further back if given more).
     ///   - windowStart: counts cover events at or after it.
     ///   - maxSilence: per job name, overriding the config's `alert_after`.
+    ///   - checkpointFired: the leader's checkpoint (last confirmed fire per job), for one-off jobs.
     public init(
         config: CronqConfig, events: [OutcomeEvent], windowStart: Int64, now: Int64,
         maxSilence: [String: Duration] = [:],
-        paused: [String: PauseState] = [:]
+        paused: [String: PauseState] = [:], checkpointFired: [String: Int64] = [:]
     ) {
         var rows: [String: Row] = [:]
         for j in config.jobs {
             var r = Row(job: j.name)
-            if j.enabled, let zone = ZoneRules.named(j.timezone) {
-                r.nextFire = CronSchedule(j.schedule, zone: zone).next(after: now)
+            if j.enabled {
+                r.nextFire = j.nextFire(after: now, in: CronSchedule(j.schedule, zone: j.zone))
             }
             r.alertAfterSeconds = (maxSilence[j.name] ?? j.alertAfter)?.totalSeconds
             if let p = paused[j.name], p.holds(at: now) {
@@ -75,6 +79,11 @@ public struct JobStatus: Sendable, Equatable {
             }
             rows[e.job] = r
         }
+        for j in config.jobs where j.start != nil || j.end != nil {
+            // The checkpoint remembers a one-off job's fire after the history stream has dropped it.
+            let last = [rows[j.name]?.lastFired, checkpointFired[j.name]].compactMap { $0 }.max()
+            rows[j.name]?.lifecycle = j.lifecycle(at: now, lastFired: last).rawValue
+        }
         self.rows = config.jobs.compactMap { rows[$0.name] }
         self.windowStart = windowStart
         self.now = now
@@ -83,7 +92,11 @@ public struct JobStatus: Sendable, Equatable {
     /// One line per silent job (exit 2).
     public var alerts: [String] {
         rows.compactMap { r in
-            guard let limit = r.alertAfterSeconds, !r.paused else { return nil }
+            // Paused, ended or done: the silence is intended. Missed: alerts, whatever the switch says.
+            if r.lifecycle == CronqConfig.Job.Lifecycle.missed.rawValue {
+                return "job \(r.job): its one-off instant passed without a fire on record"
+            }
+            guard let limit = r.alertAfterSeconds, !r.paused, r.lifecycle == "active" else { return nil }
             if let s = r.lastSuccess, now - s <= limit { return nil }
             let since =
                 r.lastSuccess.map { "last success \(Self.age(now - $0)) ago (\(Timestamp.iso($0)))" }
@@ -97,7 +110,7 @@ public struct JobStatus: Sendable, Equatable {
         var t = [
             [
                 "JOB", "LAST_FIRED", "LAST_SUCCESS", "FIRED", "OK", "RETRYING", "DEAD", "SKIPPED", "NEXT_FIRE",
-                "ALERT_AFTER", "PAUSED",
+                "ALERT_AFTER", "PAUSED", "STATE",
             ]
         ]
         for r in rows {
@@ -107,6 +120,7 @@ public struct JobStatus: Sendable, Equatable {
                 r.nextFire.map(Timestamp.iso) ?? "-",
                 r.alertAfterSeconds.map { DurationText.format(.seconds($0)) } ?? "-",
                 r.paused ? (r.pausedUntil.map { "until \(Timestamp.iso($0))" } ?? "yes") : "-",
+                r.lifecycle,
             ])
         }
         return TextTable.render(t) + "counts since \(Timestamp.iso(windowStart))\n"

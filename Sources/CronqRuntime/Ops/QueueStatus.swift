@@ -33,6 +33,8 @@ public struct QueueStatus: Sendable {
     public var oldestDeadAgeSeconds: Int64?
     /// Paused jobs, from the leader's checkpoint (`cronq pause`).
     public var paused: [String: PauseState] = [:]
+    /// Last confirmed fire per job, from the same checkpoint (a one-off job's `done`).
+    public var lastFired: [String: Int64] = [:]
     public var at: Int64
 
     /// - Throws: ``AMQPError`` when the broker cannot be reached.
@@ -78,8 +80,8 @@ public struct QueueStatus: Sendable {
             try ch.nack(first.deliveryTag, requeue: true)  // not a failed delivery (see CheckpointPeek)
         }
         // Best effort: a missing or unreadable state queue only means no pauses to show.
-        let paused =
-            (try? CheckpointPeek.peek(ch, names: names))?.checkpoint?.paused.filter { $0.value.holds(at: now) } ?? [:]
+        let checkpoint = (try? CheckpointPeek.peek(ch, names: names))?.checkpoint
+        let paused = checkpoint?.paused.filter { $0.value.holds(at: now) } ?? [:]
         ch.close()
         if let management = config.amqp.managementURL {
             let vhost = (try? AMQPURL(config.amqp.url).vhost) ?? "/"
@@ -87,6 +89,7 @@ public struct QueueStatus: Sendable {
         }
         var status = QueueStatus(rows: rows, leader: leader, oldestDeadAgeSeconds: oldest, paused: paused, at: now)
         status.tickers = tickers
+        status.lastFired = checkpoint?.fired ?? [:]
         return status
     }
 
