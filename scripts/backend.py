@@ -82,6 +82,9 @@ class Handler(BaseHTTPRequestHandler):
             "body_has_token": bool(self.server.token) and self.server.token.encode() in getattr(self, "_body", b""),
             "body_has_authorization": b"authorization" in getattr(self, "_body", b"").lower(),
         }
+        if self.path.startswith("/sink"):
+            entry["body"] = getattr(self, "_body", b"").decode("utf-8", "replace")
+            entry["signature"] = self.headers.get("webhook-signature")
         with lock:
             with open(self.server.log_file, "a") as f:
                 f.write(json.dumps(entry) + "\n")
@@ -110,6 +113,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._reply(401, b'{"error":"unauthorized"}')
         if parts[:1] == ["cron"]:
             return self._reply(200, b'{"ok":true}', {"Content-Type": "application/json"})
+        if parts[:1] == ["sink"]:
+            # A notification sink (Slack or webhook): 200, and its body is logged for the test to read.
+            return self._reply(200, b"ok")
         if parts == ["demo", "flaky"]:
             n = bump("demo-flaky:" + (self.headers.get("Idempotency-Key") or ""))
             return self._reply(503 if n <= 2 else 200, b"flaky")

@@ -30,9 +30,10 @@ final class Deployment: @unchecked Sendable {
 
     /// - Parameter jobs: `(name, 6-field schedule, path)`; every job catches up `all` missed fires.
     /// - Parameter jobExtra: more TOML lines for some jobs, by name (e.g. `overlap = "skip"`).
+    /// - Parameter extra: more TOML at the end (`[[notify]]` sinks); `BACKEND` is replaced by the backend's URL.
     init(
         broker: any BrokerUnderTest, jobs: [(name: String, schedule: String, path: String)], maxAttempts: Int = 5,
-        backoff: [String] = ["1s", "2s"], timeout: String = "3s", jobExtra: [String: String] = [:]
+        backoff: [String] = ["1s", "2s"], timeout: String = "3s", jobExtra: [String: String] = [:], extra: String = ""
     ) throws {
         self.broker = broker
         self.jobs = jobs
@@ -70,7 +71,13 @@ final class Deployment: @unchecked Sendable {
                 "[[jobs]]\nname = \"\(j.name)\"\nschedule = \"\(j.schedule)\"\npath = \"\(j.path)\"\ncatch_up = \"all\"\n"
             if let extra = jobExtra[j.name] { text += extra + "\n" }
         }
-        try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+        text += extra.replacingOccurrences(of: "BACKEND", with: "http://127.0.0.1:\(backendPort)")
+        do {
+            try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+        } catch {
+            stopBackend()  // nothing else will: the caller never got the deployment to stop
+            throw error
+        }
     }
 
     var environment: [String: String] {

@@ -48,6 +48,8 @@ struct LeaderStateTests {
             case .publishCheckpoint: return "checkpoint"
             case .ack(.control(let t)): return "ack control \(t)"
             case .ack(.completion(let t)): return "ack completion \(t)"
+            case .ack(.outcome(let t)): return "ack outcome \(t)"
+            case .notify(let n): return "notify \(n.event.rawValue) \(n.job)"
             case .emit(let e): return "event \(e.event) \(e.job)"
             case .record(let r):
                 switch r {
@@ -276,5 +278,25 @@ struct LeaderStateTests {
         let r = TickerRecord.fired(job: "a", scheduledAt: Self.t0, messageID: "a@x", latenessMs: 12, caughtUp: false)
         #expect("\(r.message)" == "fired" && r.level == .info)
         #expect("\(r.metadata["scheduled_at"]!)" == "2026-12-01T00:00:00Z")
+    }
+
+    @Test("pause_after_failures: the third dead run pauses the job; that outcome is acked only after the checkpoint")
+    func pauseAfterFailures() throws {
+        var config = Self.config()
+        config.jobs[0].pauseAfterFailures = 3
+        var s = LeaderState(config: config)
+        _ = s.lead(checkpoint: nil, nowMs: Self.ms(0))
+        #expect(s.needsOutcomes)
+        func dead(_ i: Int) -> OutcomeEvent {
+            OutcomeEvent(event: "dead", job: "a", messageID: "a@\(i)", at: Self.t0 + Int64(i))
+        }
+        #expect(Self.summary(s.outcomes([dead(1)], tag: 1, nowMs: Self.ms(1))) == ["notify dead a", "ack outcome 1"])
+        #expect(Self.summary(s.outcomes([dead(2)], tag: 2, nowMs: Self.ms(2))) == ["notify dead a", "ack outcome 2"])
+        let third = Self.run(&s, s.outcomes([dead(3)], tag: 3, nowMs: Self.ms(3)), at: Self.ms(3))
+        #expect(
+            third == ["notify dead a", "notify paused a", "paused", "event paused a", "checkpoint", "ack outcome 3"],
+            "\(third)")
+        #expect(s.paused["a"]?.reason == "auto: 3 failures")
+        #expect(Self.summary(s.plan(nowMs: Self.ms(60))).contains("skipped a paused"))
     }
 }

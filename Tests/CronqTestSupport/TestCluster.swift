@@ -8,6 +8,13 @@ public protocol BrokerUnderTest: AnyObject, Sendable {
     var processURLs: [String] { get }
 }
 
+/// The broker `make test` started, shared by every test (each deployment has its own prefix).
+public final class SharedBroker: BrokerUnderTest {
+    public init() {}
+    public var url: String { TestBroker.url ?? "amqp://guest:guest@127.0.0.1:5682/%2F" }
+    public var processURLs: [String] { [url] }
+}
+
 extension ChaosBroker: BrokerUnderTest {
     public var processURLs: [String] { [url] }
 }

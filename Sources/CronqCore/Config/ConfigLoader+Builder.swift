@@ -32,7 +32,7 @@ struct Builder {
 
     func config(_ root: TOML.Table) -> CronqConfig {
         let top = TableReader(table: root, prefix: "", job: nil, b: self)
-        top.finish(allowed: ["amqp", "backends", "retry", "ticker", "worker", "history", "jobs"])
+        top.finish(allowed: ["amqp", "backends", "retry", "ticker", "worker", "history", "jobs", "notify"])
 
         var amqp = CronqConfig.AMQPSettings(
             url: "amqp://guest:guest@127.0.0.1:5672/%2F", managementURL: nil, prefix: "cronq")
@@ -183,6 +183,7 @@ struct Builder {
         var config = CronqConfig(
             amqp: amqp, backends: backends, retry: retry, ticker: ticker, worker: worker, jobs: jobs, path: "")
         config.history = history
+        config.notify = notifySinks(root["notify"])
         config.warnings = warnings.list.map(\.description)
         return config
     }
@@ -459,6 +460,8 @@ struct Builder {
         }
         let enabled = t.bool("enabled") ?? true
         let alertAfter = t.duration("alert_after")
+        let pauseAfter = t.int("pause_after_failures")
+        if let p = pauseAfter, p < 1 { fail("pause_after_failures", "must be 1 or more") }
         var overlap = CronqConfig.Overlap.allow
         if let o = t.string("overlap") {
             if let v = CronqConfig.Overlap(rawValue: o) {
@@ -470,7 +473,7 @@ struct Builder {
         t.finish(allowed: [
             "name", "schedule", "timezone", "method", "path", "queue", "timeout", "headers", "body", "retry",
             "catch_up",
-            "jitter", "backend", "enabled", "alert_after", "overlap", "start", "end", "at",
+            "jitter", "backend", "enabled", "alert_after", "overlap", "start", "end", "at", "pause_after_failures",
         ])
         guard ok, let schedule else { return nil }
         return CronqConfig.Job(
@@ -478,6 +481,7 @@ struct Builder {
             timeout: timeout,
             headers: headers, body: body, retry: retry, catchUp: catchUp, jitter: jitter, backend: backend,
             enabled: enabled,
-            alertAfter: alertAfter, overlap: overlap, start: start, end: end, at: at)
+            alertAfter: alertAfter, overlap: overlap, start: start, end: end, at: at,
+            pauseAfterFailures: pauseAfter)
     }
 }

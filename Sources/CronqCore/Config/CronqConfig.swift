@@ -7,6 +7,8 @@ public struct CronqConfig: Sendable {
     public var ticker: TickerSettings
     public var worker: WorkerSettings
     public var history: HistorySettings = HistorySettings()
+    /// `[[notify]]` sinks, served by the leading ticker.
+    public var notify: [NotifySink] = []
     public var jobs: [Job]
     /// The file it was loaded from, for messages.
     public var path: String
@@ -146,6 +148,8 @@ public struct CronqConfig: Sendable {
         /// yearly expression in UTC and `start` = `end` = `at`, so every part of cronq that plans fires
         /// (catch-up, checkpoint, `next`, `status`) treats it like any bounded job: it fires once.
         public var at: Int64? = nil
+        /// After this many dead runs in a row the leader pauses the job (reason `auto: N failures`).
+        public var pauseAfterFailures: Int? = nil
 
         /// The zone its schedule is evaluated in (UTC for a one-off job: its instant carries its offset).
         public var zone: ZoneRules { at != nil ? .utc : ZoneRules.named(timezone) ?? .utc }

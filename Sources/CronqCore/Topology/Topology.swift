@@ -81,6 +81,8 @@ public struct Topology: Sendable, Equatable {
         public var controlQueue: String { "\(prefix).ticker.control" }
         /// Ends (succeeded, dead) of `overlap = "skip"` jobs, for the leader ticker.
         public var completionsQueue: String { "\(prefix).ticker.completions" }
+        /// Every run's end (succeeded, dead), for the leader's notifications and `pause_after_failures`.
+        public var outcomesQueue: String { "\(prefix).ticker.outcomes" }
         public func workQueue(_ queue: String) -> String { "\(prefix).jobs.\(queue)" }
         public func retryQueue(_ tier: String) -> String { "\(prefix).retry.\(tier)" }
     }
@@ -88,7 +90,7 @@ public struct Topology: Sendable, Equatable {
     /// The topology for work queues `queues` and retry tiers `tiers`.
     public init(
         names: Names, queues: [String], tiers: [Duration], history: CronqConfig.HistorySettings = .init(),
-        skipJobs: [String] = [], replicas: Int? = 3
+        skipJobs: [String] = [], watchOutcomes: Bool = false, replicas: Int? = 3
     ) {
         exchanges = [
             Exchange(name: names.jobsExchange, kind: "direct"),
@@ -174,6 +176,22 @@ public struct Topology: Sendable, Equatable {
                 }
             }
         }
+        if watchOutcomes {
+            // Bounded like the completions: a leader that is gone long loses the oldest, not the broker's memory.
+            self.queues.append(
+                Queue(
+                    name: names.outcomesQueue,
+                    arguments: [
+                        ("x-queue-type", .string("quorum")), ("x-max-length", .int(100_000)),
+                        ("x-overflow", .string("drop-head")),
+                    ]))
+            for end in ["succeeded", "dead"] {
+                bindings.append(
+                    Binding(
+                        queue: names.outcomesQueue, exchange: names.eventsExchange, routingKey: "job.*.\(end)",
+                        arguments: []))
+            }
+        }
         // Run history: every event, kept for `max_age` (read by `cronq history` and `cronq status --jobs`).
         self.queues.append(
             Queue(
@@ -208,6 +226,8 @@ public struct Topology: Sendable, Equatable {
             names: Names(prefix: config.amqp.prefix), queues: queues.sorted(), tiers: config.retryTiers,
             history: config.history,
             skipJobs: config.jobs.filter { $0.enabled && $0.overlap == .skip }.map(\.name),
+            watchOutcomes: !config.notify.isEmpty
+                || config.jobs.contains { $0.enabled && $0.pauseAfterFailures != nil },
             replicas: config.amqp.replicas)
     }
 

@@ -19,12 +19,15 @@ struct LeaderState {
         case ack(AckTarget)
         case emit(OutcomeEvent)
         case record(TickerRecord)
+        /// Tell the sinks (best effort, never blocking a fire: the ``Notifier`` has its own thread).
+        case notify(Notice)
     }
 
     /// Which consumer a delivery came from.
     enum AckTarget: Equatable {
         case control(UInt64)
         case completion(UInt64)
+        case outcome(UInt64)
     }
 
     /// One fire and the job it is for (as configured when it was planned).
@@ -51,6 +54,8 @@ struct LeaderState {
     /// Fires of `catch_up = "none"` jobs whose publish died unconfirmed with its connection: the next
     /// planner retries them as they are (docs/decisions.md, "On-time grace").
     private var unconfirmed: [FirePlanner.Fire] = []
+    /// Dead runs in a row, silences and recoveries, when sinks or `pause_after_failures` need them.
+    private var health: JobHealth?
 
     init(config: CronqConfig) {
         self.config = config
@@ -60,6 +65,8 @@ struct LeaderState {
     var nextDueMs: Int64? { planner?.nextDueMs }
     /// Whether any enabled job is `overlap = "skip"` (the leader then consumes run ends).
     var needsCompletions: Bool { config.jobs.contains { $0.enabled && $0.overlap == .skip } }
+    /// Whether the leader reads every run's end (notifications, `pause_after_failures`).
+    var needsOutcomes: Bool { JobHealth.needed(config) }
 
     // MARK: - Leadership
 
@@ -73,6 +80,7 @@ struct LeaderState {
         pruneRunning()
         (planner, plannedJobIndices) = makePlanner(for: config, nowMs: nowMs)
         retryUnconfirmed(nowMs: nowMs)
+        health = needsOutcomes ? JobHealth(config: config, now: nowMs / 1000) : nil
         return [.record(.leadershipAcquired(checkpointAt: checkpoint?.at, jobs: planner?.count ?? 0))]
     }
 
@@ -81,6 +89,7 @@ struct LeaderState {
     mutating func lost() {
         if let p = planner { lastFired.merge(p.lastFired) { max($0, $1) } }
         planner = nil
+        health = nil
         acksAfterCheckpoint.removeAll()
     }
 
@@ -117,6 +126,9 @@ struct LeaderState {
         if let built {
             (planner, plannedJobIndices) = built
             pruneRunning()
+            // New sinks and thresholds apply from now; the counts so far are kept only without a change.
+            if needsOutcomes && health == nil { health = JobHealth(config: new, now: nowMs / 1000) }
+            if !needsOutcomes { health = nil }
         }
     }
 
@@ -134,6 +146,7 @@ struct LeaderState {
         let due = p.takeDue(nowMs: nowMs)
         planner = p
         var out: [Action] = []
+        if health != nil { out = health!.check(now: nowMs / 1000).map(Action.notify) }
         let fires = skippingOverlaps(skippingPaused(due, nowMs: nowMs, into: &out), nowMs: nowMs, into: &out)
         out += publish(fires)
         // After the fires: a new leader then re-publishes only what was confirmed in the last moment
@@ -216,6 +229,37 @@ struct LeaderState {
         checkpointDirty = false
         defer { acksAfterCheckpoint.removeAll() }
         return acksAfterCheckpoint.map { .ack($0) }
+    }
+
+    // MARK: - Run outcomes
+
+    /// Run ends from `<prefix>.ticker.outcomes`: notices for the sinks, and `pause_after_failures`
+    /// (a pause recorded in the checkpoint, so that message is acked after it; others at once).
+    mutating func outcomes(_ events: [OutcomeEvent], tag: UInt64, nowMs: Int64) -> [Action] {
+        guard health != nil else { return [.ack(.outcome(tag))] }
+        var out: [Action] = []
+        var paused = false
+        for e in events {
+            let (notices, pause) = health!.observe(e)
+            out += notices.map(Action.notify)
+            if pause, self.paused[e.job] == nil {
+                let now = nowMs / 1000
+                let n = health!.jobs[e.job]?.consecutiveDead ?? 0
+                let reason = "auto: \(n) failures"
+                self.paused[e.job] = PauseState(reason: reason, since: now)
+                out.append(.record(.paused(job: e.job, until: nil, reason: reason)))
+                out.append(
+                    .emit(
+                        OutcomeEvent(
+                            event: "paused", job: e.job, messageID: "\(e.job)@control-\(Timestamp.iso(now))",
+                            reason: reason, at: now)))
+                paused = true
+            }
+        }
+        guard paused else { return out + [.ack(.outcome(tag))] }
+        checkpointDirty = true
+        acksAfterCheckpoint.append(.outcome(tag))
+        return out + [.publishCheckpoint]
     }
 
     // MARK: - Pause and resume

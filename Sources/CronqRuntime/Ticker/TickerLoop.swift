@@ -45,6 +45,10 @@ public final class TickerLoop: @unchecked Sendable {
     /// Where the leader reads `cronq pause`/`resume` and the ends of `overlap = "skip"` runs.
     private var controlChannel: AMQPChannel?
     private var completionsChannel: AMQPChannel?
+    /// Every run's end, when the leader notifies or pauses jobs after failures.
+    private var outcomesChannel: AMQPChannel?
+    /// Sends the leader's notices; started with the loop when `[[notify]]` has sinks.
+    private var notifier: Notifier?
     private var nextLockTryMs: Int64 = 0
     private var reconnectAtMs: Int64 = 0
     /// Which broker endpoint to connect to, and what follows a connect, a failure or a loss.
@@ -80,6 +84,11 @@ public final class TickerLoop: @unchecked Sendable {
 
     public func run() {
         cronq_release_free_memory()
+        if !config.notify.isEmpty {
+            notifier = Notifier(sinks: config.notify, logger: logger)
+            notifier?.start()
+        }
+        defer { notifier?.stop() }
         logger.info(
             "ticker starting",
             metadata: [
@@ -126,6 +135,10 @@ public final class TickerLoop: @unchecked Sendable {
                 try controlChannel?.ack(tag)
             case .ack(.completion(let tag)):
                 try completionsChannel?.ack(tag)
+            case .ack(.outcome(let tag)):
+                try outcomesChannel?.ack(tag)
+            case .notify(let notice):
+                notifier?.submit(notice)
             case .emit(let event):
                 emit(event)
             case .record(let r):
@@ -187,6 +200,7 @@ public final class TickerLoop: @unchecked Sendable {
         statsBox.withLock { $0.connected = false }
         CronqMetrics.leader(false)
         (leaderChannel, controlChannel, completionsChannel, publishChannel, eventsChannel) = (nil, nil, nil, nil, nil)
+        outcomesChannel = nil
         connection?.close()
         connection = nil
         reconnectAtMs = nowMs() + broker.lost().totalMilliseconds
@@ -222,6 +236,7 @@ public final class TickerLoop: @unchecked Sendable {
         cronq_release_free_memory()  // building the planner's jobs left garbage of the size of the config
         controlChannel = try consumer(c, queue: names.controlQueue, prefetch: 16)
         if state.needsCompletions { completionsChannel = try consumer(c, queue: names.completionsQueue, prefetch: 256) }
+        if state.needsOutcomes { outcomesChannel = try consumer(c, queue: names.outcomesQueue, prefetch: 256) }
         try perform(records)
     }
 
@@ -324,6 +339,8 @@ public final class TickerLoop: @unchecked Sendable {
             try perform(state.control(ControlMessage.decode(d.message.body), tag: d.deliveryTag, nowMs: nowMs()))
         case .delivery(let d) where d.channel == completionsChannel?.id:
             try perform(state.completion(OutcomeEvent.decodeAll(d.message.body), tag: d.deliveryTag))
+        case .delivery(let d) where d.channel == outcomesChannel?.id:
+            try perform(state.outcomes(OutcomeEvent.decodeAll(d.message.body), tag: d.deliveryTag, nowMs: nowMs()))
         default:
             break
         }
@@ -349,6 +366,9 @@ public final class TickerLoop: @unchecked Sendable {
             // The first `overlap = "skip"` job needs the ends of runs now, not at the next leadership change.
             if state.isLeading, state.needsCompletions, completionsChannel == nil, let c = connection {
                 completionsChannel = try consumer(c, queue: names.completionsQueue, prefetch: 256)
+            }
+            if state.isLeading, state.needsOutcomes, outcomesChannel == nil, let c = connection {
+                outcomesChannel = try consumer(c, queue: names.outcomesQueue, prefetch: 256)
             }
             cronq_release_free_memory()
             logger.notice(
