@@ -221,7 +221,7 @@ struct ConfigTests {
             "cronq.toml: job 'a': jitter: '-5s' is not a duration (write e.g. 500ms, 90s, 5m, 2h, 1d)",
             "cronq.toml: job 'a': catch_up: 'sometimes' must be none, latest or all",
             "cronq.toml: job 'a': backend: unknown backend 'other' (defined: ; add [backends.other])",
-            "cronq.toml: job 'a': scheduel: unknown key (known keys: alert_after, backend, body, catch_up, enabled, headers, jitter, method, name, overlap, path, queue, retry, schedule, timeout, timezone)",
+            "cronq.toml: job 'a': scheduel: unknown key (known keys: alert_after, at, backend, body, catch_up, enabled, end, headers, jitter, method, name, overlap, path, pause_after_failures, queue, retry, schedule, start, timeout, timezone)",
             "cronq.toml: job 'bad name!': name: 'bad name!' must be 1-64 characters of A-Z a-z 0-9 _ -",
             "cronq.toml: job 'bad name!': method: 'TRACE' must be one of DELETE, GET, PATCH, POST, PUT",
             "cronq.toml: job 'bad name!': path: '//evil.example/x' starts with // and would name another host",
@@ -244,7 +244,7 @@ struct ConfigTests {
         let got = issues("[backends.default]\n[[jobs]]\nmethod = \"POST\"\n")
         #expect(got.contains("cronq.toml: backends.default.base_url: is required"))
         #expect(got.contains("cronq.toml: job 'jobs[0]': name: is required"))
-        #expect(got.contains("cronq.toml: job 'jobs[0]': schedule: is required"))
+        #expect(got.contains("cronq.toml: job 'jobs[0]': schedule: is required (or at, for a one-off job)"))
         #expect(got.contains("cronq.toml: job 'jobs[0]': path: is required"))
     }
 
