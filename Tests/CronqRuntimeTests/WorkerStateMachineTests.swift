@@ -86,6 +86,17 @@ struct WorkerStateMachineTests {
         }
     }
 
+    /// One delivery whose request answered `status`, its outcome published (sequence 1) and not yet confirmed.
+    static func published(status: Int) -> WorkerStateMachine {
+        var m = machine()
+        _ = m.delivery(delivery(1), now: at(0))
+        _ = m.tick(now: at(0), canPublish: true)
+        _ = m.requestFinished(1, .response(status: status, retryAfter: nil), now: at(1))
+        var seq: UInt64 = 1
+        publishAll(&m, m.tick(now: at(1), canPublish: true), seq: &seq)
+        return m
+    }
+
     struct Row: CustomTestStringConvertible, Sendable {
         var call: CallResult
         var attempt: Int
@@ -242,12 +253,7 @@ struct WorkerStateMachineTests {
 
     @Test("a stop waits for the confirm of an outcome already published")
     func stopWaitsForConfirm() {
-        var m = Self.machine()
-        _ = m.delivery(Self.delivery(1), now: Self.at(0))
-        _ = m.tick(now: Self.at(0), canPublish: true)
-        _ = m.requestFinished(1, .response(status: 503, retryAfter: nil), now: Self.at(1))
-        var seq: UInt64 = 1
-        Self.publishAll(&m, m.tick(now: Self.at(1), canPublish: true), seq: &seq)
+        var m = Self.published(status: 503)
         _ = m.stop(now: Self.at(1))
         #expect(Self.summary(m.tick(now: Self.at(2), canPublish: true)) == [])
         _ = m.confirmEvent(.ack(channel: 2, deliveryTag: 1, multiple: false), now: Self.at(2))
@@ -275,12 +281,7 @@ struct WorkerStateMachineTests {
 
     @Test("a nacked outcome publish sends the original back to its queue")
     func nackedPublish() {
-        var m = Self.machine()
-        _ = m.delivery(Self.delivery(1), now: Self.at(0))
-        _ = m.tick(now: Self.at(0), canPublish: true)
-        _ = m.requestFinished(1, .response(status: 503, retryAfter: nil), now: Self.at(1))
-        var seq: UInt64 = 1
-        Self.publishAll(&m, m.tick(now: Self.at(1), canPublish: true), seq: &seq)
+        var m = Self.published(status: 503)
         #expect(
             Self.summary(m.confirmEvent(.nack(channel: 2, deliveryTag: 1, multiple: false), now: Self.at(2)))
                 == ["publishFailed", "publishRefused", "requeue 1"])
@@ -298,12 +299,7 @@ struct WorkerStateMachineTests {
 
     @Test("an unroutable dead letter is held unacked and published again after a pause, never requeued")
     func unroutableDeadLetter() {
-        var m = Self.machine()
-        _ = m.delivery(Self.delivery(1), now: Self.at(0))
-        _ = m.tick(now: Self.at(0), canPublish: true)
-        _ = m.requestFinished(1, .response(status: 404, retryAfter: nil), now: Self.at(1))
-        var seq: UInt64 = 1
-        Self.publishAll(&m, m.tick(now: Self.at(1), canPublish: true), seq: &seq)
+        var m = Self.published(status: 404)
         _ = m.confirmEvent(Self.returned(1), now: Self.at(1))
         #expect(
             Self.summary(m.confirmEvent(.ack(channel: 2, deliveryTag: 1, multiple: false), now: Self.at(1)))
@@ -314,12 +310,7 @@ struct WorkerStateMachineTests {
 
     @Test("a retry to a tier without a queue comes back and becomes a dead letter `malformed`")
     func missingTier() {
-        var m = Self.machine()
-        _ = m.delivery(Self.delivery(1), now: Self.at(0))
-        _ = m.tick(now: Self.at(0), canPublish: true)
-        _ = m.requestFinished(1, .response(status: 503, retryAfter: nil), now: Self.at(1))
-        var seq: UInt64 = 1
-        Self.publishAll(&m, m.tick(now: Self.at(1), canPublish: true), seq: &seq)
+        var m = Self.published(status: 503)
         _ = m.confirmEvent(Self.returned(1), now: Self.at(1))
         _ = m.confirmEvent(.ack(channel: 2, deliveryTag: 1, multiple: false), now: Self.at(1))
         #expect(Self.summary(m.tick(now: Self.at(1), canPublish: true)) == ["dead malformed"])
