@@ -1,5 +1,5 @@
 import CronqCore
-public import Logging
+import Logging
 
 /// Something the leader decided that an operator should see: one log line (rendered here, in one place)
 /// and, for fires, a counter and a metric. Tests assert on these values, not on log text.
