@@ -52,6 +52,9 @@ struct NotifyPolicyTests {
         #expect(ok.map(\.event) == [.recovered] && ok[0].consecutiveDead == 5)
         #expect(h.observe(Self.event("succeeded", at: 11)).notices.isEmpty, "recovered once")
         #expect(h.observe(Self.event("retrying", at: 12)).notices.isEmpty, "retries are not outcomes")
+        var ghost = Self.event("dead", at: 13)
+        ghost.job = "not-configured"
+        #expect(h.observe(ghost).notices.isEmpty && h.jobs["not-configured"] == nil, "unknown jobs are ignored")
     }
 
     @Test("silent: once per silence, measured from the leader's start when it saw no success; recovered after")

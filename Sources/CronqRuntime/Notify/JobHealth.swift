@@ -21,6 +21,9 @@ struct JobHealth {
     /// Jobs with a dead-man switch: name → seconds.
     private let alertAfter: [(job: String, seconds: Int64)]
     private let watchingSince: Int64
+    /// The configured jobs: events name whatever a producer put in a message, and unknown names must
+    /// neither notify nor grow this map.
+    private let known: Set<String>
     private var nextSilenceCheck: Int64 = 0
 
     init(config: CronqConfig, now: Int64) {
@@ -33,6 +36,7 @@ struct JobHealth {
         }
         pauseAfter = pause
         alertAfter = alert
+        known = Set(config.jobs.lazy.filter(\.enabled).map(\.name))
         watchingSince = now
     }
 
@@ -44,7 +48,7 @@ struct JobHealth {
     /// What happened to the job's run (`dead` or `succeeded`; other events are ignored).
     /// - Returns: the notices, and whether the job must now be paused (`pause_after_failures`).
     mutating func observe(_ e: OutcomeEvent) -> (notices: [Notice], pause: Bool) {
-        guard let at = Timestamp.parse(e.at) else { return ([], false) }
+        guard known.contains(e.job), let at = Timestamp.parse(e.at) else { return ([], false) }
         var s = jobs[e.job] ?? State()
         var out: [Notice] = []
         var pause = false
