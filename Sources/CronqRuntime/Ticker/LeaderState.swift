@@ -243,16 +243,8 @@ struct LeaderState {
             let (notices, pause) = health!.observe(e)
             out += notices.map(Action.notify)
             if pause, self.paused[e.job] == nil {
-                let now = nowMs / 1000
                 let n = health!.jobs[e.job]?.consecutiveDead ?? 0
-                let reason = "auto: \(n) failures"
-                self.paused[e.job] = PauseState(reason: reason, since: now)
-                out.append(.record(.paused(job: e.job, until: nil, reason: reason)))
-                out.append(
-                    .emit(
-                        OutcomeEvent(
-                            event: "paused", job: e.job, messageID: "\(e.job)@control-\(Timestamp.iso(now))",
-                            reason: reason, at: now)))
+                out += self.pause(e.job, PauseState(reason: "auto: \(n) failures", since: nowMs / 1000))
                 paused = true
             }
         }
@@ -263,6 +255,23 @@ struct LeaderState {
     }
 
     // MARK: - Pause and resume
+
+    /// Records a pause, whoever asked for it (`cronq pause` or `pause_after_failures`): in the paused
+    /// set (and so the next checkpoint), as a log line and as a `paused` event.
+    private mutating func pause(_ job: String, _ state: PauseState) -> [Action] {
+        paused[job] = state
+        checkpointDirty = true
+        return [
+            .record(.paused(job: job, until: state.until, reason: state.reason ?? "")),
+            .emit(
+                OutcomeEvent(
+                    event: "paused", job: job, messageID: Self.controlID(job, state.since), reason: state.reason,
+                    at: state.since)),
+        ]
+    }
+
+    /// The message id of an event a control action caused (pause, resume, a pause that ran out).
+    static func controlID(_ job: String, _ now: Int64) -> String { "\(job)@control-\(Timestamp.iso(now))" }
 
     /// A message from `<prefix>.ticker.control` (nil: unreadable): applied, recorded in the checkpoint,
     /// acked once that checkpoint is confirmed.
@@ -275,18 +284,16 @@ struct LeaderState {
             ]
         }
         var out: [Action] = []
-        let controlID = "\(m.job)@control-\(Timestamp.iso(now))"
         switch m.action {
         case .pause:
-            paused[m.job] = PauseState(
-                until: m.until, reason: m.reason, since: now, lastSkipped: paused[m.job]?.lastSkipped)
-            out.append(.record(.paused(job: m.job, until: m.until, reason: m.reason ?? "")))
-            out.append(
-                .emit(OutcomeEvent(event: "paused", job: m.job, messageID: controlID, reason: m.reason, at: now)))
+            out += pause(
+                m.job,
+                PauseState(until: m.until, reason: m.reason, since: now, lastSkipped: paused[m.job]?.lastSkipped))
         case .resume:
             let was = paused.removeValue(forKey: m.job)
             out.append(.record(.resumed(job: m.job, catchUp: m.catchUp, wasPaused: was != nil)))
-            out.append(.emit(OutcomeEvent(event: "resumed", job: m.job, messageID: controlID, at: now)))
+            out.append(
+                .emit(OutcomeEvent(event: "resumed", job: m.job, messageID: Self.controlID(m.job, now), at: now)))
             if m.catchUp == .latest, let last = was?.lastSkipped,
                 now - last <= config.ticker.catchUpWindow.totalSeconds,
                 let index = plannedJobIndices.firstIndex(where: { config.jobs[$0].name == m.job })
@@ -319,8 +326,9 @@ struct LeaderState {
                 out.append(
                     .emit(
                         OutcomeEvent(
-                            event: "resumed", job: f.job, messageID: "\(f.job)@control-\(Timestamp.iso(now))",
-                            reason: "until reached", at: now)))
+                            event: "resumed", job: f.job, messageID: Self.controlID(f.job, now),
+                            reason: "until reached",
+                            at: now)))
                 kept.append(f)
                 continue
             }

@@ -185,7 +185,7 @@ struct WorkerStateMachine {
                 delivery: d, generation: generation, queue: queue, message: nil, attempt: attempt,
                 firstAttemptAt: now.wall, started: now.monotonic)
             deadLetter(
-                item, reason: refusal.reason.rawValue, status: nil, error: refusal.detail, event: event, now: now)
+                item, reason: refusal.reason.rawValue, error: refusal.detail, event: event, now: now)
         }
         return out
     }
@@ -229,7 +229,7 @@ struct WorkerStateMachine {
             return [done]
         case .dead(let reason, let st, let error):
             deadLetter(
-                item, reason: reason, status: st, error: error,
+                item, reason: reason, error: error,
                 event: OutcomeEvent(
                     event: "dead", job: m.job, messageID: messageID, scheduledAt: m.scheduledAt, attempt: item.attempt,
                     status: st, durationMs: durationMs, reason: reason, error: error, queue: item.queue, at: now.wall),
@@ -246,7 +246,7 @@ struct WorkerStateMachine {
     }
 
     private mutating func deadLetter(
-        _ item: Item, reason: String, status: Int?, error: String, event: OutcomeEvent, now: Now
+        _ item: Item, reason: String, error: String, event: OutcomeEvent, now: Now
     ) {
         var e = event
         e.error = Republish.safeError(error, scrub: configuration.secrets)
@@ -319,7 +319,7 @@ struct WorkerStateMachine {
                 // No queue for this tier (a producer asked for a tier this deployment does not have).
                 let reason = "retry tier \(tier) does not exist (no queue \(configuration.names.retryQueue(tier)))"
                 deadLetter(
-                    item, reason: DeadReason.malformed.rawValue, status: p.event.status, error: reason,
+                    item, reason: DeadReason.malformed.rawValue, error: reason,
                     event: OutcomeEvent(
                         event: "dead", job: p.event.job, messageID: p.event.messageID, attempt: item.attempt,
                         reason: DeadReason.malformed.rawValue, error: reason, queue: item.queue, at: now.wall),
