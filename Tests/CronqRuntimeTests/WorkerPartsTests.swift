@@ -429,7 +429,7 @@ struct JobStatusTests {
             """, path: "t.toml")
         let s = JobStatus(
             config: config, events: [], windowStart: now - 3600, now: now, checkpointFired: ["done": now - 7200])
-        #expect(s.rows.map(\.lifecycle) == ["ended", "done", "missed", "not_started"])
+        #expect(s.rows.map(\.lifecycle) == [.ended, .done, .missed, .notStarted])
         #expect(s.rows[3].nextFire == now + 7200 && s.rows[0].nextFire == nil && s.rows[1].nextFire == nil)
         #expect(s.alerts == ["job missed: its one-off instant passed without a fire on record"], "\(s.alerts)")
         #expect(s.table().contains("STATE"))

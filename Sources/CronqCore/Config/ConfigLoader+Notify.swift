@@ -29,11 +29,12 @@ extension Builder {
         let kindText = t.string("kind")
         let kind = kindText.flatMap(NotifySink.Kind.init(rawValue:))
         if kind == nil { fail("kind", "must be slack or webhook") }
+        // Checked like a backend's token: a pasted newline or space would break every send.
         var url: Secret? = nil
-        if let u = t.string("url") { url = Secret(u) }
+        if let u = t.string("url") { url = secret(u, key: t.key("url")) }
         if let file = t.string("url_file") {
             if t.has("url") { fail("url_file", "set url or url_file, not both") }
-            url = readSecretFile(file, key: t.key("url_file")).map { Secret($0.reveal()) }
+            url = readSecretFile(file, key: t.key("url_file")).flatMap { secret($0.reveal(), key: t.key("url_file")) }
         }
         if let u = url?.reveal(), !u.isEmpty, !(u.hasPrefix("https://") || u.hasPrefix("http://")) {
             fail(t.has("url") ? "url" : "url_file", "must be an http:// or https:// URL")

@@ -175,7 +175,7 @@ public struct CronqConfig: Sendable {
             return .active
         }
 
-        public enum Lifecycle: String, Sendable {
+        public enum Lifecycle: String, Sendable, Codable {
             case active
             case notStarted = "not_started"
             /// Past its `end`.

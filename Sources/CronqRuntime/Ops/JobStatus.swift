@@ -22,7 +22,7 @@ public struct JobStatus: Sendable, Equatable {
         public var paused = false
         public var pausedUntil: Int64?
         /// `active`, `not_started`, `ended` (past `end`), `done` (a one-off that fired) or `missed`.
-        public var lifecycle = CronqConfig.Job.Lifecycle.active.rawValue
+        public var lifecycle = CronqConfig.Job.Lifecycle.active
 
         enum CodingKeys: String, CodingKey {
             case job, fired, succeeded, retrying, dead, skipped
@@ -82,7 +82,7 @@ public struct JobStatus: Sendable, Equatable {
         for j in config.jobs where j.start != nil || j.end != nil {
             // The checkpoint remembers a one-off job's fire after the history stream has dropped it.
             let last = [rows[j.name]?.lastFired, checkpointFired[j.name]].compactMap { $0 }.max()
-            rows[j.name]?.lifecycle = j.lifecycle(at: now, lastFired: last).rawValue
+            rows[j.name]?.lifecycle = j.lifecycle(at: now, lastFired: last)
         }
         self.rows = config.jobs.compactMap { rows[$0.name] }
         self.windowStart = windowStart
@@ -93,10 +93,10 @@ public struct JobStatus: Sendable, Equatable {
     public var alerts: [String] {
         rows.compactMap { r in
             // Paused, ended or done: the silence is intended. Missed: alerts, whatever the switch says.
-            if r.lifecycle == CronqConfig.Job.Lifecycle.missed.rawValue {
+            if r.lifecycle == .missed {
                 return "job \(r.job): its one-off instant passed without a fire on record"
             }
-            guard let limit = r.alertAfterSeconds, !r.paused, r.lifecycle == "active" else { return nil }
+            guard let limit = r.alertAfterSeconds, !r.paused, r.lifecycle == .active else { return nil }
             if let s = r.lastSuccess, now - s <= limit { return nil }
             let since =
                 r.lastSuccess.map { "last success \(Self.age(now - $0)) ago (\(Timestamp.iso($0)))" }
@@ -120,7 +120,7 @@ public struct JobStatus: Sendable, Equatable {
                 r.nextFire.map(Timestamp.iso) ?? "-",
                 r.alertAfterSeconds.map { DurationText.format(.seconds($0)) } ?? "-",
                 r.paused ? (r.pausedUntil.map { "until \(Timestamp.iso($0))" } ?? "yes") : "-",
-                r.lifecycle,
+                r.lifecycle.rawValue,
             ])
         }
         return TextTable.render(t) + "counts since \(Timestamp.iso(windowStart))\n"
