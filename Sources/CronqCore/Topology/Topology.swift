@@ -160,13 +160,7 @@ public struct Topology: Sendable, Equatable {
             Binding(queue: names.controlQueue, exchange: names.controlExchange, routingKey: "", arguments: []))
         if !skipJobs.isEmpty {
             // Bounded: if no ticker reads it for a long time, the oldest ends go (their runs then expire).
-            self.queues.append(
-                Queue(
-                    name: names.completionsQueue,
-                    arguments: [
-                        ("x-queue-type", .string("quorum")), ("x-max-length", .int(100_000)),
-                        ("x-overflow", .string("drop-head")),
-                    ]))
+            self.queues.append(Self.leaderFeed(names.completionsQueue))
             for job in skipJobs.sorted() {
                 for end in ["succeeded", "dead"] {
                     bindings.append(
@@ -178,13 +172,7 @@ public struct Topology: Sendable, Equatable {
         }
         if watchOutcomes {
             // Bounded like the completions: a leader that is gone long loses the oldest, not the broker's memory.
-            self.queues.append(
-                Queue(
-                    name: names.outcomesQueue,
-                    arguments: [
-                        ("x-queue-type", .string("quorum")), ("x-max-length", .int(100_000)),
-                        ("x-overflow", .string("drop-head")),
-                    ]))
+            self.queues.append(Self.leaderFeed(names.outcomesQueue))
             for end in ["succeeded", "dead"] {
                 bindings.append(
                     Binding(
@@ -216,6 +204,17 @@ public struct Topology: Sendable, Equatable {
                 self.queues[i].arguments.append(("x-initial-cluster-size", .int(Int64(replicas))))
             }
         }
+    }
+
+    /// A queue of events only the leader ticker reads: bounded, the oldest dropped, so that a deployment
+    /// with no leader for a long time fills nothing.
+    static func leaderFeed(_ name: String) -> Queue {
+        Queue(
+            name: name,
+            arguments: [
+                ("x-queue-type", .string("quorum")), ("x-max-length", .int(100_000)),
+                ("x-overflow", .string("drop-head")),
+            ])
     }
 
     /// The topology a configuration needs: its jobs' queues (or `default`) and every retry tier.
