@@ -34,7 +34,7 @@ public enum ScheduleReport {
             let next = job.enabled ? fires(schedule, after: now, count: 3, start: job.start, end: job.end) : []
             let target = "\(job.method) \(job.backend):\(job.path)"
             var name = job.enabled ? job.name : "\(job.name) (disabled)"
-            if job.at == nil, job.end.map({ now > $0 }) == true { name += " (ended)" }
+            if job.lifecycle(at: now, lastFired: nil) == .ended { name += " (ended)" }
             let what = job.at.map { "at \(Timestamp.iso($0))" } ?? job.schedule.source
             if next.isEmpty {
                 rows.append([name, what, job.timezone, target, job.queue, "-", "-"])
