@@ -21,14 +21,7 @@ struct ConfigTests {
     }
 
     func issues(_ text: String, env: [String: String] = ["TOKEN": "t0k3n"]) -> [String] {
-        do {
-            _ = try load(text, env: env)
-            return []
-        } catch let e as ConfigError {
-            return e.issues.map(\.description)
-        } catch {
-            return ["unexpected \(error)"]
-        }
+        configIssues { try load(text, env: env) }
     }
 
     @Test("defaults")

@@ -133,14 +133,7 @@ struct HostileConfigTests {
     }
 
     static func issues(_ extra: String, backend: String = "", env: [String: String] = [:]) -> [String] {
-        do {
-            _ = try load(extra, backend: backend, env: env)
-            return []
-        } catch let e as ConfigError {
-            return e.issues.map(\.description)
-        } catch {
-            return ["\(error)"]
-        }
+        configIssues { try load(extra, backend: backend, env: env) }
     }
 
     @Test("job headers from the config follow the same policy")
@@ -268,14 +261,7 @@ struct EndpointConfigTests {
     }
 
     static func issues(_ amqp: String, env: [String: String] = [:]) -> [String] {
-        do {
-            _ = try parse(amqp, env: env)
-            return []
-        } catch let e as ConfigError {
-            return e.issues.map(\.description)
-        } catch {
-            return ["\(error)"]
-        }
+        configIssues { try parse(amqp, env: env) }
     }
 
     @Test("urls: an array, or one comma-separated string; url stays for one endpoint; schemes may mix")

@@ -19,16 +19,7 @@ struct JobWindowTests {
             """, path: "t.toml")
     }
 
-    static func problems(_ job: String) -> [String] {
-        do {
-            _ = try parse(job)
-            return []
-        } catch let e as ConfigError {
-            return e.issues.map(\.description)
-        } catch {
-            return ["\(error)"]
-        }
-    }
+    static func problems(_ job: String) -> [String] { configIssues { try parse(job) } }
 
     @Test("start, end and at are RFC 3339 instants with an offset; at replaces schedule and fires once")
     func parsing() throws {
