@@ -6,6 +6,14 @@
 #   scripts/cluster.sh up|down|status|urls|pids
 #   scripts/cluster.sh kill N      SIGKILL node N (1-3), as a crashed host would die
 #   scripts/cluster.sh start N     start node N again (it rejoins with its data)
+#   scripts/cluster.sh partition N cut node N off from the other two (a network partition, see below)
+#   scripts/cluster.sh heal N      let node N talk to the others again
+#
+# The nodes run with cluster_partition_handling = pause_minority, as the README recommends. A partition
+# needs no root and no firewall: node N is given a wrong Erlang cookie for its two peers, so that the
+# distribution handshake fails in both directions (each side checks the cookie it holds for the other),
+# and its existing links are dropped. Loopback clients still reach every node, as on a real network
+# where only the links between broker hosts failed.
 #
 # Environment: CRONQ_CLUSTER_PORT (5721: nodes use 5721, 5722, 5723; management +10000, distribution
 # +20000), CRONQ_CLUSTER_NAME (cronq-c: nodes cronq-c1@localhost …).
@@ -24,6 +32,13 @@ node_env() {
 
 ctl() { local i=$1; shift; rabbitmqctl -n "$name$i@localhost" "$@" </dev/null; }
 
+# An Erlang list of the atoms of every node but N.
+peers_of() {
+    local i=$1 out=""
+    for j in 1 2 3; do [ "$j" = "$i" ] || out="$out${out:+,}'$name$j@localhost'"; done
+    echo "[$out]"
+}
+
 # From node 1's view (JSON, so no terminal formatting gets in the way).
 status_field() {
     ctl 1 cluster_status --formatter json 2>/dev/null \
@@ -36,6 +51,7 @@ joined() { status_field disk_nodes | tr ' ' '\n' | grep -qx "$name$1@localhost";
 
 case "${1:-}" in
 up)
+    export CRONQ_RMQ_EXTRA_CONF="cluster_partition_handling = pause_minority"
     for i in 1 2 3; do (node_env "$i"; "$here/scripts/rabbitmq.sh" up); done
     for i in 2 3; do
         if ! joined "$i"; then
@@ -62,7 +78,18 @@ kill)
     ;;
 start)
     i=${2:?node number}
+    export CRONQ_RMQ_EXTRA_CONF="cluster_partition_handling = pause_minority"
     (node_env "$i"; "$here/scripts/rabbitmq.sh" up)
+    ;;
+partition)
+    i=${2:?node number}
+    ctl "$i" eval "[begin erlang:set_cookie(N, 'cronq-partitioned'), erlang:disconnect_node(N) end || N <- $(peers_of "$i")], ok." >/dev/null
+    echo "cluster: node $i cut off from the others"
+    ;;
+heal)
+    i=${2:?node number}
+    ctl "$i" eval "C = erlang:get_cookie(), [begin erlang:set_cookie(N, C), net_adm:ping(N) end || N <- $(peers_of "$i")], ok." >/dev/null
+    echo "cluster: node $i may talk to the others again"
     ;;
 status)
     ctl 1 cluster_status
@@ -75,7 +102,7 @@ urls)
     echo "amqp://guest:guest@127.0.0.1:$base/%2F,amqp://guest:guest@127.0.0.1:$((base + 1))/%2F,amqp://guest:guest@127.0.0.1:$((base + 2))/%2F"
     ;;
 *)
-    echo "usage: $0 up|down|status|urls|pids|kill N|start N" >&2
+    echo "usage: $0 up|down|status|urls|pids|kill N|start N|partition N|heal N" >&2
     exit 64
     ;;
 esac

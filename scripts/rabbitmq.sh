@@ -6,7 +6,8 @@
 #   scripts/rabbitmq.sh up|down|status|env
 #
 # Environment: CRONQ_RMQ_PORT (5682), CRONQ_RMQ_MGMT_PORT (15682), CRONQ_RMQ_DIST_PORT (25682),
-# CRONQ_RMQ_NODE (cronq-test@localhost), CRONQ_RUN_DIR (<repo>/run).
+# CRONQ_RMQ_NODE (cronq-test@localhost), CRONQ_RUN_DIR (<repo>/run), CRONQ_RMQ_EXTRA_CONF (lines
+# appended to rabbitmq.conf).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -83,6 +84,8 @@ log.console = false
 # the largest legitimate message is the checkpoint of a 100,000-job config (a few MiB).
 max_message_size = 16777216
 CONF
+    # Extra settings from the caller (scripts/cluster.sh: partition handling), one per line.
+    [ -n "${CRONQ_RMQ_EXTRA_CONF:-}" ] && printf '%s\n' "$CRONQ_RMQ_EXTRA_CONF" >> "$dir/rabbitmq.conf"
     # Optional TLS listener (the amqps tests): CRONQ_RMQ_TLS_PORT and CRONQ_RMQ_TLS_DIR holding ca.pem,
     # server.pem and server.key; copied into the node's folder so the rabbitmq user can read them.
     if [ -n "${CRONQ_RMQ_TLS_PORT:-}" ] && [ -n "${CRONQ_RMQ_TLS_DIR:-}" ]; then

@@ -89,6 +89,80 @@ struct ClusterTests {
         _ = try d.stopAndAccount("cluster[node loss]")
     }
 
+    /// The scheduled instants (epoch seconds) of the fires one ticker's log records.
+    static func firedInstants(in log: String) -> [Int64] {
+        log.split(separator: "\n").filter { $0.contains("msg=fired ") }.compactMap { line in
+            Accounting.field("message_id", in: line)?.split(separator: "@").last.flatMap { Timestamp.parse(String($0)) }
+        }
+    }
+
+    @Test(
+        "a partition cuts the leader's node off: under pause_minority it stops firing, one ticker leads on the majority side, nothing is lost"
+    )
+    func partition() throws {
+        let cluster = try TestCluster()
+        defer { cluster.stop() }
+        let d = try Deployment(broker: cluster, jobs: (0..<4).map { ("p\($0)", "* * * * * *", "/random-fail/0") })
+        defer { d.stop() }
+        try d.startTicker()
+        try d.startTicker()
+        for _ in 0..<3 { try d.startWorker() }
+        #expect(waitFor(30) { d.leaderIndex() != nil && d.logs("worker").contains("outcome=success") })
+        Thread.sleep(forTimeInterval: 3)
+
+        let leader = try #require(d.leaderIndex())
+        let node = try #require(
+            Self.node(in: d.tickerLog(leader), cluster: cluster, after: "standing by for the leader lock"))
+        func acquisitions() -> Int { d.logs("ticker").components(separatedBy: "leadership acquired").count }
+        let acquiredBefore = acquisitions()
+        let cutAt = Int64(Date().timeIntervalSince1970)
+        try cluster.partition(node)
+        #expect(
+            waitFor(15) { acquisitions() > acquiredBefore },
+            "a ticker on the majority side leads within 15 s of the leader's node being cut off")
+        #expect(
+            d.tickerLog(leader).contains("leadership lost"), "the leader on the minority side gave leadership up")
+        let takenAt = Int64(Date().timeIntervalSince1970)
+        Thread.sleep(forTimeInterval: 15)
+        // Past the takeover, the instants of the partition are fired by one ticker only: the minority-side
+        // leader does not go on firing beside the new one.
+        let from = takenAt + 3
+        let to = Int64(Date().timeIntervalSince1970) - 2
+        let firing = (0..<2).filter { i in Self.firedInstants(in: d.tickerLog(i)).contains { $0 >= from && $0 <= to } }
+        #expect(firing.count == 1, "one ticker fired the instants \(from)...\(to), not \(firing.count)")
+        print(
+            "cluster: leadership again \(takenAt - cutAt) s after the cut; instants \(from)...\(to) fired by ticker \(firing)"
+        )
+
+        try cluster.heal(node)
+        #expect(waitFor(60) { cluster.allRunning(asking: node % 3 + 1) }, "the paused node rejoins once healed")
+        Thread.sleep(forTimeInterval: 5)
+        _ = try d.stopAndAccount("cluster[partition]")
+    }
+
+    @Test("topology apply warns about queues created with fewer replicas than [amqp] replicas asks for")
+    func shortReplicas() throws {
+        let cluster = try TestCluster()
+        defer { cluster.stop() }
+        let d = try Deployment(broker: cluster, jobs: [("r", "0 0 * * *", "/ok")])
+        defer { d.stop() }
+        let config = try String(contentsOfFile: d.configPath, encoding: .utf8)
+        func apply(replicas: Int, management: String?) throws -> CommandResult {
+            try config.replacingOccurrences(of: "[amqp]\n", with: "[amqp]\nreplicas = \(replicas)\n")
+                .write(toFile: d.configPath, atomically: true, encoding: .utf8)
+            var env = d.environment
+            env["DEP_MGMT_URL"] = management
+            return try runCommand("cronq", ["topology", "apply", "--config", d.configPath], environment: env)
+        }
+        let first = try apply(replicas: 1, management: nil)
+        #expect(first.status == 0, "\(first.stderr)")
+        let again = try apply(replicas: 3, management: cluster.managementURL)
+        #expect(again.status == 0, "a short queue is a warning, not a failure: \(again.stderr)")
+        #expect(again.stderr.contains("queue \(d.names.workQueue("default")) has 1 of the 3 replicas asked for"))
+        #expect(again.stderr.contains("queue \(d.names.deadQueue) has 1 of the 3 replicas asked for"))
+        #expect(again.stderr.contains("rabbitmq-queues grow <node> all"))
+    }
+
     /// The node that hosts the quorum leader of `queue` (3.10: `rabbitmqctl list_queues name leader`).
     static func queueLeaderNode(_ queue: String, cluster: TestCluster, asking node: Int) -> Int? {
         guard let text = try? cluster.ctl(node, ["list_queues", "name", "leader", "--no-table-headers", "--quiet"]),

@@ -68,6 +68,29 @@ public final class TestCluster: BrokerUnderTest, @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Cuts a node off from the other two (`cluster.sh partition`): under `pause_minority` it pauses and
+    /// closes its clients' connections; the majority goes on. Clients on loopback still reach every node.
+    public func partition(_ node: Int) throws {
+        try script(["partition", "\(node)"])
+        lock.lock()
+        killed.insert(node)
+        lock.unlock()
+    }
+
+    /// Ends ``partition(_:)``: the node reconnects and, no longer in a minority, starts serving again.
+    public func heal(_ node: Int) throws {
+        try script(["heal", "\(node)"])
+        lock.lock()
+        killed.remove(node)
+        lock.unlock()
+    }
+
+    /// Whether every node runs RabbitMQ and sees the other two (from node `asking`'s view).
+    public func allRunning(asking node: Int) -> Bool {
+        guard let text = try? ctl(node, ["eval", "length(rabbit_nodes:all_running())."]) else { return false }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines) == "3"
+    }
+
     /// `rabbitmqctl` against one node.
     public func ctl(_ node: Int, _ args: [String]) throws -> String {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("cluster-ctl-\(UUID().uuidString).log")

@@ -6,20 +6,11 @@ import Foundation
 /// counts lag by a few seconds (the API's statistics interval), so alerts use the passive-declare counts.
 enum ManagementAPI {
     static func fill(_ rows: inout [QueueStatus.Row], baseURL: String, vhost: String) {
-        var base = baseURL
-        while base.hasSuffix("/") { base.removeLast() }
+        let base = trimmed(baseURL)
         let v = percentEncode(vhost)
-        let requests = rows.map { row -> HTTPRequest in
-            var r = HTTPRequest(
-                method: "GET", url: "\(base)/api/queues/\(v)/\(percentEncode(row.queue))", timeout: .seconds(5))
-            r.bodyLimit = 1 << 20
-            return r
-        }
-        let results = HTTPClient().perform(requests)
-        for (i, result) in results.enumerated() {
-            guard case .success(let r) = result, r.status == 200, r.bodyBytes <= r.bodyExcerpt.count,
-                let obj = try? JSONSerialization.jsonObject(with: Data(r.bodyExcerpt)) as? [String: Any]
-            else { continue }
+        let results = get(rows.map { "\(base)/api/queues/\(v)/\(percentEncode($0.queue))" })
+        for (i, obj) in results.enumerated() {
+            guard let obj = obj as? [String: Any] else { continue }
             rows[i].unacked = obj["messages_unacknowledged"] as? Int
             let stats = obj["message_stats"] as? [String: Any]
             func rate(_ key: String) -> Double? {
@@ -36,6 +27,40 @@ enum ManagementAPI {
                 rows[i].offlineNodes = members.filter { !online.contains($0) }.sorted()
             }
         }
+    }
+
+    /// The member count of each replicated queue among `queues` that the API could describe, and how many
+    /// nodes the cluster has (nil when `/api/nodes` did not answer).
+    static func replication(of queues: [String], baseURL: String, vhost: String) -> (
+        members: [String: Int], nodes: Int?
+    ) {
+        let base = trimmed(baseURL)
+        let v = percentEncode(vhost)
+        let results = get(["\(base)/api/nodes"] + queues.map { "\(base)/api/queues/\(v)/\(percentEncode($0))" })
+        var members: [String: Int] = [:]
+        for (name, obj) in zip(queues, results.dropFirst()) {
+            if let m = (obj as? [String: Any])?["members"] as? [String] { members[name] = m.count }
+        }
+        return (members, (results.first as? [Any])?.count)
+    }
+
+    /// GETs `urls` at once; each answer's JSON, nil for any failure (best effort, as the doc says).
+    private static func get(_ urls: [String]) -> [Any?] {
+        let requests = urls.map { url -> HTTPRequest in
+            var r = HTTPRequest(method: "GET", url: url, timeout: .seconds(5))
+            r.bodyLimit = 1 << 20
+            return r
+        }
+        return HTTPClient().perform(requests).map { result in
+            guard case .success(let r) = result, r.status == 200, r.bodyBytes <= r.bodyExcerpt.count else { return nil }
+            return try? JSONSerialization.jsonObject(with: Data(r.bodyExcerpt))
+        }
+    }
+
+    private static func trimmed(_ url: String) -> String {
+        var base = url
+        while base.hasSuffix("/") { base.removeLast() }
+        return base
     }
 
     static func percentEncode(_ s: String) -> String {

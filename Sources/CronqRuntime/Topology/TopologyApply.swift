@@ -3,11 +3,31 @@ public import CronqCore
 
 /// `cronq topology apply`: connect with the config's URL and declare the config's topology.
 public enum TopologyApply {
+    /// With `[amqp] management_url` set, the report also warns about replicated queues with fewer members
+    /// than `[amqp] replicas` asks for (``ReplicaCheck``); without it, membership is not checked.
     /// - Throws: ``AMQPError`` (connection), ``TopologyError`` (conflicts).
     public static func run(config: CronqConfig) throws -> TopologyDeclarer.Report {
         let connection = try AMQPConnection.connect(
             BrokerEndpoints(strings: config.amqp.endpoints), name: "cronq topology apply")
         defer { connection.close() }
-        return try TopologyDeclarer(connection: connection).apply(Topology(config: config))
+        let topology = Topology(config: config)
+        var report = try TopologyDeclarer(connection: connection).apply(topology)
+        if let management = config.amqp.managementURL {
+            let replicated = topology.queues.filter { q in
+                q.arguments.contains {
+                    $0.key == "x-queue-type" && ($0.value == .string("quorum") || $0.value == .string("stream"))
+                }
+            }.map(\.name)
+            let vhost = (try? AMQPURL(config.amqp.endpoints[0]).vhost) ?? "/"
+            let r = ManagementAPI.replication(of: replicated, baseURL: management, vhost: vhost)
+            if let nodes = r.nodes {
+                report.warnings += ReplicaCheck.warnings(
+                    members: r.members, asked: config.amqp.replicas, clusterNodes: nodes)
+            } else {
+                report.warnings.append(
+                    "queue membership not checked: the management API at [amqp] management_url did not answer")
+            }
+        }
+        return report
     }
 }
