@@ -155,3 +155,8 @@ final class StubServer: @unchecked Sendable {
         }
     }
 }
+
+extension StubServer: BenchBackend {
+    /// The stub's thread lives until the bench exits (one per worker run; nothing else to release).
+    func stop() {}
+}

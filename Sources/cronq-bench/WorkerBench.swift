@@ -87,11 +87,27 @@ enum WorkerBench {
         var stubMsPerJob: Double
     }
 
-    /// - Parameter processURLs: the worker's endpoints (`urls`), when they are not just `url` (a cluster).
+    /// Against the stub backend in `mode`, at `--log-level error` (the figures of earlier sessions).
     static func worker(_ url: String, count: Int, mode: StubServer.Mode, concurrency: Int, processURLs: String? = nil)
         throws -> Run
     {
-        let stub = StubServer(mode: mode)
+        var expected = count
+        if case .fail10PercentFirstAttempt = mode { expected = count + count / 10 - count / 50 }  // ≈ 10% retried once
+        return try worker(
+            url, count: count, backend: StubServer(mode: mode), expectedCalls: expected, concurrency: concurrency,
+            logLevel: "error", processURLs: processURLs)
+    }
+
+    /// - Parameters:
+    ///   - backend: answers the calls; the bench waits until it has seen `expectedCalls`.
+    ///   - logLevel: the worker's `--log-level`; its log goes to a file, as to a journal in production.
+    ///   - processURLs: the worker's endpoints (`urls`), when they are not just `url` (a cluster).
+    /// - Returns: `stubMsPerJob` is the backend's CPU per job (this process's, for the stub).
+    static func worker(
+        _ url: String, count: Int, backend stub: any BenchBackend, expectedCalls expected: Int, concurrency: Int,
+        logLevel: String, processURLs: String? = nil
+    ) throws -> Run {
+        defer { stub.stop() }
         let prefix = "cronq-bench-\(UUID().uuidString.prefix(6).lowercased())"
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(prefix)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -126,8 +142,12 @@ enum WorkerBench {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("cronq-worker")
-        p.arguments = ["--config", configPath, "--concurrency", "\(concurrency)", "--log-level", "error"]
-        p.standardError = FileHandle.nullDevice
+        p.arguments = ["--config", configPath, "--concurrency", "\(concurrency)", "--log-level", logLevel]
+        let logPath = dir.appendingPathComponent("worker.log").path
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        defer { try? log.close() }
+        p.standardError = log
         try p.run()
         let probe = try admin.openChannel()
         // The clock starts when the worker's consumer takes its first deliveries (as the ceiling's starts
@@ -138,9 +158,8 @@ enum WorkerBench {
         let broker0 = brokerCPU()
         let (cpu0, _) = procStats(p.processIdentifier)
         let (own0, _) = procStats(getpid())
+        let nginx0 = (stub as? NginxServer)?.cpuSeconds
         let start = ContinuousClock.now
-        var expected = count
-        if case .fail10PercentFirstAttempt = mode { expected = count + count / 10 - count / 50 }  // ≈ 10% retried once
         while true {
             let ready = try probe.inspectQueue(names.workQueue("default")).messageCount
             let retrying = try probe.inspectQueue(names.retryQueue("1s")).messageCount
@@ -148,9 +167,12 @@ enum WorkerBench {
             Thread.sleep(forTimeInterval: 0.01)
         }
         let elapsed = seconds(ContinuousClock.now - start)
+        if stub is NginxServer, case let calls = stub.requests, calls != expected {
+            print("note: nginx saw \(calls) calls for \(expected) jobs")
+        }
         let broker = brokerCPU() - broker0
         let (cpu1, rss) = procStats(p.processIdentifier)
-        let own = procStats(getpid()).0 - own0
+        let own = nginx0.map { (stub as! NginxServer).cpuSeconds - $0 } ?? (procStats(getpid()).0 - own0)
         let cpu = cpu1 - cpu0
         p.terminate()
         p.waitUntilExit()
@@ -220,6 +242,37 @@ enum WorkerBench {
         }
     }
 
+    /// The worker against nginx answering 204, at the default `--log-level info` (and at `error`, to show what
+    /// logging costs), beside the consume-and-ack ceiling measured in the same round.
+    static func nginx(_ url: String, count: Int) throws {
+        print("== worker against nginx answering 204 (keep-alive), N = \(count), --concurrency 64 ==")
+        var ratios: [Double] = []
+        var info: [Run] = []
+        var quiet: [Run] = []
+        for round in 1...3 {
+            let c = try ceiling(url, count: count)
+            let i = try worker(
+                url, count: count, backend: try NginxServer(), expectedCalls: count, concurrency: 64, logLevel: "info")
+            let e = try worker(
+                url, count: count, backend: try NginxServer(), expectedCalls: count, concurrency: 64, logLevel: "error")
+            ratios.append(i.jobsPerSecond / c.rate)
+            info.append(i)
+            quiet.append(e)
+            print(
+                String(
+                    format:
+                        "round %d: ceiling %.0f msg/s   info: %.0f jobs/s, ratio %.2f, %.3f CPU ms/job, peak RSS %.1f MiB, nginx %.3f CPU ms/job   error: %.0f jobs/s, %.3f CPU ms/job",
+                    round, c.rate, i.jobsPerSecond, i.jobsPerSecond / c.rate, i.cpuMsPerJob, i.rssMiB, i.stubMsPerJob,
+                    e.jobsPerSecond, e.cpuMsPerJob))
+        }
+        print(
+            String(
+                format:
+                    "median at info: ratio %.2f (target ≥ 0.6), %.3f CPU ms/job (target ≤ 0.04), peak RSS %.1f MiB (target ≤ 30); at error: %.3f CPU ms/job",
+                median(ratios), median(info.map(\.cpuMsPerJob)), median(info.map(\.rssMiB)),
+                median(quiet.map(\.cpuMsPerJob))))
+    }
+
     static func run() {
         guard let url = ProcessInfo.processInfo.environment["CRONQ_BENCH_AMQP_URL"] else {
             print("== worker: skipped (set CRONQ_BENCH_AMQP_URL, as `make bench` does) ==")
@@ -250,6 +303,7 @@ enum WorkerBench {
                     format:
                         "median: ceiling %.0f msg/s, worker %.0f jobs/s, ratio of medians %.2f, median of round ratios %.2f (target ≥ 0.50), CPU %.3f ms/job, peak RSS %.1f MiB (target < 50)",
                     mc, mw, mw / mc, median(ratios), median(runs.map(\.cpuMsPerJob)), runs.map(\.rssMiB).max() ?? 0))
+            try nginx(url, count: n)
             let f = try worker(url, count: n, mode: .fail10PercentFirstAttempt, concurrency: 64)
             print(
                 String(

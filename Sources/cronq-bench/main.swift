@@ -3,7 +3,7 @@ import CronqCore
 import Foundation
 
 // cronq-bench: the numbers the issues ask for, measured in one run; medians of several rounds.
-// Usage: cronq-bench [cron|worker|ticker|cluster] or cronq-bench memprobe CONFIG (RSS across config loads)   (default: everything; the worker part needs CRONQ_BENCH_AMQP_URL)
+// Usage: cronq-bench [cron|worker|nginx|ticker|cluster] or cronq-bench memprobe CONFIG (RSS across config loads)   (default: everything; the worker part needs CRONQ_BENCH_AMQP_URL)
 
 func median(_ xs: [Double]) -> Double {
     let s = xs.sorted()
@@ -60,6 +60,13 @@ func benchCron() {
 let what = CommandLine.arguments.dropFirst().first ?? "all"
 if what == "cron" || what == "all" { benchCron() }
 if what == "worker" || what == "all" { WorkerBench.run() }
+if what == "nginx", let url = ProcessInfo.processInfo.environment["CRONQ_BENCH_AMQP_URL"] {
+    do {
+        try WorkerBench.nginx(url, count: Int(ProcessInfo.processInfo.environment["CRONQ_BENCH_N"] ?? "") ?? 20_000)
+    } catch {
+        print("nginx bench failed: \(error)")
+    }
+}
 if what == "ticker" || what == "all" { TickerBench.run() }
 if what == "cluster" || what == "all" { WorkerBench.runCluster() }
 

@@ -127,16 +127,71 @@ struct WorkerPartsTests {
         #expect(Republish.safeError(String(repeating: "a", count: 500), scrub: []).count == 200)
     }
 
-    @Test("logfmt lines: one per event, sorted metadata, quoted values")
+    /// A pipe as the log's file: what the handler wrote, read back without blocking.
+    final class Pipe {
+        let read: Int32
+        let output: LogOutput
+        init() {
+            var fds: [Int32] = [0, 0]
+            precondition(pipe(&fds) == 0)
+            read = fds[0]
+            _ = fcntl(read, F_SETFL, O_NONBLOCK)
+            output = LogOutput(fileDescriptor: fds[1])
+        }
+        func drain() -> String {
+            var out: [UInt8] = []
+            var buf = [UInt8](repeating: 0, count: 65536)
+            while case let n = Foundation.read(read, &buf, buf.count), n > 0 { out += buf[0..<n] }
+            return String(decoding: out, as: UTF8.self)
+        }
+    }
+
+    @Test("logfmt lines: one per event, sorted metadata, quoted values, controls escaped")
     func logfmt() {
-        let lines = Mutex<[String]>([])
-        var logger = Logger(label: "t") { LogfmtHandler(label: $0, sink: { l in lines.withLock { $0.append(l) } }) }
+        let p = Pipe()
+        var logger = Logger(label: "t") { LogfmtHandler(label: $0, output: p.output) }
         logger[metadataKey: "b"] = "2"
         logger.info("fired", metadata: ["job": "every5min", "error": "HTTP 503 after x=1"])
-        let line = lines.withLock { $0 }.first ?? ""
-        #expect(line.contains(" level=info app=t msg=fired b=2 error=\"HTTP 503 after x=1\" job=every5min"), "\(line)")
-        #expect(line.hasPrefix("ts=20"))
-        #expect(!line.contains("\n"))
+        logger.info("x", metadata: ["e": "a\nb\u{1B}[2J c\u{2028}d", "q": "say \"hi\"", "u": "héllo", "empty": ""])
+        let lines = p.drain().split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 3 && lines[2].isEmpty, "two whole lines: \(lines)")
+        #expect(
+            lines[0].contains(" level=info app=t msg=fired b=2 error=\"HTTP 503 after x=1\" job=every5min"),
+            "\(lines[0])")
+        #expect(
+            lines[0].range(of: #"^ts=20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "#, options: .regularExpression) != nil)
+        #expect(lines[1].hasSuffix(#"b=2 e="a\nb\u{1B}[2J c\u{2028}d" empty="" q="say \"hi\"" u=héllo"#), "\(lines[1])")
+    }
+
+    @Test("a held output writes nothing until flushed, then every line in order")
+    func heldOutput() {
+        let p = Pipe()
+        let logger = Logger(label: "t") { LogfmtHandler(label: $0, output: p.output) }
+        p.output.hold()
+        logger.info("one")
+        logger.info("two")
+        #expect(p.drain().isEmpty)
+        p.output.flush()
+        let text = p.drain()
+        #expect(
+            text.components(separatedBy: "\n").map { $0.split(separator: " ").dropFirst(3).first ?? "" } == [
+                "msg=one", "msg=two", "",
+            ])
+        logger.info("three")
+        #expect(p.drain().contains("msg=three"), "not held any more")
+    }
+
+    @Test("JSON lines: one object per line")
+    func jsonLines() throws {
+        let p = Pipe()
+        let logger = Logger(label: "t") { LogfmtHandler(label: $0, format: .json, output: p.output) }
+        logger.warning("w", metadata: ["job": "a\nb"])
+        let text = p.drain()
+        #expect(text.hasSuffix("}\n") && text.filter { $0 == "\n" }.count == 1)
+        let obj = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String]
+        #expect(
+            obj?["msg"] == "w" && obj?["job"] == "a\nb" && obj?["level"] == "warning"
+                && obj?["ts"]?.hasSuffix("Z") == true)
     }
 }
 

@@ -1,6 +1,7 @@
 import CronqCore
 import Foundation
 public import Logging
+import Synchronization
 
 /// One line per event, logfmt (`ts=… level=info msg=fired job=every5min …`) or JSON, on stderr.
 ///
@@ -14,15 +15,15 @@ public struct LogfmtHandler: LogHandler {
     public var logLevel: Logger.Level
     let label: String
     let format: Format
-    let sink: @Sendable (String) -> Void
+    let output: LogOutput
 
     public init(
-        label: String, level: Logger.Level = .info, format: Format = .logfmt, sink: (@Sendable (String) -> Void)? = nil
+        label: String, level: Logger.Level = .info, format: Format = .logfmt, output: LogOutput = .standardError
     ) {
         self.label = label
         self.logLevel = level
         self.format = format
-        self.sink = sink ?? { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        self.output = output
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -31,51 +32,102 @@ public struct LogfmtHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var all = metadata
-        if let m = event.metadata { all.merge(m) { _, new in new } }
-        let ts = Self.timestamp()
+        // The handler's own metadata is usually empty: no merged copy then.
+        var all = event.metadata ?? [:]
+        if !metadata.isEmpty { all.merge(metadata) { new, _ in new } }
         switch format {
         case .logfmt:
-            var line = "ts=\(ts) level=\(event.level) app=\(label) msg=\(Self.quote(event.message.description))"
-            for (k, v) in all.sorted(by: { $0.key < $1.key }) { line += " \(k)=\(Self.quote(v.description))" }
-            sink(line)
+            var line: [UInt8] = []
+            line.reserveCapacity(256)
+            line.append(contentsOf: "ts=".utf8)
+            Self.appendTimestamp(to: &line)
+            line.append(contentsOf: " level=\(event.level) app=".utf8)
+            line.append(contentsOf: label.utf8)
+            line.append(contentsOf: " msg=".utf8)
+            Self.appendQuoted(event.message.description, to: &line)
+            for (k, v) in all.sorted(by: { $0.key < $1.key }) {
+                line.append(UInt8(ascii: " "))
+                line.append(contentsOf: k.utf8)
+                line.append(UInt8(ascii: "="))
+                Self.appendQuoted(v.description, to: &line)
+            }
+            output.write(line)
         case .json:
+            var ts: [UInt8] = []
+            Self.appendTimestamp(to: &ts)
             var obj: [String: String] = [
-                "ts": ts, "level": "\(event.level)", "app": label, "msg": event.message.description,
+                "ts": String(decoding: ts, as: UTF8.self), "level": "\(event.level)", "app": label,
+                "msg": event.message.description,
             ]
             for (k, v) in all { obj[k] = v.description }
             let data =
                 (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]))
                 ?? Data()
-            sink(String(decoding: data, as: UTF8.self))
+            output.write(Array(data))
         }
     }
 
     /// Values come partly from outside (message ids, error excerpts of a backend's answer): a CR, LF,
     /// ESC or other control character is escaped, so that no value can forge a line or rewrite a terminal.
     static func quote(_ s: String) -> String {
+        var out: [UInt8] = []
+        appendQuoted(s, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `s` as it is when it needs no quotes (checked byte by byte: every byte that could need them is
+    /// ASCII, or the lead byte of C1 controls, U+2028 and U+2029), else quoted and escaped.
+    static func appendQuoted(_ s: String, to out: inout [UInt8]) {
+        var plain = !s.isEmpty
+        for b in s.utf8
+        where b <= 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "=") || b == 0x7F || b == 0xC2
+            || b == 0xE2
+        {
+            plain = false
+            break
+        }
+        if plain {
+            out.append(contentsOf: s.utf8)
+            return
+        }
+        // Slow path: the scalar-level rules (a 0xC2 or 0xE2 lead byte is mostly an ordinary character).
         if !s.isEmpty
             && !s.unicodeScalars.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || Printable.isControl($0) })
         {
-            return s
+            out.append(contentsOf: s.utf8)
+            return
         }
-        var out = "\""
+        out.append(UInt8(ascii: "\""))
         for c in s.unicodeScalars {
             switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where Printable.isControl(c): out += Printable.escaped(String(c))
-            default: out.unicodeScalars.append(c)
+            case "\"": out.append(contentsOf: "\\\"".utf8)
+            case "\\": out.append(contentsOf: "\\\\".utf8)
+            case _ where Printable.isControl(c): out.append(contentsOf: Printable.escaped(String(c)).utf8)
+            default: out.append(contentsOf: String(c).utf8)
             }
         }
-        return out + "\""
+        out.append(UInt8(ascii: "\""))
     }
 
-    static func timestamp() -> String {
+    /// The ISO second of the last line, kept: formatting a date for every line of a busy worker cost more
+    /// than writing the line.
+    private static let lastSecond = Mutex<(second: Int, text: [UInt8])>((-1, []))
+
+    /// `2026-12-01T19:53:12.909Z`, UTC, milliseconds.
+    static func appendTimestamp(to out: inout [UInt8]) {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        let base = Timestamp.iso(Int64(ts.tv_sec))
+        let second = Int(ts.tv_sec)
+        let base = lastSecond.withLock { last -> [UInt8] in
+            if last.second != second { last = (second, Array(Timestamp.iso(Int64(second)).utf8.dropLast())) }
+            return last.text
+        }
+        out.append(contentsOf: base)
         let ms = Int(ts.tv_nsec / 1_000_000)
-        return base.dropLast() + "." + (ms < 10 ? "00" : ms < 100 ? "0" : "") + "\(ms)Z"
+        out.append(UInt8(ascii: "."))
+        out.append(UInt8(ascii: "0") + UInt8(ms / 100))
+        out.append(UInt8(ascii: "0") + UInt8(ms / 10 % 10))
+        out.append(UInt8(ascii: "0") + UInt8(ms % 10))
+        out.append(UInt8(ascii: "Z"))
     }
 }

@@ -90,9 +90,11 @@ public final class WorkerLoop: @unchecked Sendable {
                 c.batchWrites(false)  // what this turn wrote goes out before we wait
             }
             let wait: Duration = buffered ? .zero : (connections == nil ? .milliseconds(50) : .milliseconds(250))
+            LogOutput.standardError.flush()
             let (results, _) = http.poll(timeout: wait, extraDescriptors: fds)
-            // One turn's acks, outcome publishes and events leave in a few segments, not one each.
+            // One turn's acks, outcome publishes, events and log lines leave together, not one write each.
             for c in sockets { c.batchWrites(true) }
+            LogOutput.standardError.hold()
             for (id, result) in results {
                 if case .success(let r) = result {
                     CronqMetrics.httpStatus(r.status)
@@ -103,6 +105,7 @@ public final class WorkerLoop: @unchecked Sendable {
             }
             if !results.isEmpty { CronqMetrics.inFlight(machine.requestsInFlight) }
         }
+        LogOutput.standardError.flush()
         shutdown()
     }
 
