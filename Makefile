@@ -14,7 +14,7 @@ SWIFT_BUILD_FLAGS ?= -Xswiftc -warnings-as-errors
 SOAK_SECONDS ?= 600
 TEST_SOAK_SECONDS ?= 60
 
-.PHONY: lint cluster-up cluster-down test-cluster soak-cluster help deps build release test test-unit test-django chaos soak rabbitmq-up rabbitmq-down clean bench definitions demo demo-down docker-check fuzz
+.PHONY: bench-deps lint cluster-up cluster-down test-cluster soak-cluster help deps build release test test-unit test-django chaos soak rabbitmq-up rabbitmq-down clean bench definitions demo demo-down docker-check fuzz
 
 help:
 	@echo "make build        debug build of cronq, cronq-ticker, cronq-worker"
@@ -34,7 +34,7 @@ help:
 	@echo "make demo-down    clean up after a demo"
 	@echo "make docker-check the Dockerfile's build step on the host, and the compose file check"
 	@echo "make fuzz         a million random inputs each for the cron parser, the config loader and the job-message reader"
-	@echo "make bench        benchmarks (release mode)"
+	@echo "make bench        benchmarks (release mode; installs nginx-light for the worker bench; BENCH=cron|worker|nginx|ticker|cluster for one part)"
 	@echo "make definitions  regenerate topology/definitions.json from cronq.example.toml"
 	@echo "make clean        remove build output and the run folder"
 
@@ -131,7 +131,11 @@ test-unit: deps
 	$(SWIFT) test --filter 'CronqCoreTests|CronqAMQPTests|CronqHTTPTests'
 
 # Release build; starts the private broker for the worker numbers (and stops it afterwards if it started it).
-bench: deps
+# The worker bench's real web server; not needed by the tests.
+bench-deps: deps
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES=nginx-light
+
+bench: bench-deps
 	$(SWIFT) build -c release
 	@$(BROKER_UP); set +e; cluster=; \
 	if [ -z "$(BENCH)" ] || [ "$(BENCH)" = cluster ]; then scripts/cluster.sh up >/dev/null && cluster=1; fi; \
