@@ -5,15 +5,12 @@ import Foundation
 public import Logging
 import Synchronization
 
-/// The ticker: one connection that holds the leader lock and publishes fires on it.
+/// The ticker: one connection (``TickerConnection``) that holds the leader lock and publishes fires on it.
 ///
-/// **Leadership.** Every ticker consumes `cronq.ticker.leader`, a replicated (quorum) queue with a single
-/// active consumer, with prefetch 1; the active one receives the queue's token and leads while it holds
-/// it unacked. When the leader's connection or its node dies, the queue returns the token and activates
-/// the next consumer: no queue record of a dead node has to be deleted first, which RabbitMQ 4.2+
-/// (Khepri) no longer does for exclusive queues. A standby publishes a token every `lock_retry` when it
-/// sees none. A ticker that loses its connection stops firing at once. A lock over a network is not
-/// partition-safe, so a rare double fire must be harmless: it carries the same `message_id`.
+/// **Leadership.** Every ticker consumes the leader queue; the one that receives its token leads while
+/// its connection lives (``TickerConnection`` says why a token and not an exclusive queue). A ticker that
+/// loses its connection stops firing at once. A lock over a network is not partition-safe, so a rare
+/// double fire must be harmless: it carries the same `message_id`.
 ///
 /// **Fires.** The leader publishes every due fire pipelined with publisher confirms (mandatory,
 /// persistent) and reports a fire as fired only once it is confirmed; a nack, a return or a lost
@@ -37,16 +34,8 @@ public final class TickerLoop: @unchecked Sendable {
     private let stopRequested = Atomic<Bool>(false)
     private let reloadRequested = Atomic<Bool>(false)
 
-    var connection: AMQPConnection?
-    private var publishChannel: AMQPChannel?
-    private var eventsChannel: AMQPChannel?
-    /// Consumes the leader queue (prefetch 1): a delivery on it is the leader token.
-    private var leaderChannel: AMQPChannel?
-    /// Where the leader reads `cronq pause`/`resume` and the ends of `overlap = "skip"` runs.
-    private var controlChannel: AMQPChannel?
-    private var completionsChannel: AMQPChannel?
-    /// Every run's end, when the leader notifies or pauses jobs after failures.
-    private var outcomesChannel: AMQPChannel?
+    /// The connection and its channels, while there is one.
+    private var link: TickerConnection?
     /// Sends the leader's notices; started with the loop when `[[notify]]` has sinks.
     private var notifier: Notifier?
     private var nextLockTryMs: Int64 = 0
@@ -97,15 +86,18 @@ public final class TickerLoop: @unchecked Sendable {
             ])
         while !stopRequested.load(ordering: .relaxed) {
             if reloadRequested.exchange(false, ordering: .relaxed) { reload() }
-            if connection == nil {
-                if nowMs() >= reconnectAtMs { connect() }
-                if connection == nil { Thread.sleep(forTimeInterval: 0.05); continue }
+            guard let link = link ?? (nowMs() >= reconnectAtMs ? connect() : nil) else {
+                Thread.sleep(forTimeInterval: 0.05)
+                continue
             }
             do {
-                if !state.isLeading && nowMs() >= nextLockTryMs { try ensureToken() }
+                if !state.isLeading && nowMs() >= nextLockTryMs {
+                    nextLockTryMs = nowMs() + config.ticker.lockRetry.totalMilliseconds
+                    try link.offerToken(names: names)
+                }
                 // While a resource alarm blocks publishing, fires stay due in the planner: once unblocked
                 // they go out on time or, if late, through the job's catch-up policy.
-                if state.isLeading, connection?.isBlocked != true { try perform(state.plan(nowMs: nowMs())) }
+                if state.isLeading, !link.connection.isBlocked { try perform(state.plan(nowMs: nowMs())) }
                 try wait()
             } catch let e as AMQPError {
                 lost(e)
@@ -115,8 +107,8 @@ public final class TickerLoop: @unchecked Sendable {
         }
         let leading = state.isLeading
         if leading { try? perform([.publishCheckpoint]) }
-        connection?.close()
-        connection = nil
+        link?.close()
+        link = nil
         if leading { logger.info("leadership released", metadata: ["reason": "stopping"]) }
         let s = stats
         logger.info("ticker stopped", metadata: ["fired": "\(s.fired)", "failed": "\(s.failed)"])
@@ -132,26 +124,17 @@ public final class TickerLoop: @unchecked Sendable {
             case .publishCheckpoint:
                 try publishCheckpoint()
             case .ack(.control(let tag)):
-                try controlChannel?.ack(tag)
+                try link?.control?.ack(tag)
             case .ack(.completion(let tag)):
-                try completionsChannel?.ack(tag)
+                try link?.completions?.ack(tag)
             case .ack(.outcome(let tag)):
-                try outcomesChannel?.ack(tag)
+                try link?.outcomes?.ack(tag)
             case .notify(let notice):
                 notifier?.submit(notice)
             case .emit(let event):
                 emit(event)
             case .record(let r):
-                switch r {
-                case .fired(let job, _, _, let lateness, _):
-                    statsBox.withLock { $0.fired += 1 }
-                    CronqMetrics.fired(job, latenessMs: lateness)
-                case .fireFailed(let job, _, _):
-                    statsBox.withLock { $0.failed += 1 }
-                    CronqMetrics.fireFailed(job)
-                default:
-                    break
-                }
+                statsBox.withLock { r.count(in: &$0) }
                 logger.log(level: r.level, r.message, metadata: r.metadata)
             }
         }
@@ -159,31 +142,22 @@ public final class TickerLoop: @unchecked Sendable {
 
     // MARK: - Connection and leadership
 
-    private func connect() {
+    private func connect() -> TickerConnection? {
         do {
             let url = try broker.next()
-            let c = try AMQPConnection(url: url, name: "cronq-ticker/\(getpid())")
-            broker.declared(
-                try TopologyDeclarer(connection: c).apply(Topology(config: config), verifyWhenRefused: true),
-                logger: logger)
-            let p = try c.openChannel()
-            try p.enableConfirms()
-            eventsChannel = try c.openChannel()
-            let leader = try c.openChannel()
-            try leader.setPrefetch(1)
-            try leader.consume(queue: names.leaderQueue)
-            leaderChannel = leader
-            connection = c
-            publishChannel = p
+            let c = try TickerConnection(url: url, config: config) { broker.declared($0, logger: logger) }
+            link = c
             broker.connected(url)
             nextLockTryMs = 0
             statsBox.withLock { $0.connected = true }
             logger.info("connected; standing by for the leader lock", metadata: ["endpoint": "\(url)"])
+            return c
         } catch {
             var (delay, metadata) = broker.connectFailed()
             metadata["error"] = "\(error)"
             reconnectAtMs = nowMs() + delay.totalMilliseconds
             logger.error("cannot connect to the broker; retrying", metadata: metadata)
+            return nil
         }
     }
 
@@ -199,79 +173,32 @@ public final class TickerLoop: @unchecked Sendable {
         state.lost()
         statsBox.withLock { $0.connected = false }
         CronqMetrics.leader(false)
-        (leaderChannel, controlChannel, completionsChannel, publishChannel, eventsChannel) = (nil, nil, nil, nil, nil)
-        outcomesChannel = nil
-        connection?.close()
-        connection = nil
+        link?.close()
+        link = nil
         reconnectAtMs = nowMs() + broker.lost().totalMilliseconds
     }
 
-    /// A standby's part of the lock: when the leader queue shows no token ready, publish one (confirmed).
-    /// While a leader holds the token this adds at most one spare (the queue keeps one ready); with no
-    /// leader, the token goes to the active consumer, which may be this ticker.
-    private func ensureToken() throws {
-        guard let c = connection, let p = publishChannel else { return }
-        nextLockTryMs = nowMs() + config.ticker.lockRetry.totalMilliseconds
-        let ch = try c.openChannel()
-        defer { ch.close() }
-        guard try ch.inspectQueue(names.leaderQueue).messageCount == 0 else { return }
-        let token = AMQPMessage(
-            body: Array("leader".utf8),
-            properties: AMQPProperties(
-                contentType: "text/plain", deliveryMode: 2, type: "cronq.leader-token",
-                appID: JobMessageProperties.appTicker))
-        // A refused publish (the queue already holds a spare) is fine: the result is not needed.
-        _ = try p.publishAndConfirm(
-            [OutgoingMessage(exchange: "", routingKey: names.leaderQueue, message: token)], timeout: .seconds(10))
-    }
-
     /// The leader token arrived: this ticker leads until its connection ends.
-    private func becomeLeader(_ c: AMQPConnection) throws {
+    private func becomeLeader(_ link: TickerConnection) throws {
         statsBox.withLock {
             $0.isLeader = true
             $0.leadershipChanges += 1
         }
         CronqMetrics.leader(true)
-        let records = state.lead(checkpoint: try readCheckpoint(c), nowMs: nowMs())
-        cronq_release_free_memory()  // building the planner's jobs left garbage of the size of the config
-        controlChannel = try consumer(c, queue: names.controlQueue, prefetch: 16)
-        if state.needsCompletions { completionsChannel = try consumer(c, queue: names.completionsQueue, prefetch: 256) }
-        if state.needsOutcomes { outcomesChannel = try consumer(c, queue: names.outcomesQueue, prefetch: 256) }
-        try perform(records)
-    }
-
-    private func consumer(_ c: AMQPConnection, queue: String, prefetch: UInt16) throws -> AMQPChannel {
-        let ch = try c.openChannel()
-        try ch.setPrefetch(prefetch)
-        try ch.consume(queue: queue)
-        return ch
-    }
-
-    /// Reads the last checkpoint without consuming it (get, then reject with requeue).
-    private func readCheckpoint(_ c: AMQPConnection) throws -> Checkpoint? {
-        let ch = try c.openChannel()
-        defer { ch.close() }
-        let peek = try CheckpointPeek.peek(ch, names: names)
+        let peek = try link.peekCheckpoint(names: names)
         if peek == .unreadable { logger.warning("ignoring an unreadable checkpoint in \(names.stateQueue)") }
-        return peek.checkpoint
+        let records = state.lead(checkpoint: peek.checkpoint, nowMs: nowMs())
+        cronq_release_free_memory()  // building the planner's jobs left garbage of the size of the config
+        try link.consumeLeaderQueues(names: names, completions: state.needsCompletions, outcomes: state.needsOutcomes)
+        try perform(records)
     }
 
     // MARK: - Publishing
 
     /// Publishes fires as one confirmed batch; only confirmed ones count as fired, the rest are retried.
     private func publish(_ fires: [LeaderState.Outgoing]) throws {
-        guard let ch = publishChannel else { return }
-        let batch = fires.map { o in
-            let m = JobMessage(job: o.job, scheduledAt: o.fire.instant)
-            var message = AMQPMessage(
-                body: m.encoded(),
-                properties: AMQPProperties(
-                    contentType: JobMessageProperties.contentType, deliveryMode: 2, messageID: m.messageID,
-                    timestamp: UInt64(o.fire.instant), type: JobMessageProperties.type,
-                    appID: JobMessageProperties.appTicker))
-            MessageSignature.apply(to: &message, key: config.amqp.messageKey)
-            return OutgoingMessage(exchange: names.jobsExchange, routingKey: o.job.routingQueue, message: message)
-        }
+        guard let ch = link?.publish else { return }
+        let batch = fires.map { $0.message(names: names, key: config.amqp.messageKey) }
         let results: [PublishConfirms<Int>.Outcome?]
         do {
             results = try ch.publishAndConfirm(batch, timeout: .seconds(30))
@@ -283,8 +210,8 @@ public final class TickerLoop: @unchecked Sendable {
     }
 
     private func publishCheckpoint() throws {
-        guard state.checkpointDirty, let ch = publishChannel, connection?.isBlocked != true else { return }
-        let r = try ch.publishAndConfirm([
+        guard state.checkpointDirty, let link, !link.connection.isBlocked else { return }
+        let r = try link.publish.publishAndConfirm([
             OutgoingMessage(
                 exchange: "", routingKey: names.stateQueue,
                 message: AMQPMessage(
@@ -299,8 +226,8 @@ public final class TickerLoop: @unchecked Sendable {
 
     /// Best effort, like every event: a full or blocked broker never holds up a fire for an event.
     private func emit(_ e: OutcomeEvent) {
-        guard let ch = eventsChannel, let c = connection, !c.isBlocked else { return }
-        _ = try? ch.publish(
+        guard let link, !link.connection.isBlocked else { return }
+        _ = try? link.events.publish(
             exchange: names.eventsExchange, routingKey: e.routingKey,
             message: AMQPMessage(
                 body: e.encoded(),
@@ -313,33 +240,33 @@ public final class TickerLoop: @unchecked Sendable {
     /// Sleeps until the next fire or lock attempt (at most 250 ms, so stop and reload are prompt),
     /// servicing the connection (heartbeats, blocked/unblocked) meanwhile.
     private func wait() throws {
-        guard let c = connection else { return }
+        guard let link else { return }
         let now = nowMs()
         var until = now + 250
         if state.isLeading, let due = state.nextDueMs { until = min(until, due) }
         if !state.isLeading { until = min(until, nextLockTryMs) }
-        guard let event = try c.nextEvent(timeout: .milliseconds(max(0, until - now))) else { return }
+        guard let event = try link.connection.nextEvent(timeout: .milliseconds(max(0, until - now))) else { return }
         switch event {
         case .channelClosed(let ch, let e):
-            if ch == publishChannel?.id || ch == leaderChannel?.id { throw e }
-        case .consumerCancelled(let ch, _) where ch == leaderChannel?.id:
+            if ch == link.publish.id || ch == link.leader.id { throw e }
+        case .consumerCancelled(let ch, _) where ch == link.leader.id:
             throw AMQPError(.channelClosed, detail: "the broker cancelled the leader-queue consumer (queue deleted?)")
-        case .delivery(let d) where d.channel == leaderChannel?.id:
+        case .delivery(let d) where d.channel == link.leader.id:
             if state.isLeading {
                 // A second token (prefetch 1 makes this rare): back to the queue, as a spare.
-                try leaderChannel?.nack(d.deliveryTag, requeue: true)
+                try link.leader.nack(d.deliveryTag, requeue: true)
             } else {
-                try becomeLeader(c)
+                try becomeLeader(link)
             }
         case .blocked(let reason):
             logger.warning("broker blocked publishing (resource alarm); fires wait", metadata: ["reason": "\(reason)"])
         case .unblocked:
             logger.info("broker unblocked publishing")
-        case .delivery(let d) where d.channel == controlChannel?.id:
+        case .delivery(let d) where d.channel == link.control?.id:
             try perform(state.control(ControlMessage.decode(d.message.body), tag: d.deliveryTag, nowMs: nowMs()))
-        case .delivery(let d) where d.channel == completionsChannel?.id:
+        case .delivery(let d) where d.channel == link.completions?.id:
             try perform(state.completion(OutcomeEvent.decodeAll(d.message.body), tag: d.deliveryTag))
-        case .delivery(let d) where d.channel == outcomesChannel?.id:
+        case .delivery(let d) where d.channel == link.outcomes?.id:
             try perform(state.outcomes(OutcomeEvent.decodeAll(d.message.body), tag: d.deliveryTag, nowMs: nowMs()))
         default:
             break
@@ -357,18 +284,16 @@ public final class TickerLoop: @unchecked Sendable {
             if new.amqp.messageKeyMissing { throw ConfigError(issues: [Self.missingKeyIssue(path)]) }
             let old = Set(config.jobs.map(\.name))
             let now = Set(new.jobs.map(\.name))
-            if let c = connection {
-                try TopologyDeclarer(connection: c).apply(Topology(config: new), verifyWhenRefused: true)
+            if let link {
+                try TopologyDeclarer(connection: link.connection).apply(Topology(config: new), verifyWhenRefused: true)
             }
             state.reload(new, nowMs: nowMs())
             broker.reload(endpoints: new.amqp.endpoints)
             names = Topology.Names(prefix: new.amqp.prefix)
             // The first `overlap = "skip"` job needs the ends of runs now, not at the next leadership change.
-            if state.isLeading, state.needsCompletions, completionsChannel == nil, let c = connection {
-                completionsChannel = try consumer(c, queue: names.completionsQueue, prefetch: 256)
-            }
-            if state.isLeading, state.needsOutcomes, outcomesChannel == nil, let c = connection {
-                outcomesChannel = try consumer(c, queue: names.outcomesQueue, prefetch: 256)
+            if state.isLeading {
+                try link?.consumeLeaderQueues(
+                    names: names, completions: state.needsCompletions, outcomes: state.needsOutcomes)
             }
             cronq_release_free_memory()
             logger.notice(
