@@ -120,8 +120,11 @@ struct ClusterTests {
         #expect(
             waitFor(15) { acquisitions() > acquiredBefore },
             "a ticker on the majority side leads within 15 s of the leader's node being cut off")
+        // The majority sees the node go at once and hands the token on; the minority node closes its clients
+        // when it pauses, a moment later (its fires meanwhile cannot be confirmed: no quorum there).
         #expect(
-            d.tickerLog(leader).contains("leadership lost"), "the leader on the minority side gave leadership up")
+            waitFor(10) { d.tickerLog(leader).contains("leadership lost") },
+            "the leader on the minority side gave leadership up")
         let takenAt = Int64(Date().timeIntervalSince1970)
         Thread.sleep(forTimeInterval: 15)
         // Past the takeover, the instants of the partition are fired by one ticker only: the minority-side
