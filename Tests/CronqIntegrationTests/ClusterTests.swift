@@ -22,24 +22,36 @@ struct ClusterTests {
         return port.flatMap(cluster.node(ofPort:))
     }
 
+    /// Every-second jobs flowing on the cluster through 2 tickers and 3 workers; returns the deployment,
+    /// the leading ticker's slot and the node it is connected to.
+    static func flowing(on cluster: TestCluster, jobPrefix: String) throws -> (Deployment, leader: Int, node: Int) {
+        let d = try Deployment(
+            broker: cluster, jobs: (0..<4).map { ("\(jobPrefix)\($0)", "* * * * * *", "/random-fail/0") })
+        do {
+            try d.startTicker()
+            try d.startTicker()
+            for _ in 0..<3 { try d.startWorker() }
+            #expect(waitFor(30) { d.leaderIndex() != nil && d.logs("worker").contains("outcome=success") })
+            Thread.sleep(forTimeInterval: 3)
+            let leader = try #require(d.leaderIndex())
+            let node = try #require(
+                Self.node(in: d.tickerLog(leader), cluster: cluster, after: "standing by for the leader lock"))
+            return (d, leader, node)
+        } catch {
+            d.stop()
+            throw error
+        }
+    }
+
     @Test(
         "the leader's node and then a worker's node are SIGKILLed: leadership moves within 15 s, workers move, nothing is lost"
     )
     func nodeLoss() throws {
         let cluster = try TestCluster()
         defer { cluster.stop() }
-        let d = try Deployment(broker: cluster, jobs: (0..<4).map { ("k\($0)", "* * * * * *", "/random-fail/0") })
-        defer { d.stop() }
-        try d.startTicker()
-        try d.startTicker()
-        for _ in 0..<3 { try d.startWorker() }
-        #expect(waitFor(30) { d.leaderIndex() != nil && d.logs("worker").contains("outcome=success") })
-        Thread.sleep(forTimeInterval: 3)
-
         // (a) The node the leading ticker is connected to.
-        let leader = try #require(d.leaderIndex())
-        let leaderNode = try #require(
-            Self.node(in: d.tickerLog(leader), cluster: cluster, after: "standing by for the leader lock"))
+        let (d, _, leaderNode) = try Self.flowing(on: cluster, jobPrefix: "k")
+        defer { d.stop() }
         let killedAt = Date()
         try cluster.kill(leaderNode)
         let acquiredBefore = d.logs("ticker").components(separatedBy: "leadership acquired").count
@@ -102,17 +114,8 @@ struct ClusterTests {
     func partition() throws {
         let cluster = try TestCluster()
         defer { cluster.stop() }
-        let d = try Deployment(broker: cluster, jobs: (0..<4).map { ("p\($0)", "* * * * * *", "/random-fail/0") })
+        let (d, leader, node) = try Self.flowing(on: cluster, jobPrefix: "p")
         defer { d.stop() }
-        try d.startTicker()
-        try d.startTicker()
-        for _ in 0..<3 { try d.startWorker() }
-        #expect(waitFor(30) { d.leaderIndex() != nil && d.logs("worker").contains("outcome=success") })
-        Thread.sleep(forTimeInterval: 3)
-
-        let leader = try #require(d.leaderIndex())
-        let node = try #require(
-            Self.node(in: d.tickerLog(leader), cluster: cluster, after: "standing by for the leader lock"))
         func acquisitions() -> Int { d.logs("ticker").components(separatedBy: "leadership acquired").count }
         let acquiredBefore = acquisitions()
         let cutAt = Int64(Date().timeIntervalSince1970)

@@ -55,34 +55,33 @@ public final class TestCluster: BrokerUnderTest, @unchecked Sendable {
     /// SIGKILL, as a crashed host: no goodbye to clients or peers.
     public func kill(_ node: Int) throws {
         try script(["kill", "\(node)"])
-        lock.lock()
-        killed.insert(node)
-        lock.unlock()
+        mark(node, down: true)
     }
 
     /// Starts a killed node again; it rejoins the cluster with its data.
     public func start(_ node: Int) throws {
         try script(["start", "\(node)"])
-        lock.lock()
-        killed.remove(node)
-        lock.unlock()
+        mark(node, down: false)
     }
 
     /// Cuts a node off from the other two (`cluster.sh partition`): under `pause_minority` it pauses and
     /// closes its clients' connections; the majority goes on. Clients on loopback still reach every node.
     public func partition(_ node: Int) throws {
         try script(["partition", "\(node)"])
-        lock.lock()
-        killed.insert(node)
-        lock.unlock()
+        mark(node, down: true)
     }
 
     /// Ends ``partition(_:)``: the node reconnects and, no longer in a minority, starts serving again.
     public func heal(_ node: Int) throws {
         try script(["heal", "\(node)"])
+        mark(node, down: false)
+    }
+
+    /// Keeps ``url`` and ``managementURL`` on nodes that serve.
+    private func mark(_ node: Int, down: Bool) {
         lock.lock()
-        killed.remove(node)
-        lock.unlock()
+        defer { lock.unlock() }
+        if down { killed.insert(node) } else { killed.remove(node) }
     }
 
     /// Whether every node runs RabbitMQ and sees the other two (from node `asking`'s view).
