@@ -116,6 +116,8 @@ protocol BenchBackend: AnyObject {
     var port: Int { get }
     /// Requests answered so far.
     var requests: Int { get }
+    /// CPU seconds the backend has used so far.
+    var cpuSeconds: Double { get }
     func stop()
 }
 

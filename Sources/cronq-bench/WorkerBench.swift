@@ -83,7 +83,7 @@ enum WorkerBench {
         var cpuMsPerJob: Double
         var rssMiB: Double
         var brokerMsPerJob: Double
-        /// This process's CPU per job while the worker ran: the stub backend, plus the queue-count probe.
+        /// The backend's CPU per job while the worker ran (the stub's is this process's, the queue-count probe included).
         var stubMsPerJob: Double
     }
 
@@ -102,7 +102,6 @@ enum WorkerBench {
     ///   - backend: answers the calls; the bench waits until it has seen `expectedCalls`.
     ///   - logLevel: the worker's `--log-level`; its log goes to a file, as to a journal in production.
     ///   - processURLs: the worker's endpoints (`urls`), when they are not just `url` (a cluster).
-    /// - Returns: `stubMsPerJob` is the backend's CPU per job (this process's, for the stub).
     static func worker(
         _ url: String, count: Int, backend stub: any BenchBackend, expectedCalls expected: Int, concurrency: Int,
         logLevel: String, processURLs: String? = nil
@@ -157,8 +156,7 @@ enum WorkerBench {
         }
         let broker0 = brokerCPU()
         let (cpu0, _) = procStats(p.processIdentifier)
-        let (own0, _) = procStats(getpid())
-        let nginx0 = (stub as? NginxServer)?.cpuSeconds
+        let backend0 = stub.cpuSeconds
         let start = ContinuousClock.now
         while true {
             let ready = try probe.inspectQueue(names.workQueue("default")).messageCount
@@ -172,13 +170,13 @@ enum WorkerBench {
         }
         let broker = brokerCPU() - broker0
         let (cpu1, rss) = procStats(p.processIdentifier)
-        let own = nginx0.map { (stub as! NginxServer).cpuSeconds - $0 } ?? (procStats(getpid()).0 - own0)
+        let backendCPU = stub.cpuSeconds - backend0
         let cpu = cpu1 - cpu0
         p.terminate()
         p.waitUntilExit()
         return Run(
             jobsPerSecond: Double(count) / elapsed, cpuMsPerJob: cpu * 1000 / Double(count), rssMiB: rss,
-            brokerMsPerJob: broker * 1000 / Double(count), stubMsPerJob: own * 1000 / Double(count))
+            brokerMsPerJob: broker * 1000 / Double(count), stubMsPerJob: backendCPU * 1000 / Double(count))
     }
 
     /// CPU seconds (user + system) and peak RSS in MiB of a running process, from /proc.

@@ -20,6 +20,12 @@ public struct Topology: Sendable, Equatable {
         public var name: String
         public var arguments: [(key: String, value: Argument)]
 
+        /// `x-queue-type`: `quorum` or `stream` for every cronq queue.
+        public var type: Argument? { arguments.first { $0.key == "x-queue-type" }?.value }
+
+        /// Whether RabbitMQ keeps replicas of it (a quorum queue or a stream).
+        public var isReplicated: Bool { type == .string("quorum") || type == .string("stream") }
+
         public static func == (a: Queue, b: Queue) -> Bool {
             a.name == b.name && a.arguments.map(\.key) == b.arguments.map(\.key)
                 && a.arguments.map(\.value) == b.arguments.map(\.value)
@@ -194,7 +200,7 @@ public struct Topology: Sendable, Equatable {
         // (RabbitMQ uses every node when there are fewer) and an explicit delivery limit on every quorum queue.
         guard let replicas else { return }  // nil: the arguments of cronq before clusters (upgrade tests)
         for i in self.queues.indices {
-            let type = self.queues[i].arguments.first { $0.key == "x-queue-type" }?.value
+            let type = self.queues[i].type
             if type == .string("quorum") {
                 self.queues[i].arguments.append(("x-quorum-initial-group-size", .int(Int64(replicas))))
                 if !self.queues[i].arguments.contains(where: { $0.key == "x-delivery-limit" }) {

@@ -67,16 +67,10 @@ public struct LogfmtHandler: LogHandler {
         }
     }
 
-    /// Values come partly from outside (message ids, error excerpts of a backend's answer): a CR, LF,
-    /// ESC or other control character is escaped, so that no value can forge a line or rewrite a terminal.
-    static func quote(_ s: String) -> String {
-        var out: [UInt8] = []
-        appendQuoted(s, to: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// `s` as it is when it needs no quotes (checked byte by byte: every byte that could need them is
-    /// ASCII, or the lead byte of C1 controls, U+2028 and U+2029), else quoted and escaped.
+    /// `s` as it is when it needs no quotes, else quoted and escaped. Values come partly from outside
+    /// (message ids, error excerpts of a backend's answer): a CR, LF, ESC or other control character is
+    /// escaped, so that no value can forge a line or rewrite a terminal. Checked byte by byte first: every
+    /// byte that could need quotes is ASCII, or the lead byte of C1 controls, U+2028 and U+2029.
     static func appendQuoted(_ s: String, to out: inout [UInt8]) {
         var plain = !s.isEmpty
         for b in s.utf8

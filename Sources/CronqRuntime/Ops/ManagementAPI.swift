@@ -1,3 +1,5 @@
+import CronqAMQP
+import CronqCore
 import CronqHTTP
 import Foundation
 
@@ -5,6 +7,11 @@ import Foundation
 /// which passive declares cannot give. Best effort: a failing API leaves the fields empty, and its
 /// counts lag by a few seconds (the API's statistics interval), so alerts use the passive-declare counts.
 enum ManagementAPI {
+    /// The vhost the API is asked about: the first endpoint's (every endpoint of a cluster names the same).
+    static func vhost(of config: CronqConfig) -> String {
+        (try? AMQPURL(config.amqp.endpoints[0]).vhost) ?? "/"
+    }
+
     static func fill(_ rows: inout [QueueStatus.Row], baseURL: String, vhost: String) {
         let base = trimmed(baseURL)
         let v = percentEncode(vhost)

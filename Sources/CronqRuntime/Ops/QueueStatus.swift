@@ -84,8 +84,7 @@ public struct QueueStatus: Sendable {
         let paused = checkpoint?.paused.filter { $0.value.holds(at: now) } ?? [:]
         ch.close()
         if let management = config.amqp.managementURL {
-            let vhost = (try? AMQPURL(config.amqp.endpoints[0]).vhost) ?? "/"
-            ManagementAPI.fill(&rows, baseURL: management, vhost: vhost)
+            ManagementAPI.fill(&rows, baseURL: management, vhost: ManagementAPI.vhost(of: config))
         }
         var status = QueueStatus(rows: rows, leader: leader, oldestDeadAgeSeconds: oldest, paused: paused, at: now)
         status.tickers = tickers

@@ -13,13 +13,9 @@ public enum TopologyApply {
         let topology = Topology(config: config)
         var report = try TopologyDeclarer(connection: connection).apply(topology)
         if let management = config.amqp.managementURL {
-            let replicated = topology.queues.filter { q in
-                q.arguments.contains {
-                    $0.key == "x-queue-type" && ($0.value == .string("quorum") || $0.value == .string("stream"))
-                }
-            }.map(\.name)
-            let vhost = (try? AMQPURL(config.amqp.endpoints[0]).vhost) ?? "/"
-            let r = ManagementAPI.replication(of: replicated, baseURL: management, vhost: vhost)
+            let r = ManagementAPI.replication(
+                of: topology.queues.filter(\.isReplicated).map(\.name), baseURL: management,
+                vhost: ManagementAPI.vhost(of: config))
             if let nodes = r.nodes {
                 report.warnings += ReplicaCheck.warnings(
                     members: r.members, asked: config.amqp.replicas, clusterNodes: nodes)
