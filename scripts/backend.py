@@ -69,6 +69,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         entry = {
             "t": time.time(),
+            "t0": getattr(self, "_t0", None),  # when the request arrived: [t0, t] is its time in flight
             "method": self.command,
             "path": self.path,
             "status": status,
@@ -104,6 +105,7 @@ class Handler(BaseHTTPRequestHandler):
         return hmac.compare_digest(got.encode(), ("Bearer " + token).encode())
 
     def _handle(self):
+        self._t0 = time.time()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         self._body = body

@@ -30,10 +30,12 @@ final class Deployment: @unchecked Sendable {
 
     /// - Parameter jobs: `(name, 6-field schedule, path)`; every job catches up `all` missed fires.
     /// - Parameter jobExtra: more TOML lines for some jobs, by name (e.g. `overlap = "skip"`).
+    /// - Parameter backendExtra: more keys of `[backends.default]` (limits, breaker).
     /// - Parameter extra: more TOML at the end (`[[notify]]` sinks); `BACKEND` is replaced by the backend's URL.
     init(
         broker: any BrokerUnderTest, jobs: [(name: String, schedule: String, path: String)], maxAttempts: Int = 5,
-        backoff: [String] = ["1s", "2s"], timeout: String = "3s", jobExtra: [String: String] = [:], extra: String = ""
+        backoff: [String] = ["1s", "2s"], timeout: String = "3s", jobExtra: [String: String] = [:], extra: String = "",
+        backendExtra: String = ""
     ) throws {
         self.broker = broker
         self.jobs = jobs
@@ -54,6 +56,7 @@ final class Deployment: @unchecked Sendable {
             signing_secret = "${DEP_SIGNING}"
             timeout = "\(timeout)"
             connect_timeout = "1s"
+            \(backendExtra)
             [retry]
             max_attempts = \(maxAttempts)
             backoff = [\(backoff.map { "\"\($0)\"" }.joined(separator: ", "))]

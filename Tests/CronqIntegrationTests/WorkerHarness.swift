@@ -21,7 +21,7 @@ final class WorkerHarness: @unchecked Sendable {
     init(
         brokerURL: String = TestBroker.url!, backoff: [String] = ["1s", "2s"], maxAttempts: Int = 3,
         timeout: String = "5s",
-        extraConfig: String = "", extraJobs: String = "", amqpExtra: String = ""
+        extraConfig: String = "", extraJobs: String = "", amqpExtra: String = "", backendExtra: String = ""
     ) throws {
         self.brokerURL = brokerURL
         dir = FileManager.default.temporaryDirectory.appendingPathComponent(prefix)
@@ -38,6 +38,7 @@ final class WorkerHarness: @unchecked Sendable {
         base_url = "http://127.0.0.1:\(backend.port)"
         token = "${WT_TOKEN}"
         timeout = "\(timeout)"
+        \(backendExtra)
         [retry]
         max_attempts = \(maxAttempts)
         backoff = [\(backoff.map { "\"\($0)\"" }.joined(separator: ", "))]
@@ -160,12 +161,14 @@ final class WorkerHarness: @unchecked Sendable {
 
     func stop() {
         for w in workers { w.stop() }
+        let guardQueues = ((try? config()).map(GuardQueues.names) ?? [])
         backend.stop()
         let t = Topology(
             config: (try? config()) ?? (try! ConfigLoader(environment: ["WT_TOKEN": "x"]).load(path: configPath)))
         try? onThreadSync { [brokerURL] in
             let ch = try AMQPConnection(url: AMQPURL(brokerURL)).openChannel()
             for q in t.queues { _ = try? ch.deleteQueue(q.name) }
+            for q in guardQueues { _ = try? ch.deleteQueue(q) }
             for x in t.exchanges { try? ch.deleteExchange(x.name) }
         }
         try? FileManager.default.removeItem(at: dir)

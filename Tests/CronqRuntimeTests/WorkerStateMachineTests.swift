@@ -74,6 +74,11 @@ struct WorkerStateMachineTests {
                 default: return "\(r)".prefix { $0 != "(" }.description
                 }
             case .finish: return "finish"
+            case .guardConsume(let q, _, let prefetch): return "consume \(q) prefetch \(prefetch)"
+            case .guardCancel(let tag): return "stop \(tag)"
+            case .guardAck(let tag): return "use token \(tag)"
+            case .guardRelease(let tag): return "give back \(tag)"
+            case .guardPublish(let o): return "announce \(o.routingKey)"
             }
         }
     }

@@ -256,10 +256,10 @@ struct Builder {
         if let proxy, !(proxy.hasPrefix("http://") || proxy.hasPrefix("https://") || proxy.hasPrefix("socks5://")) {
             issues.add(nil, t.key("proxy"), "must be an http://, https:// or socks5:// URL")
         }
+        let limits = self.limits(t, timeout: timeout)
         t.finish(allowed: [
             "base_url", "token", "token_file", "timeout", "connect_timeout", "signing_secret", "signing_secrets",
-            "signing_secret_file",
-            "ca_file", "proxy",
+            "signing_secret_file", "ca_file", "proxy", "max_in_flight", "rate", "burst", "breaker",
         ])
         guard ok, let base else { return nil }
         var trimmed = base
@@ -273,7 +273,47 @@ struct Builder {
             name: name, baseURL: trimmed, token: token ?? Secret(""), timeout: timeout, connectTimeout: connect,
             signingSecrets: signing.filter { !$0.isEmpty }, caFile: ca)
         b.proxy = proxy
+        b.limits = limits
         return b
+    }
+
+    /// `max_in_flight`, `rate` + `burst` and `breaker` of one backend.
+    func limits(_ t: TableReader, timeout: Duration) -> BackendLimits {
+        var limits = BackendLimits()
+        if let n = t.int("max_in_flight") {
+            if n < 1 || n > 10_000 {
+                issues.add(nil, t.key("max_in_flight"), "must be between 1 and 10000, got \(n)")
+            } else {
+                limits.maxInFlight = n
+            }
+        }
+        let burst = t.int("burst")
+        if let burst, burst < 1 || burst > 10_000 {
+            issues.add(nil, t.key("burst"), "must be between 1 and 10000, got \(burst)")
+        }
+        if let text = t.string("rate") {
+            if let rate = BackendLimits.Rate.parse(text, burst: min(max(burst ?? 1, 1), 10_000)) {
+                limits.rate = rate
+            } else {
+                issues.add(nil, t.key("rate"), "'\(text)' is not a rate (write e.g. \"20/s\", \"600/m\" or \"100/h\")")
+            }
+        } else if burst != nil {
+            issues.add(nil, t.key("burst"), "only means something with a rate (rate = \"20/s\")")
+        }
+        if let bt = t.table("breaker") {
+            var breaker = BackendLimits.Breaker()
+            if let f = bt.int("failures") {
+                if f < 1 {
+                    issues.add(nil, bt.key("failures"), "must be 1 or more, got \(f)")
+                } else {
+                    breaker.failures = f
+                }
+            }
+            if let d = bt.duration("cool_down") { breaker.coolDown = d }
+            bt.finish(allowed: ["failures", "cool_down"])
+            limits.breaker = breaker
+        }
+        return limits
     }
 
     /// A credential as written: no whitespace or control characters (a pasted newline or a space

@@ -46,8 +46,6 @@ extension Builder {
             for e in list {
                 if let v = NotifySink.Event(rawValue: e) {
                     events.insert(v)
-                } else if e == "breaker" {
-                    fail("events", "'breaker' needs the circuit breaker, which this cronq does not have yet")
                 } else {
                     let known = NotifySink.Event.allCases.map(\.rawValue).joined(separator: ", ")
                     fail("events", "'\(Printable.escaped(e))' is not one of \(known)")
@@ -57,8 +55,8 @@ extension Builder {
         var rateCount = 10
         var ratePeriod: Duration = .seconds(60)
         if let r = t.string("rate") {
-            if let parsed = Self.rate(r) {
-                (rateCount, ratePeriod) = parsed
+            if let parsed = BackendLimits.Rate.parse(r) {
+                (rateCount, ratePeriod) = (parsed.count, parsed.period)
             } else {
                 fail("rate", "'\(Printable.escaped(r))' must be N/s, N/m or N/h with N ≥ 1 (e.g. 10/m)")
             }
@@ -79,17 +77,5 @@ extension Builder {
         return NotifySink(
             name: name, kind: kind, url: url, events: events, signingSecret: signing, rateCount: rateCount,
             ratePeriod: ratePeriod, failingAfter: failingAfter)
-    }
-
-    /// `10/m`: a count and its period.
-    static func rate(_ text: String) -> (Int, Duration)? {
-        let parts = text.split(separator: "/")
-        guard parts.count == 2, let n = Int(parts[0]), n >= 1 else { return nil }
-        switch parts[1] {
-        case "s": return (n, .seconds(1))
-        case "m": return (n, .seconds(60))
-        case "h": return (n, .seconds(3600))
-        default: return nil
-        }
     }
 }

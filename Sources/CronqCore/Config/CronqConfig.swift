@@ -62,6 +62,8 @@ public struct CronqConfig: Sendable {
         public var proxy: String? = nil
         /// CA bundle to verify the backend with; nil uses the system's.
         public var caFile: String?
+        /// Limits across every worker and the circuit breaker; empty by default.
+        public var limits = BackendLimits()
 
         public init(
             name: String, baseURL: String, token: Secret, timeout: Duration = .seconds(30),

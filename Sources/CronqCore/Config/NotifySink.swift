@@ -20,6 +20,8 @@ public struct NotifySink: Sendable {
         case recovered
         /// A job paused by `pause_after_failures`.
         case paused
+        /// A backend's circuit breaker opened, or closed again (`backend.<name>.open|closed`).
+        case breaker
 
         public static func < (a: Event, b: Event) -> Bool { a.rawValue < b.rawValue }
     }

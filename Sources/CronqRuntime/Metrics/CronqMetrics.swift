@@ -25,6 +25,10 @@ enum CronqMetrics {
     static func dead(reason: String) {
         Counter(label: "cronq_worker_dead_letters_total", dimensions: [("reason", reason)]).increment()
     }
+    /// `cronq_breaker_state{backend}`: 0 closed, 1 half-open, 2 open.
+    static func breaker(backend: String, state: Int) {
+        Gauge(label: "cronq_breaker_state", dimensions: [("backend", backend)]).record(state)
+    }
     static func workerConnected(_ up: Bool) {
         Gauge(label: "cronq_worker_connected").record(up ? 1 : 0)
     }

@@ -17,6 +17,8 @@ struct Notice: Sendable, Equatable {
     var consecutiveDead = 0
     /// What to run next, for a person reading it.
     var hint: String
+    /// The backend, for `breaker` (whose `job` is empty: a breaker is about every job of the backend).
+    var backend: String? = nil
 
     /// cronq's webhook body (DESIGN.md): `{"v":1,"event","job","message_id","attempt","status","reason","error","at","hint"}`.
     func webhookBody() -> [UInt8] {
@@ -32,6 +34,7 @@ struct Notice: Sendable, Equatable {
         w.key("error"); w.optionalString(error); w.raw(",")
         w.key("at"); w.string(Timestamp.iso(at)); w.raw(",")
         w.key("hint"); w.string(hint)
+        if let backend { w.raw(","); w.key("backend"); w.string(backend) }
         w.raw("}")
         return w.bytes
     }
@@ -46,6 +49,10 @@ struct Notice: Sendable, Equatable {
         case .silent: return "cronq: job \(job) is silent: \(reason ?? "no success recently")"
         case .recovered: return "cronq: job \(job) recovered: a run succeeded"
         case .paused: return "cronq: job \(job) was paused after \(consecutiveDead) dead runs in a row"
+        case .breaker:
+            return reason == "closed"
+                ? "cronq: backend \(backend ?? "-") answers again: its circuit breaker closed"
+                : "cronq: backend \(backend ?? "-") is failing: its circuit breaker opened, calls wait"
         }
     }
 

@@ -14,6 +14,9 @@ final class WorkerConnections {
     let events: AMQPChannel
     let consume: AMQPConnection
     let consumeChannel: AMQPChannel
+    /// Permits, rate tokens and breaker announcements (nil when no backend has limits): a channel of its
+    /// own so that its prefetch and acks never mix with the work deliveries'.
+    private(set) var guardChannel: AMQPChannel?
     /// Consumer tag → work queue name (without prefix).
     private(set) var consumers: [String: String] = [:]
 
@@ -44,6 +47,9 @@ final class WorkerConnections {
             throw error
         }
         do {
+            if options.config.backends.values.contains(where: { !$0.limits.isEmpty }) {
+                guardChannel = try Self.openGuard(consume, publish: publish, config: options.config, names: names)
+            }
             // Serial jobs' queues first, each consumer with prefetch 1 (QoS is per consumer, set before
             // it starts): with the queue's single active consumer, one run at a time cluster-wide.
             let serial = options.queues.filter { $0.hasPrefix(CronqConfig.serialQueuePrefix) }
@@ -61,6 +67,27 @@ final class WorkerConnections {
         }
     }
 
+    /// Creates the guard queues (once across every process, see ``GuardQueues``) and opens the guard
+    /// channel; with a breaker, a private queue hears every backend's announcements.
+    private static func openGuard(
+        _ consume: AMQPConnection, publish: AMQPConnection, config: CronqConfig, names: Topology.Names
+    ) throws -> AMQPChannel {
+        try GuardQueues.prepare(publish, config: config)
+        let ch = try consume.openChannel()
+        let breakers = config.backends.values.filter { $0.limits.breaker != nil }.map(\.name).sorted()
+        if !breakers.isEmpty {
+            // Exclusive, and expiring: on RabbitMQ 4.2+ a dead node keeps its exclusive queues until it returns.
+            var args = AMQPTable()
+            args["x-expires"] = .int64(60_000)
+            let q = try ch.declareQueue("", durable: false, exclusive: true, autoDelete: true, arguments: args).name
+            for b in breakers {
+                try ch.bindQueue(q, exchange: names.eventsExchange, routingKey: "backend.\(b).*")
+            }
+            try ch.consume(queue: q, consumerTag: WorkerStateMachine.breakerTag, noAck: true)
+        }
+        return ch
+    }
+
     /// Both sockets, for the loop's poll set.
     var all: [AMQPConnection] { [consume, publish] }
 
@@ -73,6 +100,7 @@ final class WorkerConnections {
     func closeGracefully() {
         for c in all { c.batchWrites(false) }
         consumeChannel.close()
+        guardChannel?.close()
         confirm.close()
         events.close()
         close()

@@ -37,6 +37,8 @@ public final class WorkerLoop: @unchecked Sendable {
         public var retried = 0
         public var dead = 0
         public var publishFailures = 0
+        /// Messages sent to wait in a retry tier because their backend's breaker was open.
+        public var delayed = 0
         public var reconnects = 0
         public var connected = false
     }
@@ -45,7 +47,9 @@ public final class WorkerLoop: @unchecked Sendable {
 
     public init(options: WorkerOptions, logger: Logger) {
         self.options = options
-        self.machine = WorkerStateMachine(.init(options: options))
+        let host = ProcessInfo.processInfo.hostName
+        let id = "\(host)/\(getpid())/\(UInt32.random(in: 0...UInt32.max))"
+        self.machine = WorkerStateMachine(.init(options: options, workerID: id))
         self.broker = BrokerConnector(endpoints: options.config.amqp.endpoints, maximumDelay: options.maxReconnectDelay)
         self.logger = logger
     }
@@ -166,6 +170,23 @@ public final class WorkerLoop: @unchecked Sendable {
             self.record(record)
         case .finish:
             finished = true
+        case .guardConsume(let queue, let tag, let prefetch):
+            guard let c = connections, let ch = c.guardChannel else { return }
+            c.consume.batchWrites(false)  // an RPC: its request must not wait in a corked socket
+            try ch.setPrefetch(UInt16(clamping: prefetch))
+            try ch.consume(queue: queue, consumerTag: tag)
+        case .guardCancel(let tag):
+            connections?.consume.batchWrites(false)
+            try connections?.guardChannel?.cancel(consumerTag: tag)
+        case .guardAck(let tag):
+            try connections?.guardChannel?.ack(tag)
+        case .guardRelease(let tag):
+            try connections?.guardChannel?.nack(tag, requeue: true)
+        case .guardPublish(let m):
+            do {
+                try connections?.events.publish(
+                    exchange: m.exchange, routingKey: m.routingKey, message: m.message, mandatory: false)
+            } catch let e as AMQPError where !e.isConnectionFatal {}
         }
     }
 
@@ -239,6 +260,8 @@ public final class WorkerLoop: @unchecked Sendable {
             var n = 0
             while n < 1024, connections != nil, let event = try c.nextEvent(timeout: .zero) {
                 switch event {
+                case .delivery(let d) where d.channel == connections?.guardChannel?.id:
+                    perform(machine.guardDelivery(d, now: now))
                 case .delivery(let d): perform(machine.delivery(d, now: now))
                 case .consumerCancelled(_, let tag): perform(machine.consumerCancelled(tag: tag))
                 case .channelClosed(_, let e): throw e

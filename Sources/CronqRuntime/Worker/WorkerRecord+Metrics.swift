@@ -20,6 +20,10 @@ extension WorkerRecord {
             CronqMetrics.dead(reason: reason)
         case .publishFailed:
             stats.publishFailures += 1
+        case .breaker(let backend, let state, _):
+            CronqMetrics.breaker(backend: backend, state: CircuitBreaker.State(rawValue: state)?.gauge ?? 0)
+        case .delayed:
+            stats.delayed += 1
         default:
             break
         }

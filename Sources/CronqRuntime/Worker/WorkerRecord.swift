@@ -24,6 +24,10 @@ public enum WorkerRecord: Sendable, Equatable {
     case consumerCancelled(queue: String)
     case stopping(inFlight: Int, graceSeconds: Int64)
     case graceOver(unfinished: Int)
+    /// A backend's breaker changed state here (`by`: this worker, or another one that announced it).
+    case breaker(backend: String, state: String, announcedBy: String?)
+    /// The breaker of the message's backend is open: it waits in a retry tier, its attempt unchanged.
+    case delayed(job: String, messageID: String, backend: String, tier: String, attempt: Int)
 
     public var level: Logger.Level {
         switch self {
@@ -34,6 +38,8 @@ public enum WorkerRecord: Sendable, Equatable {
         case .requestFinished: return .trace
         case .publishRefused, .deadLetterUnroutable, .connectionLost: return .error
         case .stopping: return .info
+        case .breaker(_, let state, _): return state == "closed" ? .notice : .warning
+        case .delayed: return .info
         }
     }
 
@@ -51,6 +57,13 @@ public enum WorkerRecord: Sendable, Equatable {
         case .consumerCancelled: return "the broker cancelled a consumer (queue deleted or moved); reconnecting"
         case .stopping: return "stopping: consumers cancelled, finishing in-flight requests"
         case .graceOver: return "grace period over: unfinished requests go back to the queue unacked"
+        case .breaker(_, let state, _):
+            switch state {
+            case "open": return "breaker open: calls to the backend wait (no attempts used)"
+            case "half_open": return "breaker half-open: one probe call to the backend"
+            default: return "breaker closed: calls to the backend go again"
+            }
+        case .delayed: return "backend breaker open: message waits in a retry tier, attempt unchanged"
         }
     }
 
@@ -93,6 +106,15 @@ public enum WorkerRecord: Sendable, Equatable {
             return ["in_flight": "\(inFlight)", "grace_s": "\(grace)"]
         case .graceOver(let n):
             return ["count": "\(n)"]
+        case .breaker(let backend, let state, let by):
+            var m: Logger.Metadata = ["backend": "\(backend)", "state": "\(state)"]
+            if let by { m["announced_by"] = "\(by)" }
+            return m
+        case .delayed(let job, let id, let backend, let tier, let attempt):
+            return [
+                "job": "\(job)", "message_id": "\(id)", "backend": "\(backend)", "delay": "\(tier)",
+                "attempt": "\(attempt)",
+            ]
         }
     }
 }

@@ -35,6 +35,15 @@ struct WorkerStateMachine {
         case record(WorkerRecord)
         /// The drain is over (or the grace period is): close cleanly and return.
         case finish
+        /// Consume a guard queue (permits or rate tokens) on the guard channel, with this prefetch.
+        case guardConsume(queue: String, consumerTag: String, prefetch: Int)
+        case guardCancel(consumerTag: String)
+        /// `basic.ack` on the guard channel (a rate token used up).
+        case guardAck(UInt64)
+        /// `basic.nack` requeue on the guard channel (a permit or token given back).
+        case guardRelease(UInt64)
+        /// Best effort on the events channel: a used token sent to rest, a breaker announcement.
+        case guardPublish(OutgoingMessage)
     }
 
     /// One publish awaiting its confirm; opaque to the driver, which hands it back.
@@ -46,7 +55,12 @@ struct WorkerStateMachine {
         var decidedAt: Int64
         /// Not published again before this (a dead letter the broker could not route waits, unacked).
         var notBefore: Duration?
-        enum Kind { case retry(tier: String, nextAttempt: Int), dead(reason: String) }
+        enum Kind {
+            case retry(tier: String, nextAttempt: Int)
+            case dead(reason: String)
+            /// The backend's breaker is open: the message waits in `tier` with its attempt unchanged.
+            case delay(tier: String)
+        }
     }
 
     /// The two clocks the machine needs, read by the driver: Unix seconds for messages and events, and
@@ -67,9 +81,15 @@ struct WorkerStateMachine {
         var admission: JobAdmission
         /// Removed from every error text a dead letter or an event carries.
         var secrets: [Secret]
+        /// Backends with `max_in_flight`, `rate` or a breaker.
+        var limits: [String: BackendLimits]
+        /// Names this worker in its breaker announcements (so it can skip its own).
+        var workerID: String
 
-        init(options: WorkerOptions) {
+        init(options: WorkerOptions, workerID: String = "worker") {
             let config = options.config
+            self.limits = config.backends.filter { !$0.value.limits.isEmpty }.mapValues(\.limits)
+            self.workerID = workerID
             self.concurrency = options.concurrency
             self.grace = options.grace
             self.names = Topology.Names(prefix: config.amqp.prefix)
@@ -93,22 +113,27 @@ struct WorkerStateMachine {
     }
 
     let configuration: Configuration
-    private var connected = false
+    private(set) var connected = false
     /// Bumped on every connect and every loss: anything tagged with an older one is void.
     private(set) var generation = 0
     private var consumerQueues: [String: String] = [:]
-    private var nextRequestID: UInt64 = 1
+    private(set) var nextRequestID: UInt64 = 1
     private var inFlight: [UInt64: Item] = [:]
-    private var waiting: [Item] = []
+    var waiting: [Item] = []
     private var confirms = PublishConfirms<PublishToken>()
-    private var unpublished: [PublishToken] = []
+    var unpublished: [PublishToken] = []
     private var acks = AckCoalescer()
     private var events = EventBatcher()
+    /// One per backend with limits (see ``BackendGuard``).
+    var guards: [String: BackendGuard]
     private(set) var draining = false
     private var drainDeadline: Duration?
 
     init(_ configuration: Configuration) {
         self.configuration = configuration
+        self.guards = Dictionary(
+            uniqueKeysWithValues: configuration.limits.map { ($0.key, BackendGuard(backend: $0.key, limits: $0.value)) }
+        )
     }
 
     var requestsInFlight: Int { inFlight.count }
@@ -135,6 +160,7 @@ struct WorkerStateMachine {
         consumerQueues = [:]
         acks.reset()
         _ = events.drain()  // best effort: a lost connection's events are not worth holding
+        for b in guards.keys { guards[b]!.connectionLost() }
         connected = false
         generation += 1
         return [.record(record), .closeConnections]
@@ -195,9 +221,12 @@ struct WorkerStateMachine {
         guard let item = inFlight.removeValue(forKey: id), let m = item.message else { return [] }
         let durationMs = Int((now.monotonic - item.started).totalMilliseconds)
         let messageID = item.delivery.message.properties.messageID ?? m.messageID
-        let done = Action.record(.requestFinished(durationMs: durationMs))
+        var done: [Action] = [.record(.requestFinished(durationMs: durationMs))]
+        if guards[m.backend] != nil {
+            done += guardFinished(id, backend: m.backend, call: call, now: now)
+        }
         guard item.generation == generation, connected else {
-            return [done, .record(.resultAfterLoss(job: m.job, messageID: messageID))]
+            return done + [.record(.resultAfterLoss(job: m.job, messageID: messageID))]
         }
         var status: Int? = nil
         if case .response(let s, _) = call { status = s }
@@ -210,12 +239,11 @@ struct WorkerStateMachine {
                 OutcomeEvent(
                     event: "succeeded", job: m.job, messageID: messageID, scheduledAt: m.scheduledAt,
                     attempt: item.attempt, status: status, durationMs: durationMs, queue: item.queue, at: now.wall))
-            return [
-                done,
+            return done + [
                 .record(
                     .succeeded(
                         job: m.job, messageID: messageID, attempt: item.attempt, status: status ?? 0,
-                        durationMs: durationMs)),
+                        durationMs: durationMs))
             ]
         case .retry(let tier, _, let next):
             unpublished.append(
@@ -226,7 +254,7 @@ struct WorkerStateMachine {
                         attempt: item.attempt, status: status, durationMs: durationMs, tier: tier,
                         error: Self.errorText(call), queue: item.queue, at: now.wall),
                     decidedAt: now.wall))
-            return [done]
+            return done
         case .dead(let reason, let st, let error):
             deadLetter(
                 item, reason: reason, error: error,
@@ -234,7 +262,7 @@ struct WorkerStateMachine {
                     event: "dead", job: m.job, messageID: messageID, scheduledAt: m.scheduledAt, attempt: item.attempt,
                     status: st, durationMs: durationMs, reason: reason, error: error, queue: item.queue, at: now.wall),
                 now: now)
-            return [done]
+            return done
         }
     }
 
@@ -245,7 +273,7 @@ struct WorkerStateMachine {
         }
     }
 
-    private mutating func deadLetter(
+    mutating func deadLetter(
         _ item: Item, reason: String, error: String, event: OutcomeEvent, now: Now
     ) {
         var e = event
@@ -261,6 +289,12 @@ struct WorkerStateMachine {
         case .retry(let tier, let next):
             var message = Republish.retry(
                 item.delivery.message, tier: tier, nextAttempt: next, firstAttemptAt: item.firstAttemptAt)
+            message.properties.messageID = p.event.messageID
+            return OutgoingMessage(
+                exchange: names.retryExchange, routingKey: item.delivery.routingKey, message: message)
+        case .delay(let tier):
+            var message = Republish.retry(
+                item.delivery.message, tier: tier, nextAttempt: item.attempt, firstAttemptAt: item.firstAttemptAt)
             message.properties.messageID = p.event.messageID
             return OutgoingMessage(
                 exchange: names.retryExchange, routingKey: item.delivery.routingKey, message: message)
@@ -312,10 +346,17 @@ struct WorkerStateMachine {
                 ]
             case .dead(let reason):
                 return recordDead(p.event, reason: reason, attempt: item.attempt, via: nil)
+            case .delay(let tier):
+                return [
+                    .record(
+                        .delayed(
+                            job: p.event.job, messageID: p.event.messageID, backend: item.message?.backend ?? "-",
+                            tier: tier, attempt: item.attempt))
+                ]
             }
         case .nacked, .returned:
             var out: [Action] = [.record(.publishFailed)]
-            if case .retry(let tier, _) = p.kind, case .returned = outcome {
+            if let tier = p.kind.tier, case .returned = outcome {
                 // No queue for this tier (a producer asked for a tier this deployment does not have).
                 let reason = "retry tier \(tier) does not exist (no queue \(configuration.names.retryQueue(tier)))"
                 deadLetter(
@@ -350,6 +391,16 @@ struct WorkerStateMachine {
     }
 
     static let unroutableDeadLetterPause: Duration = .seconds(5)
+
+    /// Moves a delivery into flight and says so.
+    mutating func start(_ item: inout Item, _ m: JobMessage, now: Now) -> Action {
+        item.started = now.monotonic
+        let id = nextRequestID
+        nextRequestID += 1
+        inFlight[id] = item
+        return .startRequest(
+            id: id, job: m, messageID: item.delivery.message.properties.messageID ?? m.messageID, attempt: item.attempt)
+    }
 
     /// A dead letter is durable (its publish confirmed, or the broker took it on a reject): counted,
     /// logged and announced, the same way whichever path it took.
@@ -394,18 +445,11 @@ struct WorkerStateMachine {
     /// this turn's events; finish a drain that is done or out of time.
     /// - Parameter canPublish: false while the broker blocks publishing (resource alarm).
     mutating func tick(now: Now, canPublish: Bool) -> [Action] {
-        var out: [Action] = []
-        while inFlight.count < configuration.concurrency, !waiting.isEmpty, !draining {
+        var out: [Action] = guards.isEmpty ? [] : startGuarded(now: now)
+        while guards.isEmpty, inFlight.count < configuration.concurrency, !waiting.isEmpty, !draining {
             var item = waiting.removeFirst()
             guard item.generation == generation, let m = item.message else { continue }
-            item.started = now.monotonic
-            let id = nextRequestID
-            nextRequestID += 1
-            inFlight[id] = item
-            out.append(
-                .startRequest(
-                    id: id, job: m, messageID: item.delivery.message.properties.messageID ?? m.messageID,
-                    attempt: item.attempt))
+            out.append(start(&item, m, now: now))
         }
         if canPublish && connected {
             var i = 0

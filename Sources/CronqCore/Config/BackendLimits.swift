@@ -1,0 +1,103 @@
+/// What a backend allows across every worker (DESIGN.md "Backend guard and notifications"):
+/// `max_in_flight`, `rate` with `burst`, and the circuit `breaker`. Pure settings; the worker's
+/// `BackendGuard` enforces them with state kept in RabbitMQ.
+public struct BackendLimits: Sendable, Equatable {
+    /// At most this many requests in flight to the backend, across every worker process.
+    public var maxInFlight: Int?
+    public var rate: Rate?
+    public var breaker: Breaker?
+
+    public init(maxInFlight: Int? = nil, rate: Rate? = nil, breaker: Breaker? = nil) {
+        self.maxInFlight = maxInFlight
+        self.rate = rate
+        self.breaker = breaker
+    }
+
+    /// Nothing set: the worker calls the backend as before, with no guard state at all.
+    public var isEmpty: Bool { maxInFlight == nil && rate == nil && breaker == nil }
+
+    /// `rate = "20/s"` (or `/m`, `/h`), `burst = N`: a ring of `burst` tokens, each usable once per
+    /// `burst / rate`. Why a ring and not a timer: the tokens need no process to mint them on time, a
+    /// dead worker's unused tokens come back with its connection, and no interval can ever hold more
+    /// calls than the ring has tokens (see docs/decisions.md "Rate limits").
+    public struct Rate: Sendable, Equatable {
+        public var count: Int
+        public var period: Duration
+        /// Calls that may start back to back after an idle spell (default 1: evenly spaced).
+        public var burst: Int
+
+        public init(count: Int, period: Duration, burst: Int = 1) {
+            self.count = count
+            self.period = period
+            self.burst = burst
+        }
+
+        /// How long a used token rests before it can start another call: `burst × period / count`,
+        /// rounded up to the millisecond (never faster than asked).
+        public var tokenRest: Duration {
+            let ms = (Int64(burst) * period.totalMilliseconds + Int64(count) - 1) / Int64(count)
+            return .milliseconds(max(1, ms))
+        }
+
+        /// The most calls any one-second window can see: each of the `burst` tokens starts a call at
+        /// most once per `tokenRest`, so a window of a second holds at most `⌈1 s / rest⌉` of its uses.
+        public var maxPerSecond: Int {
+            let rest = tokenRest.totalMilliseconds
+            return burst * Int((1000 + rest - 1) / rest)
+        }
+
+        /// Parses `N/s`, `N/m` or `N/h`; nil when the text is not one.
+        public static func parse(_ text: String, burst: Int = 1) -> Rate? {
+            let parts = text.trimmingSpaces().split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == 2, let n = Int(String(parts[0]).trimmingSpaces()), n > 0 else { return nil }
+            let period: Duration
+            switch String(parts[1]).trimmingSpaces() {
+            case "s": period = .seconds(1)
+            case "m": period = .seconds(60)
+            case "h": period = .seconds(3600)
+            default: return nil
+            }
+            return Rate(count: n, period: period, burst: burst)
+        }
+
+        /// As written: `20/s`.
+        public var description: String {
+            let unit = period == .seconds(1) ? "s" : period == .seconds(60) ? "m" : "h"
+            return "\(count)/\(unit)"
+        }
+    }
+
+    /// `breaker = { failures = 5, cool_down = "30s" }`.
+    public struct Breaker: Sendable, Equatable {
+        /// Consecutive retryable failures (transport errors, 5xx, 408/425/429) that open it.
+        public var failures: Int
+        /// How long it stays open before one probe may go through.
+        public var coolDown: Duration
+
+        public init(failures: Int = 5, coolDown: Duration = .seconds(30)) {
+            self.failures = failures
+            self.coolDown = coolDown
+        }
+    }
+}
+
+extension Topology.Names {
+    /// A limited backend's permits: the count is in the name, so a changed `max_in_flight` gets a queue
+    /// of its own instead of a redeclare the broker would refuse.
+    public func permitQueue(_ backend: String, _ maxInFlight: Int) -> String {
+        "\(prefix).guard.\(backend).permits.\(maxInFlight)"
+    }
+
+    /// A rate's ready tokens (`burst` of them, each resting `tokenRest` after use), named like its shape.
+    public func tokenQueue(_ backend: String, _ rate: BackendLimits.Rate) -> String {
+        "\(prefix).guard.\(backend).rate.\(rate.burst)x\(rate.tokenRest.totalMilliseconds)ms"
+    }
+
+    /// Where a used token rests (`x-message-ttl`) before the broker dead-letters it back to ``tokenQueue(_:_:)``.
+    public func tokenRestQueue(_ backend: String, _ rate: BackendLimits.Rate) -> String {
+        tokenQueue(backend, rate) + ".rest"
+    }
+
+    /// The backend's latest breaker announcement (a last-value queue), for `cronq status`.
+    public func breakerQueue(_ backend: String) -> String { "\(prefix).guard.\(backend).breaker" }
+}

@@ -1,0 +1,131 @@
+import CronqCore
+
+/// What one worker holds of one backend's limits, as a pure value: the permits and rate tokens it
+/// was delivered (AMQP delivery tags on the guard channel), which request uses which, whether it
+/// should be consuming more, and the backend's ``CircuitBreaker``.
+///
+/// Why permits are messages held unacked: `max_in_flight` must hold across every worker process, and
+/// RabbitMQ is the only thing they share. A permit queue holds exactly N permits; a worker holds one
+/// unacked delivery per call and gives it back (`basic.nack` requeue) when the call ends. A worker that
+/// dies gives its permits back with its connection, as the broker requeues every unacked delivery
+/// (immediately on a closed socket, within two heartbeats on a silent one). Tokens of `rate` are the
+/// same kind of message, but used up (acked) when a call starts and published again into a queue
+/// where they rest `burst / rate` before they come back (see docs/decisions.md "Rate limits").
+struct BackendGuard {
+    /// What to do before a call to this backend may start.
+    enum Take: Equatable {
+        /// Start it, holding these (the driver acks the token and sends it to rest).
+        case go(permit: UInt64?, token: UInt64?, probe: Bool)
+        /// The breaker is open: the message waits elsewhere until then (no attempt used).
+        case delay(until: Duration)
+        /// No permit or token free here yet: it stays in line (unacked, no attempt used).
+        case blocked
+    }
+
+    let backend: String
+    let limits: BackendLimits
+    private(set) var breaker: CircuitBreaker?
+    /// Permits delivered and not in use, with how many calls each has served since it was delivered.
+    private var freePermits: [(tag: UInt64, uses: Int)] = []
+    private var permitOf: [UInt64: (tag: UInt64, uses: Int)] = [:]
+    private var freeTokens: [UInt64] = []
+    private var probes: Set<UInt64> = []
+    /// Whether the driver was asked to consume the permit / token queue (and not yet to stop).
+    private(set) var consumingPermits = false
+    private(set) var consumingTokens = false
+
+    /// Calls one permit serves in a row before it goes back to the queue even if this worker has more
+    /// to do: keeps the broker out of the hot path, but lets other workers' waiting calls have a turn.
+    static let permitReuse = 16
+
+    init(backend: String, limits: BackendLimits) {
+        self.backend = backend
+        self.limits = limits
+        self.breaker = limits.breaker.map(CircuitBreaker.init)
+    }
+
+    var permitsHeld: Int { freePermits.count + permitOf.count }
+
+    /// Asks for a call to start. Takes what it needs only when everything is there.
+    mutating func take(request id: UInt64, now: Duration) -> Take {
+        var probe = false
+        if breaker != nil {
+            switch breaker!.admit(now: now) {
+            case .call: break
+            case .probe: probe = true
+            case .wait(let until): return .delay(until: until)
+            }
+        }
+        if limits.maxInFlight != nil && freePermits.isEmpty || limits.rate != nil && freeTokens.isEmpty {
+            if probe { breaker!.abandonProbe() }
+            return .blocked
+        }
+        var permit: UInt64? = nil
+        if limits.maxInFlight != nil {
+            let p = freePermits.removeLast()
+            permitOf[id] = p
+            permit = p.tag
+        }
+        let token = limits.rate != nil ? freeTokens.removeLast() : nil
+        if probe { probes.insert(id) }
+        return .go(permit: permit, token: token, probe: probe)
+    }
+
+    mutating func permitDelivered(_ tag: UInt64) { freePermits.append((tag, 0)) }
+    mutating func tokenDelivered(_ tag: UInt64) { freeTokens.append(tag) }
+
+    /// A call ended: its permit is free again; the breaker learns the result. Returns the breaker state
+    /// to announce, if the result changed it.
+    mutating func finished(request id: UInt64, failed: Bool, now: Duration) -> CircuitBreaker.State? {
+        if let p = permitOf.removeValue(forKey: id) { freePermits.append((p.tag, p.uses + 1)) }
+        let probe = probes.remove(id) != nil
+        guard breaker != nil else { return nil }
+        return failed ? breaker!.failed(probe: probe, now: now) : breaker!.succeeded(probe: probe, now: now)
+    }
+
+    mutating func heard(_ state: CircuitBreaker.State, now: Duration) {
+        breaker?.heard(state, now: now)
+    }
+
+    /// What goes back to the broker and whether to consume, after a start loop in which `usable`
+    /// deliveries of this backend could have started but found no permit or token here. Free permits and
+    /// tokens beyond that (and permits that served their turn) go back; a consumer runs only while
+    /// something could use what it brings, so an idle or saturated worker holds nothing it cannot use.
+    mutating func settle(waiting: Int, usable: Int) -> (release: [UInt64], consumePermits: Bool?, consumeTokens: Bool?)
+    {
+        var release: [UInt64] = []
+        var keep: [(tag: UInt64, uses: Int)] = []
+        for p in freePermits {
+            if keep.count < usable && p.uses < Self.permitReuse { keep.append(p) } else { release.append(p.tag) }
+        }
+        freePermits = keep
+        if freeTokens.count > usable {
+            release += freeTokens[usable...]
+            freeTokens.removeSubrange(usable...)
+        }
+        let want = usable > 0 && waiting > 0
+        var permits: Bool? = nil
+        var tokens: Bool? = nil
+        if limits.maxInFlight != nil && want != consumingPermits {
+            consumingPermits = want
+            permits = want
+        }
+        if limits.rate != nil && want != consumingTokens {
+            consumingTokens = want
+            tokens = want
+        }
+        return (release, permits, tokens)
+    }
+
+    /// The connection is gone: every permit and token it held went back to the broker with it. The
+    /// breaker's state is kept (it is about the backend, not the connection).
+    mutating func connectionLost() {
+        freePermits.removeAll()
+        permitOf.removeAll()
+        freeTokens.removeAll()
+        if !probes.isEmpty { breaker?.abandonProbe() }
+        probes.removeAll()
+        consumingPermits = false
+        consumingTokens = false
+    }
+}

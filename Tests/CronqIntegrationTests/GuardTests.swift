@@ -1,0 +1,109 @@
+import CronqAMQP
+import CronqCore
+import CronqRuntime
+import CronqTestSupport
+import Foundation
+import Testing
+
+/// `max_in_flight` and `rate` across several `cronq-worker` processes, measured by the backend: every
+/// request's arrival (`t0`) and end (`t`) is in its log.
+@Suite("backend limits", .enabled(if: TestBroker.isConfigured, "run under `make test`, which starts the broker"))
+struct GuardTests {
+    /// The most requests the backend had in flight at once (abandoned ones, logged 499, left out).
+    static func maxConcurrent(_ requests: [[String: Any]]) -> Int {
+        var edges: [(Double, Int)] = []
+        for r in requests where r["status"] as? Int != 499 {
+            guard let t0 = r["t0"] as? Double, let t = r["t"] as? Double else { continue }
+            edges.append((t0, 1))
+            edges.append((t, -1))
+        }
+        // Ends sort before starts at the same instant: a request that starts as another ends is not overlap.
+        edges.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+        var now = 0
+        var most = 0
+        for (_, d) in edges {
+            now += d
+            most = max(most, now)
+        }
+        return most
+    }
+
+    @Test("max_in_flight = 2: 3 workers, 300 jobs, the backend never sees more than 2 at once; each job runs once")
+    func maxInFlight() throws {
+        let h = try WorkerHarness(backendExtra: "max_in_flight = 2")
+        defer { h.stop() }
+        for _ in 0..<3 { try h.startWorker(concurrency: 8) }
+        let messages = (0..<300).map { i in
+            h.message(
+                path: "/slow/10",
+                scheduledAt: "2026-11-28T10:\(String(format: "%02d", i / 60)):\(String(format: "%02d", i % 60))Z")
+        }
+        try h.publish(messages)
+        #expect(h.eventually(120) { h.requests().count >= 300 }, "requests: \(h.requests().count)")
+        let requests = h.requests()
+        #expect(requests.count == 300)
+        #expect(Set(requests.compactMap { $0["idempotency_key"] as? String }).count == 300)
+        let most = Self.maxConcurrent(requests)
+        #expect(most <= 2, "the backend saw \(most) requests at once")
+        #expect(most == 2, "two permits were used at once at some point")
+        // Every worker got a turn: a permit goes back after 16 calls in a row.
+        let logs = (0..<3).map { (try? String(contentsOfFile: h.logPath($0), encoding: .utf8)) ?? "" }
+        #expect(logs.allSatisfy { $0.contains("outcome=success") }, "every worker called the backend")
+        #expect(h.eventually { (try? h.count(h.names.workQueue("default"))) == 0 })
+        #expect(try h.count(h.names.permitQueue("default", 2)) == 2, "both permits are back in their queue")
+    }
+
+    @Test("a worker SIGKILLed while it holds both permits: its connection gives them back, the others go on")
+    func killedHolder() throws {
+        let h = try WorkerHarness(backendExtra: "max_in_flight = 2")
+        defer { h.stop() }
+        let first = try h.startWorker(concurrency: 4)
+        // Long calls, so that the first worker certainly holds both permits when it is killed.
+        try h.publish((0..<2).map { i in h.message(path: "/slow/3000", scheduledAt: "2026-11-28T09:00:0\(i)Z") })
+        #expect(h.eventually { h.workerLogs().contains("connected") })
+        Thread.sleep(forTimeInterval: 1)
+        for _ in 0..<2 { try h.startWorker(concurrency: 4) }
+        try h.publish(
+            (0..<20).map { i in
+                h.message(path: "/slow/50", scheduledAt: "2026-11-28T11:00:\(String(format: "%02d", i))Z")
+            })
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(try h.count(h.names.permitQueue("default", 2)) == 0, "the first worker holds both permits")
+        let killedAt = Date().timeIntervalSince1970
+        kill(first.pid, SIGKILL)
+        #expect(
+            h.eventually(30) {
+                Set(h.requests().filter { $0["status"] as? Int == 200 }.compactMap { $0["idempotency_key"] as? String })
+                    .count == 22
+            }, "every job ran to success after the kill")
+        let after = h.requests().filter { ($0["t0"] as? Double ?? 0) > killedAt }
+        let firstStart = after.compactMap { $0["t0"] as? Double }.min() ?? .infinity
+        #expect(firstStart - killedAt < 2, "the others called within 2 s of the kill (\(firstStart - killedAt) s)")
+        #expect(Self.maxConcurrent(after) <= 2)
+    }
+
+    @Test("rate = 10/s, burst = 10: 3 workers over 10 s make 100 ± 10 calls, no second more than 10")
+    func rate() throws {
+        let h = try WorkerHarness(backendExtra: "rate = \"10/s\"\nburst = 10")
+        defer { h.stop() }
+        for _ in 0..<3 { try h.startWorker(concurrency: 8) }
+        try h.publish(
+            (0..<200).map { i in
+                h.message(
+                    path: "/cron/ee-recent",
+                    scheduledAt: "2026-11-28T12:\(String(format: "%02d", i / 60)):\(String(format: "%02d", i % 60))Z")
+            })
+        #expect(h.eventually(40) { h.requests().count >= 130 })
+        let starts = h.requests().compactMap { $0["t0"] as? Double }.sorted()
+        let first = try #require(starts.first)
+        let inTen = starts.filter { $0 < first + 10 }.count
+        #expect((90...110).contains(inTen), "calls in the first 10 s: \(inTen)")
+        var perSecond: [Int: Int] = [:]
+        for t in starts { perSecond[Int(t), default: 0] += 1 }
+        #expect(
+            perSecond.values.max() ?? 0 <= 10, "calls per second: \(perSecond.sorted { $0.key < $1.key }.map(\.value))")
+        var sliding = 0
+        for (i, t) in starts.enumerated() { sliding = max(sliding, starts[i...].prefix { $0 < t + 1 }.count) }
+        #expect(sliding <= 10, "the most calls in any one-second window: \(sliding)")
+    }
+}
