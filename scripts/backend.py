@@ -17,6 +17,7 @@ and offers test behaviours:
                         header-flood, control-headers, retry-after-giant, retry-after-digits, short-body
   /flaky/<key>/<n>      503 for the first <n> calls with <key>, then 200
   /random-fail/<pct>    503 for <pct>% of calls at random, else 200 (soak and chaos tests)
+  /down-between/<a>/<b> 503 from Unix time <a> until <b>, else 200 (the breaker test's outage)
 
 With --tls-cert/--tls-key it serves HTTPS (the TLS tests generate a self-signed certificate).
 /cron/* and /demo/* require `Authorization: Bearer <token>` when --token (or BACKEND_TOKEN) is set,
@@ -182,6 +183,10 @@ class Handler(BaseHTTPRequestHandler):
                 pass
             self.close_connection = True
             return self._log(-1)
+        if len(parts) == 3 and parts[0] == "down-between":
+            # An outage on a timetable: 503 from <from> until <until> (Unix seconds), 200 otherwise.
+            down = float(parts[1]) <= time.time() < float(parts[2])
+            return self._reply(503 if down else 200, b"down" if down else b"up")
         if len(parts) == 2 and parts[0] == "random-fail":
             return self._reply(503 if random.random() * 100 < float(parts[1]) else 200, b"random")
         if len(parts) == 3 and parts[0] == "flaky":

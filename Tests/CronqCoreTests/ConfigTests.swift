@@ -45,6 +45,33 @@ struct ConfigTests {
         #expect(c.worker.concurrency == 32)
     }
 
+    @Test("backend limits: max_in_flight, rate with burst, breaker with defaults; bad values named")
+    func backendLimits() throws {
+        #expect(try load(Self.minimal).backends["default"]?.limits.isEmpty == true, "no limits unless asked")
+        let text = Self.minimal.replacingOccurrences(
+            of: "token = \"${TOKEN}\"",
+            with: "token = \"${TOKEN}\"\nmax_in_flight = 2\nrate = \"600/m\"\nburst = 5\nbreaker = {}")
+        let l = try #require(try load(text).backends["default"]?.limits)
+        #expect(l.maxInFlight == 2)
+        #expect(l.rate == BackendLimits.Rate(count: 600, period: .seconds(60), burst: 5))
+        #expect(l.breaker == BackendLimits.Breaker(failures: 5, coolDown: .seconds(30)))
+        let bad = issues(
+            Self.minimal.replacingOccurrences(
+                of: "token = \"${TOKEN}\"",
+                with:
+                    "token = \"${TOKEN}\"\nmax_in_flight = 0\nrate = \"fast\"\nburst = 0\nbreaker = { failures = 0, cool_down = \"soon\", after = 1 }"
+            ))
+        #expect(bad.contains("cronq.toml: backends.default.max_in_flight: must be between 1 and 10000, got 0"), "\(bad)")
+        #expect(bad.contains { $0.contains("backends.default.rate: 'fast' is not a rate") })
+        #expect(bad.contains("cronq.toml: backends.default.burst: must be between 1 and 10000, got 0"))
+        #expect(bad.contains("cronq.toml: backends.default.breaker.failures: must be 1 or more, got 0"))
+        #expect(bad.contains { $0.contains("backends.default.breaker.cool_down: 'soon' is not a duration") })
+        #expect(bad.contains { $0.hasPrefix("cronq.toml: backends.default.breaker.after: unknown key") })
+        let burstAlone = issues(
+            Self.minimal.replacingOccurrences(of: "token = \"${TOKEN}\"", with: "token = \"${TOKEN}\"\nburst = 3"))
+        #expect(burstAlone.contains { $0.contains("backends.default.burst: only means something with a rate") })
+    }
+
     @Test("history retention and alert_after: defaults, values, and bad values named")
     func historyAndAlerts() throws {
         let d = try load(Self.minimal)

@@ -177,6 +177,14 @@ final class Deployment: @unchecked Sendable {
             .joined(separator: "\n")
     }
 
+    /// The backend's request log, one dictionary per request (times `t0` and `t`, status, path …).
+    func backendRequestLog() -> [[String: Any]] {
+        guard let text = try? String(contentsOfFile: backendLog, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
     func backendRequests() -> [Accounting.Request] {
         guard let text = try? String(contentsOfFile: backendLog, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { line in
@@ -344,6 +352,7 @@ final class Deployment: @unchecked Sendable {
             let t = Topology(config: config)
             let ch = try AMQPConnection(url: AMQPURL(url)).openChannel()
             for q in t.queues { _ = try? ch.deleteQueue(q.name) }
+            for q in GuardQueues.names(config) { _ = try? ch.deleteQueue(q) }
             for x in t.exchanges { try? ch.deleteExchange(x.name) }
         }
         if ProcessInfo.processInfo.environment["CRONQ_KEEP_LOGS"] == nil {

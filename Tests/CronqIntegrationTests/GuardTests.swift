@@ -107,3 +107,42 @@ struct GuardTests {
         #expect(sliding <= 10, "the most calls in any one-second window: \(sliding)")
     }
 }
+
+/// The circuit breaker through the real processes: a ticker firing every second, two workers, and a
+/// backend that answers 503 for a minute.
+@Suite("circuit breaker", .enabled(if: TestBroker.isConfigured, "run under `make test`, which starts the broker"))
+struct BreakerTests {
+    @Test(
+        "backend down 60 s under every-second jobs, max_attempts 3: no dead letters, a few probes while down, every fire succeeds after"
+    )
+    func outage() throws {
+        let downFrom = Int(Date().timeIntervalSince1970) + 8
+        let downUntil = downFrom + 60
+        let d = try Deployment(
+            broker: SharedBroker(), jobs: [("every", "* * * * * *", "/down-between/\(downFrom)/\(downUntil)")],
+            maxAttempts: 3, backoff: ["1s", "2s"],
+            backendExtra: "breaker = { failures = 5, cool_down = \"10s\" }")
+        defer { d.stop() }
+        try d.startTicker()
+        try d.startWorker()
+        try d.startWorker()
+        // Let it run through the outage and 10 s past it.
+        Thread.sleep(forTimeInterval: max(0, Double(downUntil + 10) - Date().timeIntervalSince1970))
+        let a = try d.stopAndAccount("breaker[backend 503 for 60 s]")
+        #expect(a.dead.isEmpty, "nothing dead-lettered: \(a.dead.sorted().prefix(5))")
+        #expect(a.fired.count >= 60 && a.succeeded == a.fired, "every fire succeeded once the backend was back")
+        let requests = d.backendRequestLog()
+        let whileDown = requests.filter { r in
+            guard let t0 = r["t0"] as? Double else { return false }
+            return t0 >= Double(downFrom) + 1 && t0 < Double(downUntil)
+        }
+        // Without the breaker: every fire, three attempts each (about 180). With it: the calls that
+        // open it (up to 5 per worker), then one probe per cool-down.
+        #expect(whileDown.count <= 20, "calls while down: \(whileDown.count)")
+        let logs = d.logs("worker")
+        #expect(logs.contains("msg=\"breaker open: calls to the backend wait (no attempts used)\""))
+        #expect(logs.contains("breaker half-open") && logs.contains("breaker closed"))
+        #expect(logs.contains("announced_by="), "one worker heard the other's announcement")
+        #expect(logs.contains("backend breaker open: message waits in a retry tier"))
+    }
+}

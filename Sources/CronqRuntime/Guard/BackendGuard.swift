@@ -74,17 +74,16 @@ struct BackendGuard {
     mutating func permitDelivered(_ tag: UInt64) { freePermits.append((tag, 0)) }
     mutating func tokenDelivered(_ tag: UInt64) { freeTokens.append(tag) }
 
-    /// A call ended: its permit is free again; the breaker learns the result. Returns the breaker state
-    /// to announce, if the result changed it.
-    mutating func finished(request id: UInt64, failed: Bool, now: Duration) -> CircuitBreaker.State? {
+    /// A call ended: its permit is free again; the breaker learns the result. Returns what to announce.
+    mutating func finished(request id: UInt64, failed: Bool, now: Duration) -> CircuitBreaker.Signal? {
         if let p = permitOf.removeValue(forKey: id) { freePermits.append((p.tag, p.uses + 1)) }
         let probe = probes.remove(id) != nil
         guard breaker != nil else { return nil }
         return failed ? breaker!.failed(probe: probe, now: now) : breaker!.succeeded(probe: probe, now: now)
     }
 
-    mutating func heard(_ state: CircuitBreaker.State, now: Duration) {
-        breaker?.heard(state, now: now)
+    mutating func heard(_ signal: CircuitBreaker.Signal, now: Duration) {
+        breaker?.heard(signal, now: now)
     }
 
     /// What goes back to the broker and whether to consume, after a start loop in which `usable`

@@ -1,13 +1,14 @@
 public import CronqAMQP
 import CronqCore
 
-/// A breaker state change as it travels on `cronq.events` with routing key
-/// `backend.<name>.<state>`: `{"v":1,"backend","state","by","at","cool_down_ms"}`. Every worker with a
+/// A breaker's signal as it travels on `cronq.events` with routing key `backend.<name>.<state>`:
+/// `{"v":1,"backend","state","by","at","cool_down_ms"}`, where `state` is a change (`open`,
+/// `half_open`, `closed`) or, while closed, a count (`failure`, `success`). Every worker with a
 /// breaker hears every one (and ignores its own, by `by`); the leading ticker turns `open` and `closed`
 /// into `breaker` notifications; a last-value queue per backend keeps the latest for `cronq status`.
 public struct BreakerAnnouncement: Sendable, Equatable {
     public var backend: String
-    /// `closed`, `open` or `half_open`.
+    /// `open`, `half_open`, `closed`, `failure` or `success` (``CircuitBreaker/Signal``).
     public var state: String
     /// The announcing worker (`host/pid/nonce`): a worker skips what it said itself.
     public var by: String
@@ -42,7 +43,7 @@ public struct BreakerAnnouncement: Sendable, Equatable {
     /// Nil for anything else on the events exchange (a job's outcome, a foreign publisher's text).
     public static func decode(_ body: [UInt8]) -> BreakerAnnouncement? {
         guard let o = try? JSONReader.parse(body), let backend = o["backend"]?.stringValue,
-            let state = o["state"]?.stringValue, CircuitBreaker.State(rawValue: state) != nil,
+            let state = o["state"]?.stringValue, CircuitBreaker.Signal(rawValue: state) != nil,
             let by = o["by"]?.stringValue, let at = o["at"]?.stringValue.flatMap(Timestamp.parse)
         else { return nil }
         return BreakerAnnouncement(

@@ -4,11 +4,13 @@ import CronqCore
 /// workers announced, and `now` (a monotonic offset); it answers whether a call may go and which
 /// state changes this worker must announce on `cronq.events` (`backend.<name>.open|half_open|closed`).
 ///
-/// Why it is shared through announcements and not counted centrally: consecutive failures are
-/// counted by each worker, and the first worker to count `failures` opens the breaker for all of
-/// them (others hear it within one event delivery). The worker that opened it sends the one probe
-/// when the cool-down ends; if that worker is gone, the others each probe after a second cool-down,
-/// so a lost opener costs one cool-down, never a breaker open for ever.
+/// How it is shared: while it is closed, a worker announces each failure of its own and the first
+/// success after failures, and counts what the others announce with its own, so the consecutive
+/// failures are counted across every worker (a healthy backend costs no announcements at all). The
+/// worker whose own failure reaches `failures` opens it and announces that; the others open when they
+/// count the same failure, or at the latest when they hear `open`. The opener sends the one probe when
+/// the cool-down ends; if it is gone, the others each probe after a second cool-down, so a lost opener
+/// costs one cool-down, never a breaker open for ever.
 struct CircuitBreaker {
     enum State: String, Sendable, CaseIterable {
         case closed
@@ -23,6 +25,15 @@ struct CircuitBreaker {
             case .open: 2
             }
         }
+    }
+
+    /// What a worker tells the others: a state change, or (while closed) a failure or a recovery.
+    enum Signal: String, Sendable, CaseIterable {
+        case failure
+        case success
+        case open
+        case halfOpen = "half_open"
+        case closed
     }
 
     /// Whether one call may start now.
@@ -80,23 +91,26 @@ struct CircuitBreaker {
         until = .zero
     }
 
-    /// A call ended well (a 2xx, or any answer that is not a retryable failure). Returns the state
-    /// to announce, if this result changed it.
-    mutating func succeeded(probe: Bool, now: Duration) -> State? {
-        failures = 0
+    /// A call ended well (a 2xx, or any answer that is not a retryable failure). Returns what to
+    /// announce: `closed` when this ends an outage, `success` when it ends a run of failures.
+    mutating func succeeded(probe: Bool, now: Duration) -> Signal? {
         if probe { probing = false }
-        guard state != .closed else { return nil }
-        // Any success proves the backend answers again: the probe's, or a call started before it opened.
-        close()
-        return .closed
+        guard state == .closed else {
+            // Any success proves the backend answers again: the probe's, or a call started before it opened.
+            close()
+            return .closed
+        }
+        defer { failures = 0 }
+        return failures > 0 ? .success : nil
     }
 
-    /// A call ended in a transport error or a retryable status.
-    mutating func failed(probe: Bool, now: Duration) -> State? {
+    /// A call ended in a transport error or a 5xx. Returns what to announce: `open` when this failure
+    /// opened it, `failure` while it counts.
+    mutating func failed(probe: Bool, now: Duration) -> Signal? {
         switch state {
         case .closed:
             failures += 1
-            guard failures >= settings.failures else { return nil }
+            guard failures >= settings.failures else { return .failure }
             open(now: now, prober: true)
             return .open
         case .halfOpen where probe:
@@ -108,8 +122,15 @@ struct CircuitBreaker {
     }
 
     /// What another worker announced.
-    mutating func heard(_ announced: State, now: Duration) {
-        switch announced {
+    mutating func heard(_ signal: Signal, now: Duration) {
+        switch signal {
+        case .failure:
+            guard state == .closed else { return }
+            failures += 1
+            // Counted here too: open now, but leave the probe to the worker whose failure it was.
+            if failures >= settings.failures { open(now: now, prober: false) }
+        case .success:
+            if state == .closed { failures = 0 }
         case .closed:
             close()
         case .open:

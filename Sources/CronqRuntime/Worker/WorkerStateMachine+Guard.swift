@@ -15,10 +15,10 @@ extension WorkerStateMachine {
         let tag = d.consumerTag ?? ""
         if tag == Self.breakerTag {
             guard let a = BreakerAnnouncement.decode(d.message.body), a.by != configuration.workerID,
-                let state = CircuitBreaker.State(rawValue: a.state), guards[a.backend]?.breaker != nil
+                let signal = CircuitBreaker.Signal(rawValue: a.state), guards[a.backend]?.breaker != nil
             else { return [] }
             let before = guards[a.backend]!.breaker!.state
-            guards[a.backend]!.heard(state, now: now.monotonic)
+            guards[a.backend]!.heard(signal, now: now.monotonic)
             let after = guards[a.backend]!.breaker!.state
             return before == after
                 ? [] : [.record(.breaker(backend: a.backend, state: after.rawValue, announcedBy: a.by))]
@@ -159,18 +159,17 @@ extension WorkerStateMachine {
         return announce(backend, changed, now: now)
     }
 
-    /// Tells every worker (and the leader's notifier, and `cronq status`) about a change made here.
-    func announce(_ backend: String, _ state: CircuitBreaker.State, now: Now) -> [Action] {
+    /// Tells every worker (and, for changes, the leader's notifier and `cronq status`) what happened here.
+    func announce(_ backend: String, _ signal: CircuitBreaker.Signal, now: Now) -> [Action] {
         let a = BreakerAnnouncement(
-            backend: backend, state: state.rawValue, by: configuration.workerID, at: now.wall,
+            backend: backend, state: signal.rawValue, by: configuration.workerID, at: now.wall,
             coolDownMs: configuration.limits[backend]?.breaker?.coolDown.totalMilliseconds ?? 0)
-        return [
-            .guardPublish(
-                OutgoingMessage(
-                    exchange: configuration.names.eventsExchange, routingKey: a.routingKey, message: a.message,
-                    mandatory: false)),
-            .record(.breaker(backend: backend, state: state.rawValue, announcedBy: nil)),
-        ]
+        let publish = Action.guardPublish(
+            OutgoingMessage(
+                exchange: configuration.names.eventsExchange, routingKey: a.routingKey, message: a.message,
+                mandatory: false))
+        guard let state = CircuitBreaker.State(rawValue: signal.rawValue) else { return [publish] }
+        return [publish, .record(.breaker(backend: backend, state: state.rawValue, announcedBy: nil))]
     }
 }
 
