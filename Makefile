@@ -34,7 +34,7 @@ help:
 	@echo "make demo-down    clean up after a demo"
 	@echo "make docker-check the Dockerfile's build step on the host, and the compose file check"
 	@echo "make fuzz         a million random inputs each for the cron parser, the config loader and the job-message reader"
-	@echo "make bench        benchmarks (release mode; installs nginx-light for the worker bench; BENCH=cron|worker|nginx|ticker|cluster for one part)"
+	@echo "make bench        benchmarks (release mode; installs nginx-light for the worker bench; BENCH=cron|worker|nginx|guard|ticker|cluster for one part)"
 	@echo "make definitions  regenerate topology/definitions.json from cronq.example.toml"
 	@echo "make clean        remove build output and the run folder"
 

@@ -88,23 +88,27 @@ enum WorkerBench {
     }
 
     /// Against the stub backend in `mode`, at `--log-level error` (the figures of earlier sessions).
-    static func worker(_ url: String, count: Int, mode: StubServer.Mode, concurrency: Int, processURLs: String? = nil)
+    static func worker(
+        _ url: String, count: Int, mode: StubServer.Mode, concurrency: Int, processURLs: String? = nil,
+        backendExtra: String = ""
+    )
         throws -> Run
     {
         var expected = count
         if case .fail10PercentFirstAttempt = mode { expected = count + count / 10 - count / 50 }  // ≈ 10% retried once
         return try worker(
             url, count: count, backend: StubServer(mode: mode), expectedCalls: expected, concurrency: concurrency,
-            logLevel: "error", processURLs: processURLs)
+            logLevel: "error", processURLs: processURLs, backendExtra: backendExtra)
     }
 
     /// - Parameters:
     ///   - backend: answers the calls; the bench waits until it has seen `expectedCalls`.
     ///   - logLevel: the worker's `--log-level`; its log goes to a file, as to a journal in production.
     ///   - processURLs: the worker's endpoints (`urls`), when they are not just `url` (a cluster).
+    ///   - backendExtra: more keys of `[backends.default]` (the guard's limits).
     static func worker(
         _ url: String, count: Int, backend stub: any BenchBackend, expectedCalls expected: Int, concurrency: Int,
-        logLevel: String, processURLs: String? = nil
+        logLevel: String, processURLs: String? = nil, backendExtra: String = ""
     ) throws -> Run {
         defer { stub.stop() }
         let prefix = "cronq-bench-\(UUID().uuidString.prefix(6).lowercased())"
@@ -119,6 +123,7 @@ enum WorkerBench {
         [backends.default]
         base_url = "http://127.0.0.1:\(stub.port)"
         token = "bench-token"
+        \(backendExtra)
         [retry]
         backoff = ["1s"]
         [[jobs]]
@@ -132,7 +137,7 @@ enum WorkerBench {
         try TopologyDeclarer(connection: admin).apply(topology)
         defer {
             if let ch = try? admin.openChannel() {
-                for q in topology.queues { _ = try? ch.deleteQueue(q.name) }
+                for q in topology.queues.map(\.name) + GuardQueues.names(config) { _ = try? ch.deleteQueue(q) }
                 for x in topology.exchanges { try? ch.deleteExchange(x.name) }
             }
         }

@@ -61,7 +61,8 @@ struct ConfigTests {
                 with:
                     "token = \"${TOKEN}\"\nmax_in_flight = 0\nrate = \"fast\"\nburst = 0\nbreaker = { failures = 0, cool_down = \"soon\", after = 1 }"
             ))
-        #expect(bad.contains("cronq.toml: backends.default.max_in_flight: must be between 1 and 10000, got 0"), "\(bad)")
+        #expect(
+            bad.contains("cronq.toml: backends.default.max_in_flight: must be between 1 and 10000, got 0"), "\(bad)")
         #expect(bad.contains { $0.contains("backends.default.rate: 'fast' is not a rate") })
         #expect(bad.contains("cronq.toml: backends.default.burst: must be between 1 and 10000, got 0"))
         #expect(bad.contains("cronq.toml: backends.default.breaker.failures: must be 1 or more, got 0"))

@@ -146,7 +146,9 @@ struct BackendGuardTests {
         #expect(BreakerAnnouncement.decode(a.body) == a)
         #expect(a.routingKey == "backend.app.open")
         #expect(BreakerAnnouncement.decode(Array(#"{"event":"succeeded","job":"x"}"#.utf8)) == nil)
-        #expect(BreakerAnnouncement.decode(Array(#"{"backend":"a","state":"weird","by":"x","at":"2026-01-01T00:00:00Z"}"#.utf8)) == nil)
+        #expect(
+            BreakerAnnouncement.decode(
+                Array(#"{"backend":"a","state":"weird","by":"x","at":"2026-01-01T00:00:00Z"}"#.utf8)) == nil)
     }
 
     // MARK: - The worker machine with a guarded backend
@@ -186,7 +188,8 @@ struct BackendGuardTests {
         typealias T = WorkerStateMachineTests
         var m = Self.machine()
         _ = m.delivery(T.delivery(1), now: T.at(0))
-        #expect(T.summary(m.tick(now: T.at(0), canPublish: true)) == ["consume cronq.guard.default.permits.1 prefetch 1"])
+        #expect(
+            T.summary(m.tick(now: T.at(0), canPublish: true)) == ["consume cronq.guard.default.permits.1 prefetch 1"])
         #expect(T.summary(m.tick(now: T.at(0), canPublish: true)).isEmpty, "still waiting, nothing new to do")
         #expect(m.guardDelivery(Self.permit(40), now: T.at(1)).isEmpty)
         #expect(T.summary(m.tick(now: T.at(1), canPublish: true)) == ["start 1 m1 #1", "stop cronq-permit:default"])

@@ -57,6 +57,22 @@ struct NotifyPolicyTests {
         #expect(h.observe(ghost).notices.isEmpty && h.jobs["not-configured"] == nil, "unknown jobs are ignored")
     }
 
+    @Test("breaker: one notice per change however many workers announce it; a first `closed` is no news")
+    func breakerNotices() throws {
+        var h = JobHealth(config: try Self.config(), now: 0)
+        func said(_ state: String, by: String) -> BreakerAnnouncement {
+            BreakerAnnouncement(backend: "default", state: state, by: by, at: 100, coolDownMs: 30_000)
+        }
+        #expect(h.breaker(said("closed", by: "a")).isEmpty)
+        let opened = h.breaker(said("open", by: "a"))
+        #expect(
+            opened.map(\.event) == [.breaker] && opened.first?.backend == "default" && opened.first?.reason == "open")
+        #expect(h.breaker(said("open", by: "b")).isEmpty, "a second worker's open is the same change")
+        #expect(h.breaker(said("half_open", by: "a")).isEmpty)
+        #expect(h.breaker(said("closed", by: "a")).map(\.reason) == ["closed"])
+        #expect(opened.first?.summary.contains("backend default is failing") == true)
+    }
+
     @Test("silent: once per silence, measured from the leader's start when it saw no success; recovered after")
     func silence() throws {
         var h = JobHealth(config: try Self.config(), now: 1000)
@@ -154,9 +170,9 @@ struct NotifyPolicyTests {
                 $0.contains("must be an http") && !$0.contains("secret-hook")
             })
         #expect(
-            problems("kind = \"slack\"\nurl = \"https://x\"\nevents = [\"breaker\"]").contains {
-                $0.contains("circuit breaker")
-            })
+            problems("kind = \"slack\"\nurl = \"https://x\"\nevents = [\"breaker\", \"boom\"]").map {
+                $0.contains("notify[0].events: 'boom' is not one of dead, failing, silent, recovered, paused, breaker")
+            } == [true], "breaker is accepted now; only the unknown event is named")
         #expect(
             problems("kind = \"slack\"\nurl = \"https://x\"\nrate = \"lots\"").contains {
                 $0.contains("N/s, N/m or N/h")

@@ -96,7 +96,7 @@ public struct Topology: Sendable, Equatable {
     /// The topology for work queues `queues` and retry tiers `tiers`.
     public init(
         names: Names, queues: [String], tiers: [Duration], history: CronqConfig.HistorySettings = .init(),
-        skipJobs: [String] = [], watchOutcomes: Bool = false, replicas: Int? = 3
+        skipJobs: [String] = [], watchOutcomes: Bool = false, watchBreakers: Bool = false, replicas: Int? = 3
     ) {
         exchanges = [
             Exchange(name: names.jobsExchange, kind: "direct"),
@@ -185,6 +185,13 @@ public struct Topology: Sendable, Equatable {
                         queue: names.outcomesQueue, exchange: names.eventsExchange, routingKey: "job.*.\(end)",
                         arguments: []))
             }
+            // A backend's breaker opening and closing, for `breaker` notifications.
+            for change in watchBreakers ? ["open", "closed"] : [] {
+                bindings.append(
+                    Binding(
+                        queue: names.outcomesQueue, exchange: names.eventsExchange, routingKey: "backend.*.\(change)",
+                        arguments: []))
+            }
         }
         // Run history: every event, kept for `max_age` (read by `cronq history` and `cronq status --jobs`).
         self.queues.append(
@@ -233,6 +240,7 @@ public struct Topology: Sendable, Equatable {
             skipJobs: config.jobs.filter { $0.enabled && $0.overlap == .skip }.map(\.name),
             watchOutcomes: !config.notify.isEmpty
                 || config.jobs.contains { $0.enabled && $0.pauseAfterFailures != nil },
+            watchBreakers: config.notify.contains { $0.events.contains(.breaker) },
             replicas: config.amqp.replicas)
     }
 

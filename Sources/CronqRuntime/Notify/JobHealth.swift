@@ -25,6 +25,8 @@ struct JobHealth {
     /// neither notify nor grow this map.
     private let known: Set<String>
     private var nextSilenceCheck: Int64 = 0
+    /// The last breaker change notified per backend: several workers may announce the same one.
+    private var breakers: [String: String] = [:]
 
     init(config: CronqConfig, now: Int64) {
         failingAfter = config.notify.filter { $0.events.contains(.failing) }.map(\.failingAfter).min()
@@ -85,6 +87,22 @@ struct JobHealth {
         }
         jobs[e.job] = s
         return (out, pause)
+    }
+
+    /// A backend's breaker opened or closed: one notice per change, however many workers announced it.
+    mutating func breaker(_ a: BreakerAnnouncement) -> [Notice] {
+        guard a.state == "open" || a.state == "closed", breakers[a.backend] != a.state else { return [] }
+        // A first `closed` (no `open` seen by this leader) is news to nobody.
+        if breakers[a.backend] == nil && a.state == "closed" { return [] }
+        breakers[a.backend] = a.state
+        return [
+            Notice(
+                event: .breaker, job: "", reason: a.state, at: a.at,
+                hint: a.state == "open"
+                    ? "calls to \(a.backend) wait (no attempts used) until a probe succeeds; cronq status"
+                    : "cronq status",
+                backend: a.backend)
+        ]
     }
 
     /// The dead-man switch, at most once a second: a `silent` notice once per silence.

@@ -35,6 +35,8 @@ public struct QueueStatus: Sendable {
     public var paused: [String: PauseState] = [:]
     /// Last confirmed fire per job, from the same checkpoint (a one-off job's `done`).
     public var lastFired: [String: Int64] = [:]
+    /// The latest breaker announcement per backend with a breaker (none yet: never opened).
+    public var breakers: [String: BreakerAnnouncement] = [:]
     public var at: Int64
 
     /// - Throws: ``AMQPError`` when the broker cannot be reached.
@@ -60,6 +62,26 @@ public struct QueueStatus: Sendable {
             } catch let e as AMQPError where e.replyCode == 404 {
                 // missing: run `cronq topology apply`
                 rows.append(Row(queue: q.name, kind: kind, ready: -1, consumers: 0, unacked: nil))
+                ch = try connection.openChannel()
+            }
+        }
+        // Guard queues: free permits and rested tokens ready (a permit queue at 0 means all are in use).
+        for q in GuardQueues.names(config) where !q.hasSuffix(".rest") && !q.hasSuffix(".breaker") {
+            do {
+                let info = try ch.inspectQueue(q)
+                rows.append(
+                    Row(queue: q, kind: "guard", ready: Int(info.messageCount), consumers: Int(info.consumerCount)))
+            } catch let e as AMQPError where e.replyCode == 404 {
+                ch = try connection.openChannel()  // created by the first worker to start
+            }
+        }
+        var breakers: [String: BreakerAnnouncement] = [:]
+        for b in config.backends.values where b.limits.breaker != nil {
+            do {
+                guard let d = try ch.get(queue: names.breakerQueue(b.name)) else { continue }
+                try ch.nack(d.deliveryTag, requeue: true)  // a peek, like the checkpoint's
+                breakers[b.name] = BreakerAnnouncement.decode(d.message.body)
+            } catch let e as AMQPError where e.replyCode == 404 {
                 ch = try connection.openChannel()
             }
         }
@@ -89,6 +111,7 @@ public struct QueueStatus: Sendable {
         var status = QueueStatus(rows: rows, leader: leader, oldestDeadAgeSeconds: oldest, paused: paused, at: now)
         status.tickers = tickers
         status.lastFired = checkpoint?.fired ?? [:]
+        status.breakers = breakers
         return status
     }
 
@@ -134,6 +157,11 @@ public struct QueueStatus: Sendable {
                 )
             }
         }
+        for (backend, a) in breakers.sorted(by: { $0.key < $1.key }) where a.state != "closed" {
+            out.append(
+                "backend \(backend)'s circuit breaker is \(a.state.replacingOccurrences(of: "_", with: "-")) since \(Timestamp.iso(a.at)): its calls wait"
+            )
+        }
         if t.requireConsumers {
             for r in rows where r.kind == "work" && r.consumers == 0 && r.ready >= 0 {
                 out.append("\(r.queue) has no consumer: no worker is running for it")
@@ -165,6 +193,9 @@ public struct QueueStatus: Sendable {
         s += "ticker leader: \(leader ? "yes (\(tickers) ticker(s) connected, one leads)" : "NONE")\n"
         if let age = oldestDeadAgeSeconds { s += "oldest dead letter: \(age) s old\n" }
         for line in CheckpointPeek.pausedLines(paused, now: at) { s += line + "\n" }
+        for (backend, a) in breakers.sorted(by: { $0.key < $1.key }) {
+            s += "breaker: \(backend) \(a.state) since \(Timestamp.iso(a.at))\n"
+        }
         return s
     }
 
@@ -183,6 +214,10 @@ public struct QueueStatus: Sendable {
             },
         ]
         if let a = oldestDeadAgeSeconds { obj["oldest_dead_age_s"] = a }
+        obj["breakers"] = Dictionary(
+            uniqueKeysWithValues: breakers.map {
+                ($0.key, ["state": $0.value.state, "since": Timestamp.iso($0.value.at)])
+            })
         obj["paused"] = Dictionary(
             uniqueKeysWithValues: paused.map { job, p -> (String, [String: Any]) in
                 var d: [String: Any] = ["since": Timestamp.iso(p.since)]

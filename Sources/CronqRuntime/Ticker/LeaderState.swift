@@ -254,6 +254,12 @@ struct LeaderState {
         return out + [.publishCheckpoint]
     }
 
+    /// A backend's breaker change from the same queue: a `breaker` notice, once per change.
+    mutating func breaker(_ a: BreakerAnnouncement, tag: UInt64) -> [Action] {
+        guard health != nil else { return [.ack(.outcome(tag))] }
+        return health!.breaker(a).map(Action.notify) + [.ack(.outcome(tag))]
+    }
+
     // MARK: - Pause and resume
 
     /// Records a pause, whoever asked for it (`cronq pause` or `pause_after_failures`): in the paused

@@ -267,7 +267,11 @@ public final class TickerLoop: @unchecked Sendable {
         case .delivery(let d) where d.channel == link.completions?.id:
             try perform(state.completion(OutcomeEvent.decodeAll(d.message.body), tag: d.deliveryTag))
         case .delivery(let d) where d.channel == link.outcomes?.id:
-            try perform(state.outcomes(OutcomeEvent.decodeAll(d.message.body), tag: d.deliveryTag, nowMs: nowMs()))
+            if let a = BreakerAnnouncement.decode(d.message.body) {
+                try perform(state.breaker(a, tag: d.deliveryTag))
+            } else {
+                try perform(state.outcomes(OutcomeEvent.decodeAll(d.message.body), tag: d.deliveryTag, nowMs: nowMs()))
+            }
         default:
             break
         }
