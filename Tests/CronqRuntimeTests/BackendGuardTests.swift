@@ -89,13 +89,16 @@ struct BackendGuardTests {
     func permits() {
         var g = BackendGuard(backend: "b", limits: .init(maxInFlight: 2))
         #expect(g.take(request: 1, now: .zero) == .blocked)
-        var settled = g.settle(waiting: 1, usable: 1)
+        var settled = g.settle(waiting: 1, now: .zero)
         #expect(settled.consumePermits == true && settled.release.isEmpty)
         g.permitDelivered(10)
         g.permitDelivered(11)
         #expect(g.take(request: 1, now: .zero) == .go(permit: 11, token: nil, probe: false))
-        settled = g.settle(waiting: 0, usable: 0)
-        #expect(settled.release == [10], "a permit nothing here can use goes back")
+        settled = g.settle(waiting: 0, now: .zero)
+        #expect(
+            settled.release.isEmpty && settled.consumePermits == nil, "held a moment: the next delivery may be near")
+        settled = g.settle(waiting: 0, now: BackendGuard.idleHold)
+        #expect(settled.release == [10], "a permit nothing here used goes back")
         #expect(settled.consumePermits == false, "and the consumer stops: an idle worker holds nothing")
         #expect(g.finished(request: 1, failed: false, now: .zero) == nil)
         #expect(g.take(request: 2, now: .zero) == .go(permit: 11, token: nil, probe: false), "reused")
@@ -112,7 +115,7 @@ struct BackendGuardTests {
             #expect(g.take(request: id, now: .zero) == .go(permit: 7, token: nil, probe: false))
             _ = g.finished(request: id, failed: false, now: .zero)
         }
-        #expect(g.settle(waiting: 5, usable: 5).release == [7])
+        #expect(g.settle(waiting: 5, now: .zero).release == [7])
     }
 
     @Test("rate tokens: one per call; a call waits for both its permit and its token")
@@ -121,7 +124,7 @@ struct BackendGuardTests {
             backend: "b", limits: .init(maxInFlight: 1, rate: .init(count: 10, period: .seconds(1), burst: 2)))
         g.permitDelivered(1)
         #expect(g.take(request: 1, now: .zero) == .blocked, "a permit but no token")
-        let settled = g.settle(waiting: 1, usable: 1)
+        let settled = g.settle(waiting: 1, now: .zero)
         #expect(settled.release.isEmpty, "the permit is kept for the call that waits for its token")
         #expect(settled.consumeTokens == true)
         g.tokenDelivered(5)
@@ -180,7 +183,7 @@ struct BackendGuardTests {
     static func permit(_ tag: UInt64) -> AMQPDelivery {
         AMQPDelivery(
             channel: 3, deliveryTag: tag, redelivered: false, exchange: "", routingKey: "q",
-            consumerTag: WorkerStateMachine.permitTagPrefix + "default", message: AMQPMessage(body: Array("1".utf8)))
+            consumerTag: WorkerStateMachine.permitTagPrefix + "default:1", message: AMQPMessage(body: Array("1".utf8)))
     }
 
     @Test("a delivery waits unacked for a permit (no attempt used), starts when one comes, gives it back after")
@@ -192,9 +195,26 @@ struct BackendGuardTests {
             T.summary(m.tick(now: T.at(0), canPublish: true)) == ["consume cronq.guard.default.permits.1 prefetch 1"])
         #expect(T.summary(m.tick(now: T.at(0), canPublish: true)).isEmpty, "still waiting, nothing new to do")
         #expect(m.guardDelivery(Self.permit(40), now: T.at(1)).isEmpty)
-        #expect(T.summary(m.tick(now: T.at(1), canPublish: true)) == ["start 1 m1 #1", "stop cronq-permit:default"])
+        #expect(T.summary(m.tick(now: T.at(1), canPublish: true)) == ["start 1 m1 #1"])
         _ = m.requestFinished(1, .response(status: 204, retryAfter: nil), now: T.at(2))
-        #expect(T.summary(m.tick(now: T.at(2), canPublish: true)) == ["give back 40", "ack ≤1", "events 1"])
+        #expect(
+            T.summary(m.tick(now: T.at(2), canPublish: true))
+                == ["give back 40", "stop cronq-permit:default:1", "ack ≤1", "events 1"],
+            "nothing waited for a second: the permit goes back and the consumer stops")
+    }
+
+    @Test("a lost connection took the permits and the consumer: after reconnecting, the worker consumes again")
+    func machineReconsumes() {
+        typealias T = WorkerStateMachineTests
+        var m = Self.machine()
+        _ = m.delivery(T.delivery(1), now: T.at(0))
+        #expect(T.summary(m.tick(now: T.at(0), canPublish: true)).first?.hasPrefix("consume") == true)
+        _ = m.connectionLost("reset")
+        #expect(
+            T.summary(m.tick(now: T.at(1), canPublish: true)).isEmpty, "nothing to consume on, nothing to give back")
+        m.connected(consumers: ["c1": "default"])
+        _ = m.delivery(T.delivery(1, redelivered: true), now: T.at(2))
+        #expect(T.summary(m.tick(now: T.at(2), canPublish: true)).contains { $0.hasPrefix("consume") })
     }
 
     @Test("breaker open: the next delivery waits in a retry tier with its attempt unchanged; the change is announced")

@@ -33,10 +33,18 @@ struct BackendGuard {
     /// Whether the driver was asked to consume the permit / token queue (and not yet to stop).
     private(set) var consumingPermits = false
     private(set) var consumingTokens = false
+    /// The running consumers' tags: a new one for every consume, because RabbitMQ 3.10 crashed the channel
+    /// (541 INTERNAL_ERROR) when a delivery for a cancelled consumer met a new consumer with its tag.
+    var permitConsumerTag = ""
+    var tokenConsumerTag = ""
 
     /// Calls one permit serves in a row before it goes back to the queue even if this worker has more
     /// to do: keeps the broker out of the hot path, but lets other workers' waiting calls have a turn.
     static let permitReuse = 16
+
+    /// How long a worker with nothing waiting keeps what it holds (see ``settle(waiting:now:)``).
+    static let idleHold: Duration = .milliseconds(200)
+    private var idleSince: Duration?
 
     init(backend: String, limits: BackendLimits) {
         self.backend = backend
@@ -86,32 +94,39 @@ struct BackendGuard {
         breaker?.heard(signal, now: now)
     }
 
-    /// What goes back to the broker and whether to consume, after a start loop in which `usable`
-    /// deliveries of this backend could have started but found no permit or token here. Free permits and
-    /// tokens beyond that (and permits that served their turn) go back; a consumer runs only while
-    /// something could use what it brings, so an idle or saturated worker holds nothing it cannot use.
-    mutating func settle(waiting: Int, usable: Int) -> (release: [UInt64], consumePermits: Bool?, consumeTokens: Bool?)
-    {
+    /// What goes back to the broker and whether to consume, after a start loop that left `waiting`
+    /// deliveries of this backend in line here. A permit that served its turn goes back. With deliveries
+    /// waiting, free permits and tokens beyond their number go back; with none, everything goes back and
+    /// the consumers stop, but only after ``idleHold``: between one call's end and the next delivery (an
+    /// ack's round trip) a busy worker has nothing waiting for a moment, and giving everything back then
+    /// would cost a release, a cancel and a consume per call. So an idle worker holds nothing for long,
+    /// and a busy one holds no more than it has deliveries for.
+    mutating func settle(waiting: Int, now: Duration) -> (
+        release: [UInt64], consumePermits: Bool?, consumeTokens: Bool?
+    ) {
+        if waiting > 0 { idleSince = nil } else if idleSince == nil { idleSince = now }
+        let holding = waiting == 0 && now - idleSince! < Self.idleHold
+        let keepCount = holding ? Int.max : waiting
         var release: [UInt64] = []
         var keep: [(tag: UInt64, uses: Int)] = []
         for p in freePermits {
-            if keep.count < usable && p.uses < Self.permitReuse { keep.append(p) } else { release.append(p.tag) }
+            if keep.count < keepCount && p.uses < Self.permitReuse { keep.append(p) } else { release.append(p.tag) }
         }
         freePermits = keep
-        if freeTokens.count > usable {
-            release += freeTokens[usable...]
-            freeTokens.removeSubrange(usable...)
+        if freeTokens.count > keepCount {
+            release += freeTokens[keepCount...]
+            freeTokens.removeSubrange(keepCount...)
         }
-        let want = usable > 0 && waiting > 0
+        // Holding keeps a consumer that runs; it never starts one.
         var permits: Bool? = nil
         var tokens: Bool? = nil
-        if limits.maxInFlight != nil && want != consumingPermits {
-            consumingPermits = want
-            permits = want
+        if limits.maxInFlight != nil && (waiting > 0 || holding && consumingPermits) != consumingPermits {
+            consumingPermits.toggle()
+            permits = consumingPermits
         }
-        if limits.rate != nil && want != consumingTokens {
-            consumingTokens = want
-            tokens = want
+        if limits.rate != nil && (waiting > 0 || holding && consumingTokens) != consumingTokens {
+            consumingTokens.toggle()
+            tokens = consumingTokens
         }
         return (release, permits, tokens)
     }
@@ -123,6 +138,7 @@ struct BackendGuard {
         permitOf.removeAll()
         freeTokens.removeAll()
         if !probes.isEmpty { breaker?.abandonProbe() }
+        idleSince = nil
         probes.removeAll()
         consumingPermits = false
         consumingTokens = false

@@ -12,6 +12,10 @@ public enum TopologyApply {
         defer { connection.close() }
         let topology = Topology(config: config)
         var report = try TopologyDeclarer(connection: connection).apply(topology)
+        // The backend guard's queues too, so that workers running as users without configure permission
+        // find them (created and filled once, whoever comes first: see GuardQueues).
+        let guarded = try GuardQueues.prepare(connection, config: config)
+        report.queues += guarded.created.count + guarded.existing.count
         if let management = config.amqp.managementURL {
             let r = ManagementAPI.replication(
                 of: topology.queues.filter(\.isReplicated).map(\.name), baseURL: management,

@@ -23,12 +23,18 @@ extension WorkerStateMachine {
             return before == after
                 ? [] : [.record(.breaker(backend: a.backend, state: after.rawValue, announcedBy: a.by))]
         }
-        if tag.hasPrefix(Self.permitTagPrefix), guards[String(tag.dropFirst(Self.permitTagPrefix.count))] != nil {
-            guards[String(tag.dropFirst(Self.permitTagPrefix.count))]!.permitDelivered(d.deliveryTag)
+        // `cronq-permit:<backend>:<n>`: the backend is what lies between the prefix and the last colon.
+        func backend(after prefix: String) -> String? {
+            guard tag.hasPrefix(prefix), let colon = tag.lastIndex(of: ":") else { return nil }
+            let b = String(tag[tag.index(tag.startIndex, offsetBy: prefix.count)..<colon])
+            return guards[b] != nil ? b : nil
+        }
+        if let b = backend(after: Self.permitTagPrefix) {
+            guards[b]!.permitDelivered(d.deliveryTag)
             return []
         }
-        if tag.hasPrefix(Self.tokenTagPrefix), guards[String(tag.dropFirst(Self.tokenTagPrefix.count))] != nil {
-            guards[String(tag.dropFirst(Self.tokenTagPrefix.count))]!.tokenDelivered(d.deliveryTag)
+        if let b = backend(after: Self.tokenTagPrefix) {
+            guards[b]!.tokenDelivered(d.deliveryTag)
             return []
         }
         return [.guardRelease(d.deliveryTag)]  // not ours to keep: a consumer of an earlier config
@@ -39,7 +45,6 @@ extension WorkerStateMachine {
     mutating func startGuarded(now: Now) -> [Action] {
         var out: [Action] = []
         var inLine: [String: Int] = [:]
-        var usable: [String: Int] = [:]
         var i = 0
         while i < waiting.count {
             guard waiting[i].generation == generation, let m = waiting[i].message else {
@@ -54,7 +59,6 @@ extension WorkerStateMachine {
             if guards[m.backend] != nil {
                 switch guards[m.backend]!.take(request: nextRequestID, now: now.monotonic) {
                 case .blocked:
-                    usable[m.backend, default: 0] += 1
                     i += 1
                     continue
                 case .delay(let until):
@@ -78,29 +82,36 @@ extension WorkerStateMachine {
             inLine[m.backend]! -= 1
             out.append(start(&item, m, now: now))
         }
-        for backend in guards.keys.sorted() {
+        // Without a connection there is nothing to give back or consume (the broker took it all back).
+        for backend in guards.keys.sorted() where connected {
             let (release, permits, tokens) = guards[backend]!.settle(
-                waiting: inLine[backend] ?? 0, usable: usable[backend] ?? 0)
+                waiting: inLine[backend] ?? 0, now: now.monotonic)
             out += release.map(Action.guardRelease)
             let limits = guards[backend]!.limits
             let prefetch = min(configuration.concurrency, 1000)
             if let permits, let n = limits.maxInFlight {
-                let tag = Self.permitTagPrefix + backend
-                out.append(
-                    permits
-                        ? .guardConsume(
+                if permits {
+                    let tag = "\(Self.permitTagPrefix)\(backend):\(nextRequestID)"
+                    guards[backend]!.permitConsumerTag = tag
+                    out.append(
+                        .guardConsume(
                             queue: configuration.names.permitQueue(backend, n), consumerTag: tag,
-                            prefetch: min(prefetch, n))
-                        : .guardCancel(consumerTag: tag))
+                            prefetch: min(prefetch, n)))
+                } else {
+                    out.append(.guardCancel(consumerTag: guards[backend]!.permitConsumerTag))
+                }
             }
             if let tokens, let rate = limits.rate {
-                let tag = Self.tokenTagPrefix + backend
-                out.append(
-                    tokens
-                        ? .guardConsume(
+                if tokens {
+                    let tag = "\(Self.tokenTagPrefix)\(backend):\(nextRequestID)"
+                    guards[backend]!.tokenConsumerTag = tag
+                    out.append(
+                        .guardConsume(
                             queue: configuration.names.tokenQueue(backend, rate), consumerTag: tag,
-                            prefetch: min(prefetch, rate.burst))
-                        : .guardCancel(consumerTag: tag))
+                            prefetch: min(prefetch, rate.burst)))
+                } else {
+                    out.append(.guardCancel(consumerTag: guards[backend]!.tokenConsumerTag))
+                }
             }
         }
         return out
