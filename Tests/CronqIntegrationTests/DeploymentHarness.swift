@@ -25,6 +25,8 @@ final class Deployment: @unchecked Sendable {
     private var tickerLogPaths: [String] = []
     private var workerLogPaths: [String] = []
     let jobs: [(name: String, schedule: String, path: String)]
+    /// The retry tiers' names, as configured.
+    let backoff: [String]
     private let jobExtraByName: [String: String]
     var names: Topology.Names { .init(prefix: prefix) }
 
@@ -39,6 +41,7 @@ final class Deployment: @unchecked Sendable {
     ) throws {
         self.broker = broker
         self.jobs = jobs
+        self.backoff = backoff
         self.jobExtraByName = jobExtra
         dir = FileManager.default.temporaryDirectory.appendingPathComponent(prefix)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -247,7 +250,7 @@ final class Deployment: @unchecked Sendable {
         }
         return q.sorted().map(names.workQueue)
     }
-    var retryQueues: [String] { ["1s", "2s"].map(names.retryQueue) }
+    var retryQueues: [String] { backoff.map(names.retryQueue) }
 
     /// Message ids in a queue, read without taking them: consumed unacked, then the connection closes
     /// (a consumer, not basic.get, which single-active-consumer queues refuse).

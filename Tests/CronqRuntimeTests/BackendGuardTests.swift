@@ -233,6 +233,29 @@ struct BackendGuardTests {
         #expect(next.contains("retry 10s #2"), "and the failed call's own retry")
     }
 
+    @Test("a failed probe does not use an attempt: its message waits like the others")
+    func machineProbeFails() {
+        typealias T = WorkerStateMachineTests
+        var m = Self.machine()
+        _ = m.delivery(T.delivery(1), now: T.at(0))
+        _ = m.tick(now: T.at(0), canPublish: true)
+        _ = m.guardDelivery(Self.permit(40), now: T.at(0))
+        _ = m.tick(now: T.at(0), canPublish: true)
+        _ = m.requestFinished(1, .failure(retryable: true, error: "refused"), now: T.at(1))  // opens it
+        _ = m.tick(now: T.at(1), canPublish: true)
+        _ = m.delivery(T.delivery(2, attempt: 2), now: T.at(31))
+        #expect(
+            T.summary(m.tick(now: T.at(31), canPublish: true)).first?.hasPrefix("consume") == true,
+            "the idle worker gave its permit back")
+        _ = m.guardDelivery(Self.permit(41), now: T.at(31))
+        let probe = T.summary(m.tick(now: T.at(31), canPublish: true))
+        #expect(probe.contains("announce backend.default.half_open") && probe.contains("start 2 m2 #2"), "\(probe)")
+        let failed = T.summary(m.requestFinished(2, .response(status: 503, retryAfter: nil), now: T.at(32)))
+        #expect(failed.contains("announce backend.default.open"))
+        let next = T.summary(m.tick(now: T.at(32), canPublish: true))
+        #expect(next.contains("retry 1m #2"), "waits with attempt 2 unchanged, not retry #3: \(next)")
+    }
+
     @Test("another worker's announcement is heard; our own is not applied twice")
     func machineHears() {
         typealias T = WorkerStateMachineTests

@@ -79,6 +79,9 @@ struct BackendGuard {
         return .go(permit: permit, token: token, probe: probe)
     }
 
+    /// Whether request `id` is the breaker's half-open probe.
+    func isProbe(_ id: UInt64) -> Bool { probes.contains(id) }
+
     mutating func permitDelivered(_ tag: UInt64) { freePermits.append((tag, 0)) }
     mutating func tokenDelivered(_ tag: UInt64) { freeTokens.append(tag) }
 

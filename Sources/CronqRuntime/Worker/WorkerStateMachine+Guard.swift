@@ -90,31 +90,31 @@ extension WorkerStateMachine {
             let limits = guards[backend]!.limits
             let prefetch = min(configuration.concurrency, 1000)
             if let permits, let n = limits.maxInFlight {
-                if permits {
-                    let tag = "\(Self.permitTagPrefix)\(backend):\(nextRequestID)"
-                    guards[backend]!.permitConsumerTag = tag
-                    out.append(
-                        .guardConsume(
-                            queue: configuration.names.permitQueue(backend, n), consumerTag: tag,
-                            prefetch: min(prefetch, n)))
-                } else {
-                    out.append(.guardCancel(consumerTag: guards[backend]!.permitConsumerTag))
-                }
+                out.append(
+                    Self.consumer(
+                        permits, prefix: Self.permitTagPrefix + backend, id: nextRequestID,
+                        queue: configuration.names.permitQueue(backend, n), prefetch: min(prefetch, n),
+                        tag: &guards[backend]!.permitConsumerTag))
             }
             if let tokens, let rate = limits.rate {
-                if tokens {
-                    let tag = "\(Self.tokenTagPrefix)\(backend):\(nextRequestID)"
-                    guards[backend]!.tokenConsumerTag = tag
-                    out.append(
-                        .guardConsume(
-                            queue: configuration.names.tokenQueue(backend, rate), consumerTag: tag,
-                            prefetch: min(prefetch, rate.burst)))
-                } else {
-                    out.append(.guardCancel(consumerTag: guards[backend]!.tokenConsumerTag))
-                }
+                out.append(
+                    Self.consumer(
+                        tokens, prefix: Self.tokenTagPrefix + backend, id: nextRequestID,
+                        queue: configuration.names.tokenQueue(backend, rate), prefetch: min(prefetch, rate.burst),
+                        tag: &guards[backend]!.tokenConsumerTag))
             }
         }
         return out
+    }
+
+    /// Starts a guard consumer under a new tag (`<prefix>:<id>`, remembered in `tag`), or cancels the one
+    /// that runs.
+    static func consumer(_ on: Bool, prefix: String, id: UInt64, queue: String, prefetch: Int, tag: inout String)
+        -> Action
+    {
+        guard on else { return .guardCancel(consumerTag: tag) }
+        tag = "\(prefix):\(id)"
+        return .guardConsume(queue: queue, consumerTag: tag, prefetch: prefetch)
     }
 
     /// A used token goes to rest; the broker dead-letters it back to the ready queue afterwards.
@@ -157,17 +157,21 @@ extension WorkerStateMachine {
         return true
     }
 
-    /// A guarded call ended: its permit is free again and the breaker hears how it went.
-    mutating func guardFinished(_ id: UInt64, backend: String, call: CallResult, now: Now) -> [Action] {
+    /// A guarded call ended: its permit is free again and the breaker hears how it went. Also says
+    /// whether it was the breaker's probe and failed (so the breaker is open again).
+    mutating func guardFinished(_ id: UInt64, backend: String, call: CallResult, now: Now) -> (
+        [Action], probeFailed: Bool
+    ) {
         let failed: Bool
         switch call {
         case .response(let status, _): failed = status >= 500
         case .failure(let retryable, _): failed = retryable
         }
+        let probe = guards[backend]!.isProbe(id)
         guard let changed = guards[backend]!.finished(request: id, failed: failed, now: now.monotonic) else {
-            return []
+            return ([], false)
         }
-        return announce(backend, changed, now: now)
+        return (announce(backend, changed, now: now), probe && failed && changed == .open)
     }
 
     /// Tells every worker (and, for changes, the leader's notifier and `cronq status`) what happened here.

@@ -222,11 +222,21 @@ struct WorkerStateMachine {
         let durationMs = Int((now.monotonic - item.started).totalMilliseconds)
         let messageID = item.delivery.message.properties.messageID ?? m.messageID
         var done: [Action] = [.record(.requestFinished(durationMs: durationMs))]
+        var failedProbe = false
         if guards[m.backend] != nil {
-            done += guardFinished(id, backend: m.backend, call: call, now: now)
+            let (actions, probeFailed) = guardFinished(id, backend: m.backend, call: call, now: now)
+            done += actions
+            failedProbe = probeFailed
         }
         guard item.generation == generation, connected else {
             return done + [.record(.resultAfterLoss(job: m.job, messageID: messageID))]
+        }
+        // The probe of an open breaker failed: its message waits like the others, its attempt unchanged
+        // (the probe tests the backend, it is not the job's try; long outages would otherwise use attempts up).
+        if failedProbe, let coolDown = configuration.limits[m.backend]?.breaker?.coolDown,
+            delay(item, m, until: now.monotonic + coolDown, now: now)
+        {
+            return done
         }
         var status: Int? = nil
         if case .response(let s, _) = call { status = s }
