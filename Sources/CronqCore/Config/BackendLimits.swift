@@ -19,7 +19,7 @@ public struct BackendLimits: Sendable, Equatable {
     /// `rate = "20/s"` (or `/m`, `/h`), `burst = N`: a ring of `burst` tokens, each usable once per
     /// `burst / rate`. Why a ring and not a timer: the tokens need no process to mint them on time, a
     /// dead worker's unused tokens come back with its connection, and no interval can ever hold more
-    /// calls than the ring has tokens (see docs/decisions.md "Rate limits").
+    /// calls than the ring has tokens (see docs/decisions.md "Backend guard").
     public struct Rate: Sendable, Equatable {
         public var count: Int
         public var period: Duration

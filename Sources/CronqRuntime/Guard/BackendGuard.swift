@@ -10,7 +10,7 @@ import CronqCore
 /// dies gives its permits back with its connection, as the broker requeues every unacked delivery
 /// (immediately on a closed socket, within two heartbeats on a silent one). Tokens of `rate` are the
 /// same kind of message, but used up (acked) when a call starts and published again into a queue
-/// where they rest `burst / rate` before they come back (see docs/decisions.md "Rate limits").
+/// where they rest `burst / rate` before they come back (docs/decisions.md "Backend guard").
 struct BackendGuard {
     /// What to do before a call to this backend may start.
     enum Take: Equatable {
