@@ -52,6 +52,16 @@ extension AMQPChannel {
         if status != AMQP_STATUS_OK.rawValue { throw connection.fail(AMQPConnection.libraryError(status)) }
     }
 
+    /// The message at the head of a queue, left there: `basic.get`, then `basic.nack` with requeue. A nack,
+    /// not a reject: from RabbitMQ 4.3 a nack-requeue is not a failed delivery, so inspecting never uses up
+    /// the queue's delivery limit (4.0-4.2 count every return: see the README's cluster notes). Nil when
+    /// the queue is empty.
+    public func peek(queue: String) throws -> AMQPMessage? {
+        guard let d = try get(queue: queue) else { return nil }
+        try nack(d.deliveryTag, requeue: true)
+        return d.message
+    }
+
     /// Fetches one message (`basic.get`); nil when the queue is empty. With `noAck: false` the message
     /// stays unacknowledged until ``ack(_:multiple:)``/``nack(_:multiple:requeue:)`` or the channel closes.
     public func get(queue: String, noAck: Bool = false) throws -> AMQPDelivery? {

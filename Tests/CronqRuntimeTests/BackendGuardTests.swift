@@ -100,7 +100,7 @@ struct BackendGuardTests {
         settled = g.settle(waiting: 0, now: BackendGuard.idleHold)
         #expect(settled.release == [10], "a permit nothing here used goes back")
         #expect(settled.consumePermits == false, "and the consumer stops: an idle worker holds nothing")
-        #expect(g.finished(request: 1, failed: false, now: .zero) == nil)
+        #expect(g.finished(request: 1, failed: false, now: .zero).announce == nil)
         #expect(g.take(request: 2, now: .zero) == .go(permit: 11, token: nil, probe: false), "reused")
         #expect(g.permitsHeld == 1)
         g.connectionLost()
@@ -157,21 +157,9 @@ struct BackendGuardTests {
     // MARK: - The worker machine with a guarded backend
 
     static let config = try! ConfigLoader(environment: [:]).parse(
-        """
-        [backends.default]
-        base_url = "https://b"
-        token = "tok"
-        max_in_flight = 1
-        breaker = { failures = 1, cool_down = "30s" }
-        [retry]
-        max_attempts = 3
-        backoff = ["10s", "1m"]
-        max_duration = "1h"
-        [[jobs]]
-        name = "known"
-        schedule = "@daily"
-        path = "/cron/known"
-        """, path: "t.toml")
+        WorkerStateMachineTests.toml(
+            backendExtra: "max_in_flight = 1\nbreaker = { failures = 1, cool_down = \"30s\" }"),
+        path: "t.toml")
 
     static func machine() -> WorkerStateMachine {
         var m = WorkerStateMachine(
@@ -184,6 +172,19 @@ struct BackendGuardTests {
         AMQPDelivery(
             channel: 3, deliveryTag: tag, redelivered: false, exchange: "", routingKey: "q",
             consumerTag: WorkerStateMachine.permitTagPrefix + "default:1", message: AMQPMessage(body: Array("1".utf8)))
+    }
+
+    /// A machine whose first call (delivery 1, permit 40) failed at 1 s and so opened the breaker.
+    static func opened() -> WorkerStateMachine {
+        typealias T = WorkerStateMachineTests
+        var m = machine()
+        _ = m.delivery(T.delivery(1), now: T.at(0))
+        _ = m.tick(now: T.at(0), canPublish: true)
+        _ = m.guardDelivery(permit(40), now: T.at(0))
+        _ = m.tick(now: T.at(0), canPublish: true)
+        let failed = m.requestFinished(1, .failure(retryable: true, error: "connection refused"), now: T.at(1))
+        #expect(T.summary(failed).contains("announce backend.default.open"))
+        return m
     }
 
     @Test("a delivery waits unacked for a permit (no attempt used), starts when one comes, gives it back after")
@@ -220,13 +221,7 @@ struct BackendGuardTests {
     @Test("breaker open: the next delivery waits in a retry tier with its attempt unchanged; the change is announced")
     func machineDelays() {
         typealias T = WorkerStateMachineTests
-        var m = Self.machine()
-        _ = m.delivery(T.delivery(1), now: T.at(0))
-        _ = m.tick(now: T.at(0), canPublish: true)
-        _ = m.guardDelivery(Self.permit(40), now: T.at(0))
-        _ = m.tick(now: T.at(0), canPublish: true)
-        let failed = m.requestFinished(1, .failure(retryable: true, error: "connection refused"), now: T.at(1))
-        #expect(T.summary(failed).contains("announce backend.default.open"))
+        var m = Self.opened()
         _ = m.delivery(T.delivery(2, attempt: 2), now: T.at(2))
         let next = T.summary(m.tick(now: T.at(2), canPublish: true))
         #expect(next.contains("retry 1m #2"), "the smallest tier covering the 28 s left of the cool-down: \(next)")
@@ -236,12 +231,7 @@ struct BackendGuardTests {
     @Test("a failed probe does not use an attempt: its message waits like the others")
     func machineProbeFails() {
         typealias T = WorkerStateMachineTests
-        var m = Self.machine()
-        _ = m.delivery(T.delivery(1), now: T.at(0))
-        _ = m.tick(now: T.at(0), canPublish: true)
-        _ = m.guardDelivery(Self.permit(40), now: T.at(0))
-        _ = m.tick(now: T.at(0), canPublish: true)
-        _ = m.requestFinished(1, .failure(retryable: true, error: "refused"), now: T.at(1))  // opens it
+        var m = Self.opened()
         _ = m.tick(now: T.at(1), canPublish: true)
         _ = m.delivery(T.delivery(2, attempt: 2), now: T.at(31))
         #expect(

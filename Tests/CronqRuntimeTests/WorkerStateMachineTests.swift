@@ -9,11 +9,15 @@ import Testing
 /// out. No broker, no HTTP server, no clock, no sleep: what used to need processes and log greps.
 @Suite("Worker state machine")
 struct WorkerStateMachineTests {
-    static let config = try! ConfigLoader(environment: [:]).parse(
+    static let config = try! ConfigLoader(environment: [:]).parse(toml(), path: "t.toml")
+
+    /// The config of these tables, with more keys for `[backends.default]` (the guard's tests add limits).
+    static func toml(backendExtra: String = "") -> String {
         """
         [backends.default]
         base_url = "https://b"
         token = "tok-SECRET-123"
+        \(backendExtra)
         [retry]
         max_attempts = 3
         backoff = ["10s", "1m"]
@@ -22,7 +26,8 @@ struct WorkerStateMachineTests {
         name = "known"
         schedule = "@daily"
         path = "/cron/known"
-        """, path: "t.toml")
+        """
+    }
 
     /// A machine with one connection up, consuming `default` through consumer tag `c1`.
     static func machine(concurrency: Int = 4, grace: Duration = .seconds(10)) -> WorkerStateMachine {

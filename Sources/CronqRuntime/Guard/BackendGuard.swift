@@ -79,18 +79,18 @@ struct BackendGuard {
         return .go(permit: permit, token: token, probe: probe)
     }
 
-    /// Whether request `id` is the breaker's half-open probe.
-    func isProbe(_ id: UInt64) -> Bool { probes.contains(id) }
-
     mutating func permitDelivered(_ tag: UInt64) { freePermits.append((tag, 0)) }
     mutating func tokenDelivered(_ tag: UInt64) { freeTokens.append(tag) }
 
-    /// A call ended: its permit is free again; the breaker learns the result. Returns what to announce.
-    mutating func finished(request id: UInt64, failed: Bool, now: Duration) -> CircuitBreaker.Signal? {
+    /// A call ended: its permit is free again; the breaker learns the result. Returns what to announce,
+    /// and whether the call was the breaker's half-open probe.
+    mutating func finished(request id: UInt64, failed: Bool, now: Duration) -> (
+        announce: CircuitBreaker.Signal?, probe: Bool
+    ) {
         if let p = permitOf.removeValue(forKey: id) { freePermits.append((p.tag, p.uses + 1)) }
         let probe = probes.remove(id) != nil
-        guard breaker != nil else { return nil }
-        return failed ? breaker!.failed(probe: probe, now: now) : breaker!.succeeded(probe: probe, now: now)
+        guard breaker != nil else { return (nil, probe) }
+        return (failed ? breaker!.failed(probe: probe, now: now) : breaker!.succeeded(probe: probe, now: now), probe)
     }
 
     mutating func heard(_ signal: CircuitBreaker.Signal, now: Duration) {

@@ -45,6 +45,9 @@ public struct QueueStatus: Sendable {
         let topology = Topology(config: config)
         var rows: [Row] = []
         var ch = try connection.openChannel()
+        // The topology's queues (missing: `cronq topology apply`, an alert), then the guard queues' free permits
+        // and rested tokens (a permit queue at 0 means all are in use; missing until the first worker starts).
+        var counted: [(name: String, kind: String)] = []
         for q in topology.queues
         where q.name != names.stateQueue && q.name != names.controlQueue && q.name != names.leaderQueue {
             let kind =
@@ -53,34 +56,28 @@ public struct QueueStatus: Sendable {
                 : q.name == names.historyStream
                     ? "history"
                     : q.name.hasPrefix(names.retryQueue("")) ? "retry" : "work"
+            counted.append((q.name, kind))
+        }
+        for q in GuardQueues.names(config) where !q.hasSuffix(".rest") && !q.hasSuffix(".breaker") {
+            counted.append((q, "guard"))
+        }
+        for (queue, kind) in counted {
             do {
-                let info = try ch.inspectQueue(q.name)
+                let info = try ch.inspectQueue(queue)
                 rows.append(
                     Row(
-                        queue: q.name, kind: kind, ready: Int(info.messageCount), consumers: Int(info.consumerCount),
+                        queue: queue, kind: kind, ready: Int(info.messageCount), consumers: Int(info.consumerCount),
                         unacked: nil))
             } catch let e as AMQPError where e.replyCode == 404 {
-                // missing: run `cronq topology apply`
-                rows.append(Row(queue: q.name, kind: kind, ready: -1, consumers: 0, unacked: nil))
+                if kind != "guard" { rows.append(Row(queue: queue, kind: kind, ready: -1, consumers: 0, unacked: nil)) }
                 ch = try connection.openChannel()
-            }
-        }
-        // Guard queues: free permits and rested tokens ready (a permit queue at 0 means all are in use).
-        for q in GuardQueues.names(config) where !q.hasSuffix(".rest") && !q.hasSuffix(".breaker") {
-            do {
-                let info = try ch.inspectQueue(q)
-                rows.append(
-                    Row(queue: q, kind: "guard", ready: Int(info.messageCount), consumers: Int(info.consumerCount)))
-            } catch let e as AMQPError where e.replyCode == 404 {
-                ch = try connection.openChannel()  // created by the first worker to start
             }
         }
         var breakers: [String: BreakerAnnouncement] = [:]
         for b in config.backends.values where b.limits.breaker != nil {
             do {
-                guard let d = try ch.get(queue: names.breakerQueue(b.name)) else { continue }
-                try ch.nack(d.deliveryTag, requeue: true)  // a peek, like the checkpoint's
-                breakers[b.name] = BreakerAnnouncement.decode(d.message.body)
+                guard let m = try ch.peek(queue: names.breakerQueue(b.name)) else { continue }
+                breakers[b.name] = BreakerAnnouncement.decode(m.body)
             } catch let e as AMQPError where e.replyCode == 404 {
                 ch = try connection.openChannel()
             }
@@ -93,13 +90,11 @@ public struct QueueStatus: Sendable {
         }
         let leader = tickers > 0
         var oldest: Int64? = nil
-        if (rows.first { $0.kind == "dead" }?.ready ?? 0) > 0, let first = try ch.get(queue: names.deadQueue) {
-            let h = first.message.properties.headers
+        if (rows.first { $0.kind == "dead" }?.ready ?? 0) > 0, let first = try ch.peek(queue: names.deadQueue) {
             let deadAt =
-                h?[JobMessageProperties.deadAtHeader]?.stringValue.flatMap(Timestamp.parse)
-                ?? first.message.properties.timestamp.map(Int64.init)
+                first.properties.headers?[JobMessageProperties.deadAtHeader]?.stringValue.flatMap(Timestamp.parse)
+                ?? first.properties.timestamp.map(Int64.init)
             oldest = deadAt.map { now - $0 }
-            try ch.nack(first.deliveryTag, requeue: true)  // not a failed delivery (see CheckpointPeek)
         }
         // Best effort: a missing or unreadable state queue only means no pauses to show.
         let checkpoint = (try? CheckpointPeek.peek(ch, names: names))?.checkpoint

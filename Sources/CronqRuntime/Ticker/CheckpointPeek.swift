@@ -18,11 +18,8 @@ public enum CheckpointPeek {
     }
 
     public static func peek(_ ch: AMQPChannel, names: Topology.Names) throws -> Peek {
-        guard let d = try ch.get(queue: names.stateQueue) else { return .empty }
-        // nack, not reject: from RabbitMQ 4.3 a nack-requeue is not a failed delivery, so inspecting never
-        // uses up the queue's delivery limit (4.0-4.2 count every return: see the README's cluster notes).
-        try ch.nack(d.deliveryTag, requeue: true)
-        return Checkpoint.decode(d.message.body).map(Peek.checkpoint) ?? .unreadable
+        guard let m = try ch.peek(queue: names.stateQueue) else { return .empty }
+        return Checkpoint.decode(m.body).map(Peek.checkpoint) ?? .unreadable
     }
 
     /// One line per job paused at `now`, for people: `paused: JOB since …, until … (reason)`.

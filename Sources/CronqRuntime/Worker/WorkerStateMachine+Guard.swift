@@ -167,10 +167,8 @@ extension WorkerStateMachine {
         case .response(let status, _): failed = status >= 500
         case .failure(let retryable, _): failed = retryable
         }
-        let probe = guards[backend]!.isProbe(id)
-        guard let changed = guards[backend]!.finished(request: id, failed: failed, now: now.monotonic) else {
-            return ([], false)
-        }
+        let (changed, probe) = guards[backend]!.finished(request: id, failed: failed, now: now.monotonic)
+        guard let changed else { return ([], false) }
         return (announce(backend, changed, now: now), probe && failed && changed == .open)
     }
 
