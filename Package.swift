@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // Dependencies are declared once, pinned with `from:` to versions the local mirror carries.
@@ -12,6 +12,11 @@ let swiftNIO: Package.Dependency = .package(url: "https://github.com/apple/swift
 let swiftCrypto: Package.Dependency = .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0")
 let swiftCollections: Package.Dependency = .package(
     url: "https://github.com/apple/swift-collections.git", from: "1.1.0")
+// The dashboard (`cronq web`): its HTTP server and its templates. No traits: cronq reads its own TOML.
+let hummingbird: Package.Dependency = .package(
+    url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0", traits: [])
+let swiftMustache: Package.Dependency = .package(
+    url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.0")
 
 let upcoming: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -27,7 +32,10 @@ let package = Package(
         .executable(name: "cronq-ticker", targets: ["cronq-ticker"]),
         .executable(name: "cronq-worker", targets: ["cronq-worker"]),
     ],
-    dependencies: [argumentParser, swiftLog, swiftMetrics, swiftPrometheus, swiftNIO, swiftCrypto, swiftCollections],
+    dependencies: [
+        argumentParser, swiftLog, swiftMetrics, swiftPrometheus, swiftNIO, swiftCrypto, swiftCollections, hummingbird,
+        swiftMustache,
+    ],
     targets: [
         // C libraries: one system-library target each, imported only by its wrapper module.
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
@@ -60,10 +68,24 @@ let package = Package(
             ],
             swiftSettings: upcoming),
 
+        // `cronq web`: the dashboard's routes, sessions, pages (Mustache templates and assets, embedded) and the
+        // broker reads behind them. Only `cronq` links it; the services stay small.
+        .target(
+            name: "CronqWeb",
+            dependencies: [
+                "CronqCore", "CronqRuntime", "CronqAMQP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.embedInCode("Templates"), .embedInCode("Assets")],
+            swiftSettings: upcoming),
+
         .executableTarget(
             name: "cronq",
             dependencies: [
-                "CronqCore", "CronqRuntime", "CronqAMQP",
+                "CronqCore", "CronqRuntime", "CronqAMQP", "CronqWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming),
@@ -111,6 +133,13 @@ let package = Package(
             name: "CronqRuntimeTests",
             dependencies: [
                 "CronqRuntime", "CronqCore", "CronqAMQP", "CronqHTTP", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming),
+        .testTarget(
+            name: "CronqWebTests",
+            dependencies: [
+                "CronqWeb", "CronqCore", "CronqRuntime", "CronqTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: upcoming),
         .testTarget(name: "CronqHTTPTests", dependencies: ["CronqHTTP", "CronqTestSupport"], swiftSettings: upcoming),

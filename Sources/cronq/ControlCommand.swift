@@ -4,8 +4,7 @@ import CronqCore
 import CronqRuntime
 import Foundation
 
-/// Sends one control message to the leader ticker, confirmed and routed (a durable queue holds it until
-/// a leader applies it, so one sent while no ticker leads is not lost).
+/// Sends one control message to the leader ticker (``Control/send(_:connection:names:sender:)``).
 func sendControl(_ message: ControlMessage, options: ConfigOption, what: String) throws {
     let config = try options.load()
     guard config.jobs.contains(where: { $0.name == message.job }) else {
@@ -15,31 +14,11 @@ func sendControl(_ message: ControlMessage, options: ConfigOption, what: String)
     }
     let c = try connect(config, what)
     defer { c.close() }
-    let names = Topology.Names(prefix: config.amqp.prefix)
     do {
-        let ch = try c.openChannel()
-        try ch.enableConfirms()
-        let r = try ch.publishAndConfirm(
-            [
-                OutgoingMessage(
-                    exchange: names.controlExchange, routingKey: "",
-                    message: AMQPMessage(
-                        body: message.encoded(),
-                        properties: AMQPProperties(
-                            contentType: "application/json", deliveryMode: 2, type: "cronq.control",
-                            appID: "cronq-\(what)")),
-                    mandatory: true)
-            ], timeout: .seconds(10))
-        switch r.first {
-        case .confirmed?: break
-        case .returned?: throw fail("cronq \(what): nothing receives control messages: run `cronq topology apply`")
-        default:
-            throw fail(
-                "cronq \(what): the broker did not confirm the message (\(r.first.flatMap { $0 }.map { "\($0)" } ?? "no answer in time")); nothing changed"
-            )
-        }
-    } catch let e as AMQPError where e.replyCode == 404 {
-        throw fail("cronq \(what): no exchange \(names.controlExchange): run `cronq topology apply`")
+        try Control.send(
+            message, connection: c, names: Topology.Names(prefix: config.amqp.prefix), sender: "cronq-\(what)")
+    } catch let f as Control.Failure {
+        throw fail("cronq \(what): \(f)")
     }
 }
 

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Cronq: ParsableCommand {
+struct Cronq: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cronq",
         abstract: "Operate cronq: a cron scheduler on RabbitMQ.",
@@ -13,7 +13,7 @@ struct Cronq: ParsableCommand {
         subcommands: [
             NextCommand.self, ValidateCommand.self, TopologyCommand.self, TriggerCommand.self, StatusCommand.self,
             DeadCommand.self,
-            TailCommand.self, HistoryCommand.self, PauseCommand.self, ResumeCommand.self,
+            TailCommand.self, HistoryCommand.self, PauseCommand.self, ResumeCommand.self, WebCommand.self,
         ])
 }
 

@@ -32,7 +32,7 @@ struct Builder {
 
     func config(_ root: TOML.Table) -> CronqConfig {
         let top = TableReader(table: root, prefix: "", job: nil, b: self)
-        top.finish(allowed: ["amqp", "backends", "retry", "ticker", "worker", "history", "jobs", "notify"])
+        top.finish(allowed: ["amqp", "backends", "retry", "ticker", "worker", "history", "jobs", "notify", "web"])
 
         var amqp = CronqConfig.AMQPSettings(
             url: "amqp://guest:guest@127.0.0.1:5672/%2F", managementURL: nil, prefix: "cronq")
@@ -184,6 +184,7 @@ struct Builder {
             amqp: amqp, backends: backends, retry: retry, ticker: ticker, worker: worker, jobs: jobs, path: "")
         config.history = history
         config.notify = notifySinks(root["notify"])
+        config.web = webSettings(top.table("web"))
         config.warnings = warnings.list.map(\.description)
         return config
     }

@@ -9,6 +9,8 @@ public struct CronqConfig: Sendable {
     public var history: HistorySettings = HistorySettings()
     /// `[[notify]]` sinks, served by the leading ticker.
     public var notify: [NotifySink] = []
+    /// `[web]`: the dashboard.
+    public var web = WebSettings()
     public var jobs: [Job]
     /// The file it was loaded from, for messages.
     public var path: String

@@ -121,6 +121,8 @@ public struct DeadLetters {
         public var failed = 0
         /// Not replayed: not signed with the configured `message_key` (see ``replay(_:limit:rate:toQueue:dryRun:messageKey:signUnsigned:progress:shouldStop:)``).
         public var unsigned = 0
+
+        public init() {}
     }
 
     /// Re-publishes the selected dead letters to `cronq.jobs` and acks each once its publish is confirmed.

@@ -17,11 +17,13 @@ public enum History {
         public var status: Int?
         public var durationMs: Int?
         public var reason: String?
+        /// The last failure's error excerpt (a transport error or the start of the backend's answer).
+        public var error: String?
         /// When its last event happened (ISO 8601).
         public var lastAt: String
 
         enum CodingKeys: String, CodingKey {
-            case job, outcome, attempts, status, reason
+            case job, outcome, attempts, status, reason, error
             case messageID = "message_id"
             case scheduledAt = "scheduled_at"
             case durationMs = "duration_ms"
@@ -46,31 +48,37 @@ public enum History {
     public static func runs(_ events: [OutcomeEvent]) -> [Run] {
         var byID: [String: Run] = [:]
         var order: [String] = []
-        // Pause and resume are about a job, not a run.
-        for e in events where e.event != "paused" && e.event != "resumed" {
-            var r =
-                byID[e.messageID]
-                ?? {
-                    order.append(e.messageID)
-                    return Run(
-                        messageID: e.messageID, job: e.job, scheduledAt: nil, outcome: e.event, attempts: 0,
-                        lastAt: e.at)
-                }()
-            if r.scheduledAt == nil { r.scheduledAt = e.scheduledAt }
-            if let a = e.attempt { r.attempts = max(r.attempts, a) }
-            if e.at > r.lastAt { r.lastAt = e.at }
-            // Later events of equal rank (a retry after a retry) replace earlier ones.
-            if rank(e.event) >= rank(r.outcome) {
-                r.outcome = e.event
-                r.status = e.status ?? r.status
-                r.durationMs = e.durationMs ?? r.durationMs
-                r.reason = e.reason
-            }
-            byID[e.messageID] = r
+        for e in events {
+            if byID[e.messageID] == nil && isRunEvent(e) { order.append(e.messageID) }
+            fold(e, into: &byID[e.messageID])
         }
         return order.compactMap { byID[$0] }.sorted {
             ($0.scheduledAt ?? $0.lastAt, $0.lastAt) > ($1.scheduledAt ?? $1.lastAt, $1.lastAt)
         }
+    }
+
+    /// Pause and resume are about a job, not a run.
+    public static func isRunEvent(_ e: OutcomeEvent) -> Bool { e.event != "paused" && e.event != "resumed" }
+
+    /// Adds one event to its run (nil: the run's first event). The dashboard folds the live stream with it
+    /// too, so both show the same outcome for the same events.
+    public static func fold(_ e: OutcomeEvent, into run: inout Run?) {
+        guard isRunEvent(e) else { return }
+        var r =
+            run
+            ?? Run(messageID: e.messageID, job: e.job, scheduledAt: nil, outcome: e.event, attempts: 0, lastAt: e.at)
+        if r.scheduledAt == nil { r.scheduledAt = e.scheduledAt }
+        if let a = e.attempt { r.attempts = max(r.attempts, a) }
+        if e.at > r.lastAt { r.lastAt = e.at }
+        // Later events of equal rank (a retry after a retry) replace earlier ones.
+        if rank(e.event) >= rank(r.outcome) {
+            r.outcome = e.event
+            r.status = e.status ?? r.status
+            r.durationMs = e.durationMs ?? r.durationMs
+            r.reason = e.reason
+            if e.event != "succeeded", let err = e.error, !err.isEmpty { r.error = err }
+        }
+        run = r
     }
 
     /// Every event since `since` (Unix seconds), optionally of one job, up to the moment of the call.

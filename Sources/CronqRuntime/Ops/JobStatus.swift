@@ -127,7 +127,7 @@ public struct JobStatus: Sendable, Equatable {
     }
 
     /// An age for people: 45s, 12m, 3h5m, 2d4h.
-    static func age(_ seconds: Int64) -> String {
+    public static func age(_ seconds: Int64) -> String {
         let s = max(0, seconds)
         if s < 60 { return "\(s)s" }
         if s < 3600 { return "\(s / 60)m" }

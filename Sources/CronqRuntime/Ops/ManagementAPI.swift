@@ -52,7 +52,7 @@ enum ManagementAPI {
     }
 
     /// GETs `urls` at once; each answer's JSON, nil for any failure (best effort, as the doc says).
-    private static func get(_ urls: [String]) -> [Any?] {
+    static func get(_ urls: [String]) -> [Any?] {
         let requests = urls.map { url -> HTTPRequest in
             var r = HTTPRequest(method: "GET", url: url, timeout: .seconds(5))
             r.bodyLimit = 1 << 20
