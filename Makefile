@@ -7,7 +7,7 @@ export CRONQ_RMQ_PORT ?= 5682
 export CRONQ_RMQ_MGMT_PORT ?= 15682
 export CRONQ_RMQ_DIST_PORT ?= 25682
 export CRONQ_RMQ_NODE ?= cronq-test@localhost
-DEB_PACKAGES := librabbitmq-dev libcurl4-openssl-dev rabbitmq-server tzdata ca-certificates openssl python3 curl python3-django python3-yaml
+DEB_PACKAGES := librabbitmq-dev libcurl4-openssl-dev rabbitmq-server tzdata ca-certificates openssl python3 curl python3-django python3-yaml chromium fonts-dejavu-core
 # Debian's interpreter, the one python3-django is installed for (a pyenv python3 on PATH would not see it).
 DJANGO_PYTHON ?= /usr/bin/python3
 SWIFT_BUILD_FLAGS ?= -Xswiftc -warnings-as-errors

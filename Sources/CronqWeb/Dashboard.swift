@@ -37,8 +37,6 @@ public final class Dashboard: Sendable {
         self.pageSize = pageSize
     }
 
-    public var isReadOnly: Bool { readOnly }
-
     /// Starts following the history stream (pages work before it has caught up; they say so).
     public func start() { follower.start() }
 
@@ -80,12 +78,24 @@ public final class Dashboard: Sendable {
     }
 
     /// Serves until the task is cancelled or the process gets SIGINT/SIGTERM (graceful: open requests end).
+    /// Logs `web listening` with the bound address once the socket listens (port 0 picks a free one).
     public func run(listen: WebListen) async throws {
         start()
         defer { stop() }
+        let logger = logger
+        let readOnly = readOnly
+        let login = signer.requiresLogin
         let app = Application(
             router: router(),
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: nil),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? listen.port
+                logger.info(
+                    "web listening",
+                    metadata: [
+                        "address": "http://\(listen.host):\(port)/", "read_only": "\(readOnly)", "login": "\(login)",
+                    ])
+            },
             logger: logger)
         try await app.runService()
     }

@@ -46,12 +46,6 @@ struct WebCommand: AsyncParsableCommand {
         let level = Logger.Level(rawValue: logLevel)!
         let logger = Logger(label: "cronq-web") { LogfmtHandler(label: $0, level: level, format: .logfmt) }
         let dashboard = try Dashboard(config: config, readOnly: readOnly, logger: logger)
-        logger.info(
-            "web listening",
-            metadata: [
-                "address": "http://\(address.host):\(address.port)/", "read_only": "\(dashboard.isReadOnly)",
-                "login": "\(config.web.token != nil)",
-            ])
         do {
             try await dashboard.run(listen: address)
         } catch {

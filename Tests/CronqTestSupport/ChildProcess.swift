@@ -5,13 +5,14 @@ public import Foundation
 public final class ChildProcess: @unchecked Sendable {
     public let process: Process
     private let stdoutPipe = Pipe()
+    private let stdinPipe = Pipe()
     /// The port from the program's first line, `listening 127.0.0.1:<port>`, when it prints one.
     public private(set) var port: Int = 0
 
     /// Starts `executable` with `arguments`; when `waitForListening`, reads the first stdout line for the port.
     public init(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-        waitForListening: Bool = true, stderr: FileHandle? = nil
+        waitForListening: Bool = true, stderr: FileHandle? = nil, stdin: Bool = false
     ) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -19,6 +20,7 @@ public final class ChildProcess: @unchecked Sendable {
         if let environment { process.environment = environment }
         process.standardOutput = stdoutPipe
         process.standardError = stderr ?? FileHandle.standardError
+        if stdin { process.standardInput = stdinPipe }
         try process.run()
         if waitForListening {
             let line = readLine()
@@ -40,6 +42,11 @@ public final class ChildProcess: @unchecked Sendable {
             bytes.append(d.first!)
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Writes one line to the child's stdin (started with `stdin: true`).
+    public func writeLine(_ line: String) {
+        stdinPipe.fileHandleForWriting.write(Data((line + "\n").utf8))
     }
 
     /// Everything the child wrote to stdout until it exits (call after it has been stopped or has exited).

@@ -58,7 +58,8 @@ enum JobsView {
     ) -> [String: Any] {
         let schedule = CronSchedule(job.schedule, zone: job.zone)
         let zone = job.zone.timeZone
-        let week = ScheduleReport.fires(schedule, after: now, count: 200, start: job.start, end: job.end)
+        // The week's first 48 fires (an every-second job has 604,800), and whether there are more.
+        let week = ScheduleReport.fires(schedule, after: now, count: 49, start: job.start, end: job.end)
             .filter { $0 <= now + 7 * 86_400 }
         var single = config
         single.jobs = [job]
@@ -79,7 +80,10 @@ enum JobsView {
         var values: [String: Any] = [
             "name": job.name, "schedule": job.at.map { "at \(Timestamp.iso($0))" } ?? job.schedule.source,
             "zone": job.timezone, "runs": runs, "noRuns": runs.isEmpty,
-            "fires": week.map { ["local": ScheduleReport.localTime($0, zone: zone), "utc": Timestamp.iso($0)] },
+            "fires": week.prefix(48).map {
+                ["local": ScheduleReport.localTime($0, zone: zone), "utc": Timestamp.iso($0)]
+            },
+            "moreFires": week.count > 48, "noFires": week.isEmpty,
             "dst": dst, "method": job.method, "path": job.path, "backend": job.backend,
             "baseURL": backend?.baseURL ?? "-", "queue": job.queue, "headers": headers,
             "maxAttempts": job.retry.maxAttempts,
