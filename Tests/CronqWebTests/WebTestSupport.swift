@@ -127,6 +127,7 @@ final class TestBrowser: @unchecked Sendable {
         return try await send(uri, method: .post, body: body)
     }
 
+    @discardableResult
     func login(_ token: String = WebFixture.token) async throws -> Page {
         try await get("/login")
         return try await post("/login", [("token", token), ("next", "/jobs")])
