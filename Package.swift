@@ -118,7 +118,10 @@ let package = Package(
         // `make bench`: measurements, never timed tests.
         .executableTarget(
             name: "cronq-bench",
-            dependencies: ["CronqCore", "CronqAMQP", "CronqHTTP", "CronqRuntime", "CSystemMemory"],
+            dependencies: [
+                "CronqCore", "CronqAMQP", "CronqHTTP", "CronqRuntime", "CSystemMemory", "CronqWeb",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: upcoming),
 
         // `make fuzz`: a seeded random generator throws millions of inputs at the cron parser and the config loader.

@@ -3,7 +3,7 @@ import CronqCore
 import Foundation
 
 // cronq-bench: the numbers the issues ask for, measured in one run; medians of several rounds.
-// Usage: cronq-bench [cron|worker|nginx|guard|ticker|cluster] or cronq-bench memprobe CONFIG (RSS across config loads)   (default: everything; the worker part needs CRONQ_BENCH_AMQP_URL)
+// Usage: cronq-bench [cron|worker|nginx|guard|ticker|cluster|web] or cronq-bench memprobe CONFIG (RSS across config loads)   (default: everything; the worker part needs CRONQ_BENCH_AMQP_URL)
 
 func median(_ xs: [Double]) -> Double {
     let s = xs.sorted()
@@ -70,6 +70,7 @@ if what == "nginx", let url = ProcessInfo.processInfo.environment["CRONQ_BENCH_A
 if what == "guard" || what == "all" { GuardBench.run() }
 if what == "ticker" || what == "all" { TickerBench.run() }
 if what == "cluster" || what == "all" { WorkerBench.runCluster() }
+if what == "web" || what == "all" { WebBench.run() }
 
 if what == "memprobe", CommandLine.arguments.count > 2 {
     func rss() -> String {

@@ -1,9 +1,10 @@
 import CronqAMQP
-import CronqCore
-import CronqRuntime
+public import CronqCore
+public import CronqRuntime
 import Foundation
 import Hummingbird
 import Logging
+import Mustache
 import NIOConcurrencyHelpers
 
 extension Dashboard {
@@ -32,6 +33,27 @@ extension Dashboard {
         values["events"] = state.timeline.events
         values.put("historyProblem", state.problem)
         return renderer.page("jobs", title: "Jobs", nav: "jobs", context: context, dashboard: self, values: values)
+    }
+
+    /// The jobs page's HTML as `GET /jobs` renders it (with a placeholder CSRF token): the benchmark's
+    /// subject, with the history already folded by ``load(history:)``.
+    public func renderJobsPage(query: String = "", page: Int = 1, paused: [String: PauseState] = [:], now: Int64)
+        -> String
+    {
+        let timeline = follower.state.withLockedValue { $0.timeline }
+        var values = JobsView.values(
+            config: config, timeline: timeline, paused: paused, now: now, window: window, query: query, page: page,
+            pageSize: pageSize)
+        values["csrf"] = "benchmark"
+        values["actions"] = !readOnly
+        return renderer.library.render(values, withTemplate: "jobs") ?? ""
+    }
+
+    /// Folds events into the jobs page's timeline as the history follower does.
+    public func load(history events: [OutcomeEvent]) {
+        follower.state.withLockedValue { s in
+            for e in events { s.timeline.add(e) }
+        }
     }
 
     func jobPage(_ request: Request, _ context: WebContext) async throws -> Response {

@@ -1,5 +1,5 @@
 import CronqCore
-import CronqRuntime
+public import CronqRuntime
 import Foundation
 import Hummingbird
 
@@ -25,7 +25,7 @@ extension Dashboard {
                     try await writer.write(ByteBuffer(string: ": ping\n\n"))
                 case .event(let e):
                     guard job == nil || e.job == job else { continue }
-                    try await writer.write(ByteBuffer(string: "data: \(Self.json(e))\n\n"))
+                    try await writer.write(ByteBuffer(string: LiveLine.format(e)))
                 }
             }
             try await writer.finish(nil)
@@ -36,10 +36,15 @@ extension Dashboard {
             body: body)
     }
 
-    /// One line of JSON (no raw newline can end an SSE `data:` line early: JSON escapes them).
-    static func json(_ e: OutcomeEvent) -> String {
+}
+
+/// One outcome event as a Server-Sent Events message: `data: <one line of JSON>` and a blank line. JSON
+/// escapes newlines, so no event text can end the `data:` line early or forge another field.
+public enum LiveLine {
+    public static func format(_ e: OutcomeEvent) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(e)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        let json = (try? encoder.encode(e)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return "data: \(json)\n\n"
     }
 }
