@@ -45,13 +45,13 @@ struct DashboardBrowserTests {
         try b.goto(base + "/jobs")
         #expect(try b.eval("location.pathname") as? String == "/login")
         try b.shot("login")
-        try b.eval("document.querySelector('#token').value = '\(Self.token)'; document.querySelector('#login').click()")
-        try b.waitLoaded()
+        try b.navigate(
+            "document.querySelector('#token').value = '\(Self.token)'; document.querySelector('#login').click()")
         #expect(try b.eval("location.pathname") as? String == "/jobs")
 
         // The jobs table fills as the history stream brings tick's runs (a page is server-rendered: reload).
         #expect(
-            b.until(30, reload: true) {
+            b.until(60, reload: true) {
                 (try? b.eval("document.querySelectorAll('tr[data-job=tick] .spark i.s-ok').length") as? Int ?? 0) ?? 0
                     >= 3
             }, "tick's sparkline never showed 3 successes")
@@ -60,7 +60,7 @@ struct DashboardBrowserTests {
         // The live tail receives events over Server-Sent Events, and keeps at most 500 rows.
         try b.goto(base + "/live?job=tick")
         #expect(
-            b.until(15) {
+            b.until(30) {
                 ((try? b.eval("Number(document.getElementById('live').dataset.seen || 0)")) as? Int ?? 0) >= 2
             },
             "the live tail received nothing")
@@ -69,14 +69,13 @@ struct DashboardBrowserTests {
 
         // Run now: flaky fails its one attempt (503 the first time) and is dead-lettered.
         try b.goto(base + "/jobs")
-        try b.eval("document.querySelector('tr[data-job=flaky] button.run').click()")
-        try b.waitLoaded()
+        try b.navigate("document.querySelector('tr[data-job=flaky] button.run').click()")
         #expect(
             (try b.eval("document.getElementById('message').textContent") as? String)?.contains(
                 "Published flaky@manual-") == true)
         try b.goto(base + "/dead")
         #expect(
-            b.until(20, reload: true) {
+            b.until(60, reload: true) {
                 (try? b.eval("document.querySelectorAll('#dead tbody tr').length") as? Int) == 1
             },
             "no dead letter for flaky")
@@ -84,19 +83,18 @@ struct DashboardBrowserTests {
 
         // Pause tick with a reason: the leader skips its fires, and its page shows them as skipped.
         try b.goto(base + "/jobs")
-        try b.eval(
+        try b.navigate(
             "const f = document.querySelector('tr[data-job=tick] form.pause'); f.querySelector('[name=reason]').value = 'browser test'; f.querySelector('button').click()"
         )
-        try b.waitLoaded()
         try b.goto(base + "/jobs")
         #expect(
-            b.until(10, reload: true) {
+            b.until(30, reload: true) {
                 ((try? b.eval("document.querySelector('tr[data-job=tick] .state').textContent")) as? String)?.contains(
                     "paused browser test") == true
             }, "tick not shown paused")
         try b.goto(base + "/jobs/tick")
         #expect(
-            b.until(15, reload: true) {
+            b.until(30, reload: true) {
                 ((try? b.eval("document.getElementById('history').textContent")) as? String)?.contains("skipped")
                     == true
             }, "no skipped fire in tick's history")
@@ -104,20 +102,23 @@ struct DashboardBrowserTests {
 
         // Replay the dead letter: a dry-run count first, then the replay, and flaky succeeds.
         try b.goto(base + "/dead")
-        try b.eval("document.querySelector('#dead tbody a').click()")
-        try b.waitLoaded()
+        try b.navigate("document.querySelector('#dead tbody a').click()")
         try b.shot("dead-letter")
-        try b.eval("document.getElementById('replay-one').click()")
-        try b.waitLoaded()
+        try b.navigate("document.getElementById('replay-one').click()")
         #expect(
             (try b.eval("document.getElementById('dry-run').textContent") as? String)?.hasPrefix("1 dead letter")
                 == true)
-        try b.eval("document.getElementById('confirm').click()")
-        try b.waitLoaded()
+        try b.navigate("document.getElementById('confirm').click()")
         #expect(try b.eval("location.pathname") as? String == "/dead")
+        // The replay runs in the background; the dead-letter page shows it finished.
+        #expect(
+            b.until(60, reload: true) {
+                ((try? b.eval("document.querySelector('.op')?.textContent ?? ''")) as? String)?.contains("1 of 1 done")
+                    == true
+            }, "the replay did not finish: \(((try? b.eval("document.body.textContent")) as? String) ?? "")")
         try b.goto(base + "/jobs/flaky")
         #expect(
-            b.until(20, reload: true) {
+            b.until(60, reload: true) {
                 ((try? b.eval("document.getElementById('history').textContent")) as? String)?.contains("succeeded")
                     == true
             }, "the replayed flaky did not succeed")
@@ -162,9 +163,19 @@ final class CDPBrowser {
     }
 
     func goto(_ url: String) throws { try send(["op": "goto", "url": url]) }
-    func waitLoaded() throws {
-        Thread.sleep(forTimeInterval: 0.3)  // the click's navigation has begun
-        try send(["op": "wait"])
+
+    /// Runs `js` (a click that submits a form or follows a link) and waits for the next page to load: a
+    /// mark left on the old page tells the two apart, however slow the server is.
+    func navigate(_ js: String) throws {
+        try eval("window.__cronqOldPage = true; \(js); 0")
+        guard
+            until(
+                60,
+                {
+                    (try? self.eval("window.__cronqOldPage === undefined && document.readyState === 'complete'"))
+                        as? Bool == true
+                })
+        else { throw TestSupportError("no new page after: \(js)") }
     }
 
     @discardableResult
@@ -178,10 +189,7 @@ final class CDPBrowser {
         while Date() < deadline {
             if check() { return true }
             Thread.sleep(forTimeInterval: 0.5)
-            if reload {
-                _ = try? eval("location.reload()")
-                try? waitLoaded()
-            }
+            if reload { try? navigate("location.reload()") }
         }
         return check()
     }

@@ -22,7 +22,8 @@ extension Builder {
         var web = CronqConfig.WebSettings()
         guard let t else { return web }
         if let v = t.string("token") { web.token = secret(v, key: t.key("token"), minimumBytes: 16) }
-        if let file = t.string("token_file") {
+        // Empty: no file (an unset `${VAR:-}`, as a shared config gives the services that do not serve pages).
+        if let file = t.string("token_file"), !file.isEmpty {
             if t.has("token") { issues.add(nil, t.key("token_file"), "set token or token_file, not both") }
             web.token = readSecretFile(file, key: t.key("token_file")).flatMap {
                 secret($0.reveal(), key: t.key("token_file"), minimumBytes: 16)
