@@ -45,6 +45,33 @@ struct ConfigTests {
         #expect(c.worker.concurrency == 32)
     }
 
+    @Test("[web]: loopback and no token by default; a token, listen, read_only, session; bad values named")
+    func web() throws {
+        let d = try load(Self.minimal).web
+        #expect(d.token == nil && d.listen == "127.0.0.1:8080" && !d.readOnly && d.sessionLifetime == .seconds(43200))
+        let w = try load(
+            Self.minimal
+                + "\n[web]\ntoken = \"${WEB}\"\nlisten = \"0.0.0.0:9000\"\nread_only = true\nsession = \"8h\"\n",
+            env: ["TOKEN": "t", "WEB": "sixteen-bytes-or-more"]
+        ).web
+        #expect(w.token?.reveal() == "sixteen-bytes-or-more" && w.listen == "0.0.0.0:9000" && w.readOnly)
+        #expect(w.sessionLifetime == .seconds(8 * 3600))
+        // An empty token_file (an unset `${VAR:-}` in a config the services share) means no token.
+        #expect(try load(Self.minimal + "\n[web]\ntoken_file = \"${NONE:-}\"\n").web.token == nil)
+        let bad = issues(
+            Self.minimal + "\n[web]\ntoken = \"short\"\nlisten = \"8080\"\nsession = \"5s\"\ncolour = \"blue\"\n")
+        #expect(bad.contains { $0.contains("web.token: is shorter than 16 bytes") }, "\(bad)")
+        #expect(bad.contains { $0.contains("web.listen: '8080' is not host:port") })
+        #expect(bad.contains { $0.contains("web.session: must be at least 1m") })
+        #expect(bad.contains { $0.hasPrefix("cronq.toml: web.colour: unknown key") })
+        #expect(WebListen.parse("127.0.0.1:8080")?.isLoopback == true)
+        #expect(WebListen.parse("[::1]:8080")?.isLoopback == true)
+        #expect(WebListen.parse("localhost:0")?.isLoopback == true)
+        #expect(WebListen.parse("0.0.0.0:8080")?.isLoopback == false)
+        #expect(WebListen.parse("10.0.0.5:80")?.isLoopback == false)
+        #expect(WebListen.parse("host:99999") == nil && WebListen.parse(":80") == nil)
+    }
+
     @Test("backend limits: max_in_flight, rate with burst, breaker with defaults; bad values named")
     func backendLimits() throws {
         #expect(try load(Self.minimal).backends["default"]?.limits.isEmpty == true, "no limits unless asked")
