@@ -1,3 +1,4 @@
+import CronqAMQP
 import CronqCore
 import CronqTestSupport
 import Foundation
@@ -66,6 +67,16 @@ struct DashboardBrowserTests {
             "the live tail received nothing")
         #expect(try b.eval("document.querySelector('#live tbody tr td:nth-child(3)').textContent") as? String == "tick")
         try b.shot("live")
+        // 2,000 events at 1,000 a second: the page sees them all and keeps 500 rows.
+        let before = (try b.eval("Number(document.getElementById('live').dataset.seen)") as? Int) ?? 0
+        try Self.publishEvents(d, job: "tick", count: 2000, perSecond: 1000)
+        #expect(
+            b.until(30) {
+                ((try? b.eval("Number(document.getElementById('live').dataset.seen)")) as? Int ?? 0) >= before + 2000
+            },
+            "the live tail fell behind: \(((try? b.eval("document.getElementById('live').dataset.seen")) as? String) ?? "?")"
+        )
+        #expect(try b.eval("document.querySelectorAll('#live tbody tr').length") as? Int == 500)
 
         // Run now: flaky fails its one attempt (503 the first time) and is dead-lettered.
         try b.goto(base + "/jobs")
@@ -115,7 +126,9 @@ struct DashboardBrowserTests {
             b.until(60, reload: true) {
                 ((try? b.eval("document.querySelector('.op')?.textContent ?? ''")) as? String)?.contains("1 of 1 done")
                     == true
-            }, "the replay did not finish: \(((try? b.eval("document.body.textContent")) as? String) ?? "")")
+            },
+            "the replay did not finish: \(((try? b.eval("document.querySelector('.op')?.textContent ?? 'no operation shown'")) as? String) ?? "?")"
+        )
         try b.goto(base + "/jobs/flaky")
         #expect(
             b.until(60, reload: true) {
@@ -135,6 +148,33 @@ struct DashboardBrowserTests {
         #expect(clients.contains("cronq-ticker/") && clients.contains("leader"), "\(clients)")
         #expect(clients.contains("cronq-worker/") && clients.contains(d.names.workQueue("default")), "\(clients)")
         try b.shot("workers")
+    }
+}
+
+extension DashboardBrowserTests {
+    /// Publishes synthetic `succeeded` events of `job` to the events exchange, 100 to a message (as a worker
+    /// batches them), paced to `perSecond`.
+    static func publishEvents(_ d: Deployment, job: String, count: Int, perSecond: Int) throws {
+        let c = try AMQPConnection(url: AMQPURL(TestBroker.url!), name: "browser-test events")
+        defer { c.close() }
+        let ch = try c.openChannel()
+        try ch.enableConfirms()
+        let start = Date()
+        for batch in stride(from: 0, to: count, by: 100) {
+            let now = Int64(Date().timeIntervalSince1970)
+            let lines = (batch..<min(count, batch + 100)).map { i in
+                #"{"event":"succeeded","job":"\#(job)","message_id":"\#(job)@synthetic-\#(i)","attempt":1,"status":200,"duration_ms":1,"at":"\#(Timestamp.iso(now))"}"#
+            }
+            _ = try ch.publishAndConfirm([
+                OutgoingMessage(
+                    exchange: d.names.eventsExchange, routingKey: "job.\(job).succeeded",
+                    message: AMQPMessage(
+                        body: Array(lines.joined(separator: "\n").utf8),
+                        properties: AMQPProperties(contentType: "application/x-ndjson")))
+            ])
+            let due = start.addingTimeInterval(Double(batch + 100) / Double(perSecond))
+            if due > Date() { Thread.sleep(until: due) }
+        }
     }
 }
 

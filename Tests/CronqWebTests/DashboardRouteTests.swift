@@ -211,7 +211,7 @@ struct DashboardRouteTests {
                     #"{"v":1,"job":"often","message_id":"often@\#(i)","scheduled_at":"2026-12-01T00:00:00Z","backend":"default","request":{"method":"POST","path":"/cron/often"}}"#
             )
         }
-        try await f.run { client, _ in
+        try await f.run { client, d in
             let b = TestBrowser(client)
             try await b.login()
             try await b.get("/dead")
@@ -221,6 +221,7 @@ struct DashboardRouteTests {
             let go = try await b.post("/dead/replay", [("id", "often@0"), ("confirm", "yes"), ("rate", "50")])
             #expect(go.status == .found)
             #expect(waitFor(10) { (try? f.count(f.names.deadQueue)) == 2 })
+            #expect(waitFor(10) { !d.operations.anyRunning })
             #expect(try f.count(f.names.workQueue("default")) == 1)
             let page = try await b.get("/dead")
             #expect(page.body.contains("replay #1"))

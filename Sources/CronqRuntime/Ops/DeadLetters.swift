@@ -153,7 +153,7 @@ public struct DeadLetters {
         let start = ContinuousClock.now
         for _ in 0..<total {
             if shouldStop() || summary.matched >= limit { break }
-            guard let d = try ch.get(queue: names.deadQueue) else { break }
+            guard let d = try Self.nextDelivery(ch, queue: names.deadQueue) else { break }
             let e = Entry(d)
             guard filter.matches(e) else { summary.skipped += 1; continue }
             summary.matched += 1
@@ -195,7 +195,7 @@ public struct DeadLetters {
         let total = try ch.inspectQueue(names.deadQueue).messageCount
         for _ in 0..<total {
             if shouldStop() { break }
-            guard let d = try ch.get(queue: names.deadQueue) else { break }
+            guard let d = try Self.nextDelivery(ch, queue: names.deadQueue) else { break }
             if filter.matches(Entry(d)) {
                 try ch.ack(d.deliveryTag)
                 summary.purged += 1
@@ -204,6 +204,17 @@ public struct DeadLetters {
             }
         }
         return summary
+    }
+
+    /// The next dead letter. The queue can look empty before `total` were taken because another reader
+    /// (a `cronq dead list`, a dashboard page) holds some unacknowledged for a moment while it walks the
+    /// queue: a replay or purge waits up to 2 s for them to come back rather than stopping early.
+    static func nextDelivery(_ ch: AMQPChannel, queue: String) throws -> AMQPDelivery? {
+        for attempt in 0..<20 {
+            if let d = try ch.get(queue: queue) { return d }
+            if attempt < 19 { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        return nil
     }
 
     /// Returns every dead letter taken and not acted on, in order, then closes the channel. A `basic.nack`

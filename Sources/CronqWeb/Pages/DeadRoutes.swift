@@ -34,10 +34,16 @@ extension Dashboard {
         let page = max(1, query["page"].flatMap { Int($0) } ?? 1)
         let names = names
         let limit = page * pageSize + 1
+        // While a replay or purge walks the queue, listing would take its messages from under it for a
+        // moment: the page shows the operation's progress instead.
+        let busy = operations.anyRunning
         do {
-            let entries = try await gateway.run { c in
-                try DeadLetters(connection: c, names: names).list(filter, limit: limit)
-            }
+            let entries =
+                busy
+                ? []
+                : try await gateway.run { c in
+                    try DeadLetters(connection: c, names: names).list(filter, limit: limit)
+                }
             let shown = entries.dropFirst((page - 1) * pageSize).prefix(pageSize)
             let now = now
             let rows: [[String: Any]] = shown.map { e in
@@ -123,6 +129,12 @@ extension Dashboard {
                     context: context, dashboard: self, status: .badRequest, error: true)
             }
             rate = v
+        }
+        if let running = operations.list.first(where: \.running) {
+            return renderer.message(
+                "\(running.kind.capitalized) #\(running.id) is still running; one dead-letter operation at a time.",
+                title: kind.capitalized, back: "/dead", context: context, dashboard: self, status: .conflict,
+                error: true)
         }
         let confirmed = purge ? form["typed"] == "purge" : form["confirm"] == "yes"
         guard confirmed else {
