@@ -221,7 +221,7 @@ struct DashboardRouteTests {
             let go = try await b.post("/dead/replay", [("id", "often@0"), ("confirm", "yes"), ("rate", "50")])
             #expect(go.status == .found)
             #expect(waitFor(10) { (try? f.count(f.names.deadQueue)) == 2 })
-            #expect(waitFor(10) { !d.operations.anyRunning })
+            #expect(waitFor(10) { d.operations.running == nil })
             #expect(try f.count(f.names.workQueue("default")) == 1)
             let page = try await b.get("/dead")
             #expect(page.body.contains("replay #1"))
@@ -231,6 +231,35 @@ struct DashboardRouteTests {
             let purge = try await b.post("/dead/purge", [("job", "often"), ("typed", "purge")])
             #expect(purge.status == .found)
             #expect(waitFor(10) { (try? f.count(f.names.deadQueue)) == 0 })
+        }
+    }
+
+    @Test("one dead-letter operation at a time: while a replay runs the list waits and a second operation is refused")
+    func oneOperationAtATime() async throws {
+        let f = try WebFixture()
+        for i in 0..<2 {
+            try f.plantDead(
+                id: "often@slow-\(i)", job: "often", error: "HTTP 500",
+                body:
+                    #"{"v":1,"job":"often","message_id":"often@slow-\#(i)","scheduled_at":"2026-12-01T00:00:00Z","backend":"default","request":{"method":"POST","path":"/cron/often"}}"#
+            )
+        }
+        try await f.run { client, d in
+            let b = TestBrowser(client)
+            try await b.login()
+            try await b.get("/dead")
+            // Two at half a message a second: the second is due 2 s after the first.
+            let go = try await b.post("/dead/replay", [("job", "often"), ("confirm", "yes"), ("rate", "0.5")])
+            #expect(go.status == .found)
+            let page = try await b.get("/dead")
+            #expect(page.body.contains("The list is back when the running operation has finished"), "\(page.body)")
+            #expect(page.body.contains("data-refresh"))
+            let second = try await b.post("/dead/purge", [("job", "often"), ("typed", "purge")])
+            #expect(second.status == .conflict)
+            #expect(second.body.contains("Replay #1 is still running"))
+            #expect(waitFor(15) { d.operations.running == nil })
+            #expect(try f.count(f.names.deadQueue) == 0, "the replay moved both; the refused purge did nothing")
+            #expect(try f.count(f.names.workQueue("default")) == 2)
         }
     }
 }

@@ -34,6 +34,10 @@ public struct Checkpoint: Sendable, Equatable {
         self.running = running
     }
 
+    /// The pauses in force at `now` (an expired `until` no longer pauses, whether or not a leader has
+    /// applied the expiry yet).
+    public func pauses(at now: Int64) -> [String: PauseState] { paused.filter { $0.value.holds(at: now) } }
+
     public func encoded() -> [UInt8] {
         var w = JSONWriter()
         w.raw("{"); w.key("v"); w.int(1)

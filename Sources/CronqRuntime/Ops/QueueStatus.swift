@@ -98,7 +98,7 @@ public struct QueueStatus: Sendable {
         }
         // Best effort: a missing or unreadable state queue only means no pauses to show.
         let checkpoint = (try? CheckpointPeek.peek(ch, names: names))?.checkpoint
-        let paused = checkpoint?.paused.filter { $0.value.holds(at: now) } ?? [:]
+        let paused = checkpoint?.pauses(at: now) ?? [:]
         ch.close()
         if let management = config.amqp.managementURL {
             ManagementAPI.fill(&rows, baseURL: management, vhost: ManagementAPI.vhost(of: config))

@@ -17,7 +17,6 @@ final class DeadOperations: Sendable {
         var summary = DeadLetters.Summary()
         var running = true
         var error: String?
-        var startedAt: Int64
     }
 
     private let operations = NIOLockedValueBox<[Operation]>([])
@@ -34,18 +33,20 @@ final class DeadOperations: Sendable {
     /// Newest first; the last 20.
     var list: [Operation] { operations.withLockedValue { Array($0.suffix(20).reversed()) } }
 
-    var anyRunning: Bool { operations.withLockedValue { $0.contains { $0.running } } }
+    /// The operation running now, if any: one at a time (two walking the dead queue at once would take
+    /// each other's messages for a moment).
+    var running: Operation? { operations.withLockedValue { $0.first { $0.running } } }
 
-    /// Starts a replay (`rate`: per second) or, with `purge`, a purge; returns its id.
-    func start(purge: Bool, filter: DeadLetters.Filter, what: String, rate: Double?) -> Int {
-        let id = operations.withLockedValue { ops in
+    /// Starts a replay (`rate`: per second) or, with `purge`, a purge: its id, or the running operation's
+    /// when one is still running (checked and started under one lock, so two requests cannot both start).
+    func start(purge: Bool, filter: DeadLetters.Filter, what: String, rate: Double?) -> Result<Int, Busy> {
+        let claimed = operations.withLockedValue { ops -> Result<Int, Busy> in
+            if let r = ops.first(where: \.running) { return .failure(Busy(operation: r)) }
             let id = (ops.last?.id ?? 0) + 1
-            ops.append(
-                Operation(
-                    id: id, kind: purge ? "purge" : "replay", what: what,
-                    startedAt: Int64(Date().timeIntervalSince1970)))
-            return id
+            ops.append(Operation(id: id, kind: purge ? "purge" : "replay", what: what))
+            return .success(id)
         }
+        guard case .success(let id) = claimed else { return claimed }
         let t = Thread { [self] in
             do {
                 let c = try AMQPConnection.connect(
@@ -71,7 +72,11 @@ final class DeadOperations: Sendable {
         }
         t.name = "cronq-web dead \(id)"
         t.start()
-        return id
+        return .success(id)
+    }
+
+    struct Busy: Error {
+        var operation: Operation
     }
 
     private func update(_ id: Int, _ change: (inout Operation) -> Void) {

@@ -95,12 +95,14 @@ final class HistoryFollower: Sendable {
                 sinceAck = 0
             }
             let events = OutcomeEvent.decodeAll(d.message.body)
-            let now = Int64(Date().timeIntervalSince1970)
+            // Every 5 minutes, hours that left the window are forgotten.
+            let prune = ContinuousClock.now - lastPrune > .seconds(300)
+            if prune { lastPrune = ContinuousClock.now }
+            let cutoff = Int64(Date().timeIntervalSince1970) - window
             state.withLockedValue { s in
                 for e in events { s.timeline.add(e) }
-                if ContinuousClock.now - lastPrune > .seconds(300) { s.timeline.prune(before: now - window) }
+                if prune { s.timeline.prune(before: cutoff) }
             }
-            if ContinuousClock.now - lastPrune > .seconds(300) { lastPrune = ContinuousClock.now }
             // The live tail shows what happens from now on, not the window being read.
             for e in events where (Timestamp.parse(e.at) ?? 0) >= start - 5 { feed.publish(.event(e)) }
         }

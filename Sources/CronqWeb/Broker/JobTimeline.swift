@@ -14,6 +14,25 @@ struct JobTimeline: Sendable {
         var retrying = 0
         var dead = 0
         var skipped = 0
+
+        mutating func count(_ event: String) {
+            switch event {
+            case "fired": fired += 1
+            case "succeeded": succeeded += 1
+            case "retrying": retrying += 1
+            case "dead": dead += 1
+            case "skipped": skipped += 1
+            default: break
+            }
+        }
+
+        mutating func add(_ other: Counts) {
+            fired += other.fired
+            succeeded += other.succeeded
+            retrying += other.retrying
+            dead += other.dead
+            skipped += other.skipped
+        }
     }
 
     struct Job: Sendable {
@@ -39,16 +58,7 @@ struct JobTimeline: Sendable {
         default: break
         }
         let hour = at - ((at % 3600) + 3600) % 3600
-        var c = j.hours[hour] ?? Counts()
-        switch e.event {
-        case "fired": c.fired += 1
-        case "succeeded": c.succeeded += 1
-        case "retrying": c.retrying += 1
-        case "dead": c.dead += 1
-        case "skipped": c.skipped += 1
-        default: break
-        }
-        j.hours[hour] = c
+        j.hours[hour, default: Counts()].count(e.event)
         if History.isRunEvent(e) {
             // A run's later events come soon after its first: look from the newest end.
             if let i = j.runs.lastIndex(where: { $0.messageID == e.messageID }) {
@@ -70,13 +80,7 @@ struct JobTimeline: Sendable {
     func counts(_ job: String, since: Int64) -> Counts {
         var total = Counts()
         let from = since - ((since % 3600) + 3600) % 3600
-        for (hour, c) in jobs[job]?.hours ?? [:] where hour >= from {
-            total.fired += c.fired
-            total.succeeded += c.succeeded
-            total.retrying += c.retrying
-            total.dead += c.dead
-            total.skipped += c.skipped
-        }
+        for (hour, c) in jobs[job]?.hours ?? [:] where hour >= from { total.add(c) }
         return total
     }
 

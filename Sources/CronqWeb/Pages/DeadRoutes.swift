@@ -36,7 +36,7 @@ extension Dashboard {
         let limit = page * pageSize + 1
         // While a replay or purge walks the queue, listing would take its messages from under it for a
         // moment: the page shows the operation's progress instead.
-        let busy = operations.anyRunning
+        let busy = operations.running != nil
         do {
             let entries =
                 busy
@@ -70,7 +70,7 @@ extension Dashboard {
                         "failedOp": op.error != nil,
                     ]
                 },
-                "refresh": operations.anyRunning,
+                "refresh": busy, "busy": busy,
             ]
             values.put("prev", page > 1 ? "/dead?page=\(page - 1)\(filterQuery)" : nil)
             values.put("nextPage", entries.count > page * pageSize ? "/dead?page=\(page + 1)\(filterQuery)" : nil)
@@ -130,12 +130,7 @@ extension Dashboard {
             }
             rate = v
         }
-        if let running = operations.list.first(where: \.running) {
-            return renderer.message(
-                "\(running.kind.capitalized) #\(running.id) is still running; one dead-letter operation at a time.",
-                title: kind.capitalized, back: "/dead", context: context, dashboard: self, status: .conflict,
-                error: true)
-        }
+        if let running = operations.running { return busy(running, kind: kind, context) }
         let confirmed = purge ? form["typed"] == "purge" : form["confirm"] == "yes"
         guard confirmed else {
             // The dry run: count what matches, on the pages' connection (reads only).
@@ -154,9 +149,19 @@ extension Dashboard {
                     "ids": form.all("id").filter { !$0.isEmpty }, "typedWrong": purge && form["typed"] != nil,
                 ])
         }
-        let id = operations.start(purge: purge, filter: filter, what: what, rate: rate)
-        logger.info("web dead \(kind)", metadata: ["operation": "\(id)", "filter": "\(what)"])
-        return .redirect(to: "/dead", type: .found)
+        switch operations.start(purge: purge, filter: filter, what: what, rate: rate) {
+        case .success(let id):
+            logger.info("web dead \(kind)", metadata: ["operation": "\(id)", "filter": "\(what)"])
+            return .redirect(to: "/dead", type: .found)
+        case .failure(let b):
+            return busy(b.operation, kind: kind, context)
+        }
+    }
+
+    private func busy(_ running: DeadOperations.Operation, kind: String, _ context: WebContext) -> Response {
+        renderer.message(
+            "\(running.kind.capitalized) #\(running.id) is still running; one dead-letter operation at a time.",
+            title: kind.capitalized, back: "/dead", context: context, dashboard: self, status: .conflict, error: true)
     }
 
     static func queryValue(_ s: String) -> String {

@@ -16,23 +16,27 @@ extension Dashboard {
             (try? await gateway.run { c in
                 let ch = try c.openChannel()
                 defer { ch.close() }
-                return try CheckpointPeek.peek(ch, names: names).checkpoint?.paused.filter { $0.value.holds(at: now) }
-                    ?? [:]
+                return try CheckpointPeek.peek(ch, names: names).checkpoint?.pauses(at: now) ?? [:]
             }) ?? [:]
     }
 
     func jobsPage(_ request: Request, _ context: WebContext) async throws -> Response {
         let q = request.uri.queryParameters["q"].map(String.init) ?? ""
         let page = max(1, request.uri.queryParameters["page"].flatMap { Int($0) } ?? 1)
-        let paused = await pausedJobs()
+        let values = jobsValues(query: q, page: page, paused: await pausedJobs(), now: now)
+        return renderer.page("jobs", title: "Jobs", nav: "jobs", context: context, dashboard: self, values: values)
+    }
+
+    /// The jobs page's values: the rows, and how far the history follower has got.
+    private func jobsValues(query: String, page: Int, paused: [String: PauseState], now: Int64) -> [String: Any] {
         let state = follower.state.withLockedValue { $0 }
         var values = JobsView.values(
-            config: config, timeline: state.timeline, paused: paused, now: now, window: window, query: q, page: page,
-            pageSize: pageSize)
+            config: config, timeline: state.timeline, paused: paused, now: now, window: window, query: query,
+            page: page, pageSize: pageSize)
         values["catchingUp"] = !state.caughtUp && state.problem == nil
         values["events"] = state.timeline.events
         values.put("historyProblem", state.problem)
-        return renderer.page("jobs", title: "Jobs", nav: "jobs", context: context, dashboard: self, values: values)
+        return values
     }
 
     /// The jobs page's HTML as `GET /jobs` renders it (with a placeholder CSRF token): the benchmark's
@@ -40,10 +44,7 @@ extension Dashboard {
     public func renderJobsPage(query: String = "", page: Int = 1, paused: [String: PauseState] = [:], now: Int64)
         -> String
     {
-        let timeline = follower.state.withLockedValue { $0.timeline }
-        var values = JobsView.values(
-            config: config, timeline: timeline, paused: paused, now: now, window: window, query: query, page: page,
-            pageSize: pageSize)
+        var values = jobsValues(query: query, page: page, paused: paused, now: now)
         values["csrf"] = "benchmark"
         values["actions"] = !readOnly
         return renderer.library.render(values, withTemplate: "jobs") ?? ""
