@@ -1,4 +1,5 @@
 import CronqTestSupport
+import Foundation
 import Testing
 
 /// The accounting checker itself: it must catch every way a run can go wrong, or the chaos tests prove nothing.
@@ -78,6 +79,26 @@ struct AccountingTests {
         #expect(a.explainedDuplicates == 2)
         #expect(a.unexplainedDuplicates == ["a@2026-01-01T00:00:01Z"])
         #expect(a.balancesAtRest)
+    }
+
+    @Test("a leader killed mid-publish: its successor's caught-up fires scheduled before the kill are explained")
+    func afterKill() throws {
+        let ticker = """
+            ts=2026-01-01T00:00:06.000Z level=info app=cronq-ticker msg=fired caught_up=true job=a lateness_ms=5000 message_id=a@2026-01-01T00:00:01Z scheduled_at=2026-01-01T00:00:01Z
+            ts=2026-01-01T00:00:06.000Z level=info app=cronq-ticker msg=fired caught_up=true job=a lateness_ms=1000 message_id=a@2026-01-01T00:00:05Z scheduled_at=2026-01-01T00:00:05Z
+            ts=2026-01-01T00:00:06.100Z level=info app=cronq-ticker msg=fired caught_up=false job=a lateness_ms=100 message_id=a@2026-01-01T00:00:06Z scheduled_at=2026-01-01T00:00:06Z
+            """
+        let ids = ["a@2026-01-01T00:00:01Z", "a@2026-01-01T00:00:05Z", "a@2026-01-01T00:00:06Z"]
+        let reqs = ids.flatMap { [R(id: $0, status: 200), R(id: $0, status: 200)] }
+        let kill = try #require(Accounting.instant("2026-01-01T00:00:03.500Z"))
+        let a = Accounting(
+            tickerLogs: ticker, workerLogs: "", requests: reqs, retrying: [], dead: [], pending: [],
+            tickerKills: [kill])
+        #expect(a.afterKill == [ids[0]], "05 was due after the kill; 06 was on time")
+        #expect(a.unexplainedDuplicates.sorted() == [ids[1], ids[2]])
+        let none = Accounting(
+            tickerLogs: ticker, workerLogs: "", requests: reqs, retrying: [], dead: [], pending: [])
+        #expect(none.unexplainedDuplicates.count == 3, "no kill, no explanation")
     }
 
     @Test("logfmt fields, bare and quoted")

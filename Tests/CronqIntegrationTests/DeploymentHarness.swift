@@ -21,6 +21,8 @@ final class Deployment: @unchecked Sendable {
     private(set) var backend: ChildProcess?
     private(set) var tickers: [ChildProcess?] = []
     private(set) var workers: [ChildProcess?] = []
+    /// When a ticker was SIGKILLed (for the accounting: it may have published fires it never logged).
+    private var tickerKills: [Date] = []
     private var logFiles: [String] = []
     private var tickerLogPaths: [String] = []
     private var workerLogPaths: [String] = []
@@ -151,6 +153,7 @@ final class Deployment: @unchecked Sendable {
 
     func kill(_ p: ChildProcess?) {
         guard let p else { return }
+        if tickers.contains(where: { $0 === p }) { tickerKills.append(Date()) }
         p.signal(SIGKILL)
         p.process.waitUntilExit()
     }
@@ -300,7 +303,7 @@ final class Deployment: @unchecked Sendable {
         Accounting(
             tickerLogs: logs("ticker"), workerLogs: logs("worker"), requests: backendRequests(),
             retrying: try retryQueues.flatMap(ids), dead: try ids(in: names.deadQueue),
-            pending: try workQueues.flatMap(ids))
+            pending: try workQueues.flatMap(ids), tickerKills: tickerKills)
     }
 
     /// Fire instants per job from the tickers' logs, to check that catch-up left no gap (every-second jobs).

@@ -266,7 +266,19 @@ struct LeaderStateTests {
     func noneFiresSurviveLoss() {
         var s = Self.leader(catchUp: "none")
         let plan = s.plan(nowMs: Self.ms(60))
-        for case .publishFires(let fires) in plan { s.firesFailed(fires, nowMs: Self.ms(60)) }
+        for case .publishFires(let fires) in plan {
+            let records = s.firesFailed(fires, nowMs: Self.ms(60))
+            // each fire is named: the broker may have enqueued it before the connection died
+            #expect(records.count == fires.count && !fires.isEmpty)
+            for (r, f) in zip(records, fires) {
+                guard case .record(let record) = r else {
+                    Issue.record("not a record: \(r)")
+                    continue
+                }
+                #expect(record == .fireFailed(job: f.fire.job, scheduledAt: f.fire.instant, publish: "connection lost"))
+                #expect("\(record.message)".hasPrefix("fire not confirmed"))
+            }
+        }
         s.lost()
         _ = s.lead(checkpoint: nil, nowMs: Self.ms(62))
         let again = Self.summary(s.plan(nowMs: Self.ms(62)))

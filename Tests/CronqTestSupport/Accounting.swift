@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The accounting invariant of cronq (issue "Prove it under faults"): every fire the ticker reports as
 /// confirmed ends as exactly one of succeeded (the backend answered 2xx for its message id at least
@@ -24,6 +24,8 @@ public struct Accounting: CustomStringConvertible {
     public var refired: Set<String> = []
     /// Ids whose publish was not confirmed and was retried (the broker may hold both copies).
     public var republished: Set<String> = []
+    /// Ids a new leader caught up after the test killed the old one mid-publish (see `tickerKills`).
+    public var afterKill: Set<String> = []
     public var succeeded: Set<String> = []
     public var retrying: Set<String> = []
     public var dead: Set<String> = []
@@ -49,10 +51,13 @@ public struct Accounting: CustomStringConvertible {
     ///   - requests: the backend's request log: message id (`Idempotency-Key`) and status.
     ///   - retrying, dead, pending: message ids found in the retry tiers, the dead-letter queue and the work queues.
     ///   - manual: ids published by the test itself (not by a ticker), accounted like fires.
+    ///   - tickerKills: when the test SIGKILLed a ticker. A leader killed while it waited for its batch's
+    ///     confirms may have had it enqueued without logging it; its successor fires those instants again
+    ///     (caught up). Such a duplicate is explained: caught up after a kill, scheduled before it.
     public init(
         tickerLogs: String, workerLogs: String, requests: [Request], retrying: [String], dead: [String],
         pending: [String],
-        manual: [String] = []
+        manual: [String] = [], tickerKills: [Date] = []
     ) {
         var firedCount: [String: Int] = [:]
         for line in tickerLogs.split(separator: "\n") {
@@ -60,6 +65,12 @@ public struct Accounting: CustomStringConvertible {
                 firedCount[id, default: 0] += 1
                 if Self.field("caught_up", in: line) == "true" {
                     caughtUp += 1
+                    if let at = Self.field("ts", in: line).flatMap(Self.instant),
+                        let scheduled = Self.field("scheduled_at", in: line).flatMap(Self.instant),
+                        tickerKills.contains(where: { scheduled <= $0 && $0 <= at })
+                    {
+                        afterKill.insert(id)
+                    }
                 } else if let l = Self.field("lateness_ms", in: line).flatMap(Int.init) {
                     maxLatenessMs = max(maxLatenessMs, l)
                 }
@@ -88,7 +99,7 @@ public struct Accounting: CustomStringConvertible {
         self.pending = Set(pending)
         for (id, n) in successes where n > 1 {
             duplicateSuccesses += n - 1
-            if redelivered.contains(id) || refired.contains(id) || republished.contains(id) {
+            if redelivered.contains(id) || refired.contains(id) || republished.contains(id) || afterKill.contains(id) {
                 explainedDuplicates += n - 1
             } else {
                 unexplainedDuplicates.append(id)
@@ -136,6 +147,14 @@ public struct Accounting: CustomStringConvertible {
     }
 
     /// The value of `key=` in a logfmt line (quoted or bare).
+    /// A log line's `ts` (milliseconds) or a `scheduled_at` (seconds), as an instant.
+    public static func instant(_ text: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions =
+            text.contains(".") ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
+        return f.date(from: text)
+    }
+
     public static func field(_ key: String, in line: Substring) -> String? {
         guard let r = line.range(of: " \(key)=") ?? (line.hasPrefix("\(key)=") ? line.range(of: "\(key)=") : nil) else {
             return nil

@@ -214,10 +214,15 @@ struct LeaderState {
 
     /// The batch failed as a whole (its connection died): nothing of it counts as fired. The planner is
     /// thrown away with the connection; the next one's catch-up covers `latest` and `all`, but `none`
-    /// would drop these fires, so they are kept to be retried as they are.
-    mutating func firesFailed(_ sent: [Outgoing], nowMs: Int64) {
+    /// would drop these fires, so they are kept to be retried as they are. Each gets a record: the broker
+    /// may have enqueued it before it died, so the backend may see it twice (same `Idempotency-Key`), and
+    /// an operator counting calls needs to know which.
+    mutating func firesFailed(_ sent: [Outgoing], nowMs: Int64) -> [Action] {
         for o in sent { planner?.retry(o.fire, atMs: nowMs + 1000) }
         unconfirmed += sent.filter { $0.job.catchUp == .none }.map(\.fire)
+        return sent.map {
+            .record(.fireFailed(job: $0.fire.job, scheduledAt: $0.fire.instant, publish: "connection lost"))
+        }
     }
 
     func checkpoint(nowMs: Int64) -> Checkpoint {

@@ -203,7 +203,7 @@ public final class TickerLoop: @unchecked Sendable {
         do {
             results = try ch.publishAndConfirm(batch, timeout: .seconds(30))
         } catch {
-            state.firesFailed(fires, nowMs: nowMs())
+            try perform(state.firesFailed(fires, nowMs: nowMs()))
             throw error
         }
         try perform(state.firesPublished(fires, outcomes: results, nowMs: nowMs()))
