@@ -101,7 +101,14 @@ ssl_options.fail_if_no_peer_cert = false
 CONF
     fi
     echo "[rabbitmq_management]." > "$dir/enabled_plugins"
-    echo "[]." > "$dir/advanced.config"
+    # A quorum queue's at-least-once dead-lettering (the retry tiers' way back to the work queues) retries a
+    # hop it could not make every this many ms, 180 s by default: after a restart a queue can recover before
+    # its dead-letter exchange is known, and its messages would sit out three minutes (README "Broker
+    # settings"). Later releases read the key with `_ms`.
+    cat > "$dir/advanced.config" <<'ADV'
+[{rabbit, [{dead_letter_worker_publisher_confirm_timeout, 5000},
+           {dead_letter_worker_publisher_confirm_timeout_ms, 5000}]}].
+ADV
     : > "$dir/rabbitmq-env.conf"
     [ "$started_epmd" = yes ] && touch "$dir/started-epmd"
     chown -R rabbitmq:rabbitmq "$dir" 2>/dev/null || true

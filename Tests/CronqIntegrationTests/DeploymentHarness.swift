@@ -291,12 +291,30 @@ final class Deployment: @unchecked Sendable {
             if empty() {
                 for w in workers { w?.signal(SIGTERM) }
                 for w in workers { w?.process.waitUntilExit() }
-                if empty() { return true }
+                if empty() && !deadLettering() { return true }
                 for i in workers.indices { try startWorker(replacing: i, concurrency: concurrency) }
             }
             Thread.sleep(forTimeInterval: 0.5)
         }
         return false
+    }
+
+    /// Whether a retry tier still holds messages it dead-lettered that the broker has not yet put back in a
+    /// work queue (`messages_dlx`: in no queue's ready count). After a broker restart a quorum queue may
+    /// recover before its dead-letter exchange is known; its dead-letter worker then tries again only every
+    /// `dead_letter_worker_publisher_confirm_timeout` (scripts/rabbitmq.sh sets 5 s; 180 s by default).
+    /// The management API's figures are up to 5 s old, so it is asked after waiting that long.
+    func deadLettering() -> Bool {
+        guard let management = broker.management else { return false }
+        Thread.sleep(forTimeInterval: 6)
+        let held = try? onThreadSync { [url = broker.url, configPath, token] in
+            var config = try ConfigLoader(environment: ["DEP_TOKEN": token, "DEP_SIGNING": "x", "DEP_AMQP_URLS": url])
+                .load(path: configPath)
+            config.amqp.managementURL = management
+            let status = try QueueStatus.collect(connection: AMQPConnection(url: AMQPURL(url)), config: config, now: 0)
+            return status.rows.filter { $0.kind == "retry" }.map { $0.deadLettering ?? 0 }.reduce(0, +)
+        }
+        return (held ?? 0) > 0
     }
 
     func accounting() throws -> Accounting {

@@ -6,6 +6,8 @@ public protocol BrokerUnderTest: AnyObject, Sendable {
     var url: String { get }
     /// What cronq's processes are given (`[amqp] urls`).
     var processURLs: [String] { get }
+    /// Its management API, when it has one (for what passive declares cannot count).
+    var management: String? { get }
 }
 
 /// The broker `make test` started, shared by every test (each deployment has its own prefix).
@@ -13,10 +15,12 @@ public final class SharedBroker: BrokerUnderTest {
     public init() {}
     public var url: String { TestBroker.url ?? "amqp://guest:guest@127.0.0.1:5682/%2F" }
     public var processURLs: [String] { [url] }
+    public var management: String? { ProcessInfo.processInfo.environment["CRONQ_TEST_MANAGEMENT_URL"] }
 }
 
 extension ChaosBroker: BrokerUnderTest {
     public var processURLs: [String] { [url] }
+    public var management: String? { "http://guest:guest@127.0.0.1:\(port + 10000)" }
 }
 
 /// A private three-node RabbitMQ cluster (`scripts/cluster.sh`), started by the test that needs it and
@@ -51,6 +55,7 @@ public final class TestCluster: BrokerUnderTest, @unchecked Sendable {
 
     /// The management API of a node that is up now.
     public var managementURL: String { "http://guest:guest@127.0.0.1:\(port(of: liveNode) + 10000)" }
+    public var management: String? { managementURL }
 
     /// SIGKILL, as a crashed host: no goodbye to clients or peers.
     public func kill(_ node: Int) throws {

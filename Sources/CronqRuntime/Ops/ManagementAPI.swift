@@ -19,6 +19,7 @@ enum ManagementAPI {
         for (i, obj) in results.enumerated() {
             guard let obj = obj as? [String: Any] else { continue }
             rows[i].unacked = obj["messages_unacknowledged"] as? Int
+            rows[i].deadLettering = obj["messages_dlx"] as? Int
             let stats = obj["message_stats"] as? [String: Any]
             func rate(_ key: String) -> Double? {
                 ((stats?[key] as? [String: Any])?["rate"] as? NSNumber)?.doubleValue ?? (stats == nil ? nil : 0)

@@ -21,6 +21,11 @@ public struct QueueStatus: Sendable {
         public var publishRate: Double?
         public var deliverRate: Double?
         public var ackRate: Double?
+        /// Messages the queue has dead-lettered but the broker has not yet placed in their target (quorum
+        /// queues, at-least-once: a retry tier's messages on their way back to a work queue). Counted in no
+        /// queue's ready messages; a hop that failed (e.g. just after a broker restart, before the target
+        /// exchange was known) is tried again every `dead_letter_worker_publisher_confirm_timeout`.
+        public var deadLettering: Int?
     }
 
     public var rows: [Row]
@@ -116,6 +121,8 @@ public struct QueueStatus: Sendable {
         public var maxReady: Int?
         public var requireLeader = false
         public var requireConsumers = false
+        /// Only these backends' breakers alert (`status --job`: the named jobs' backends); nil: every one.
+        public var breakerBackends: Set<String>?
         public init(
             maxDead: Int? = nil, maxReady: Int? = nil, requireLeader: Bool = false, requireConsumers: Bool = false
         ) {
@@ -152,7 +159,8 @@ public struct QueueStatus: Sendable {
                 )
             }
         }
-        for (backend, a) in breakers.sorted(by: { $0.key < $1.key }) where a.state != "closed" {
+        for (backend, a) in breakers.sorted(by: { $0.key < $1.key })
+        where a.state != "closed" && t.breakerBackends.map({ $0.contains(backend) }) ?? true {
             out.append(
                 "backend \(backend)'s circuit breaker is \(a.state.replacingOccurrences(of: "_", with: "-")) since \(Timestamp.iso(a.at)): its calls wait"
             )
@@ -187,6 +195,10 @@ public struct QueueStatus: Sendable {
         var s = TextTable.render(t, escaping: false)
         s += "ticker leader: \(leader ? "yes (\(tickers) ticker(s) connected, one leads)" : "NONE")\n"
         if let age = oldestDeadAgeSeconds { s += "oldest dead letter: \(age) s old\n" }
+        for r in rows where (r.deadLettering ?? 0) > 0 {
+            s +=
+                "\(r.queue): \(r.deadLettering!) message(s) on their way back to a work queue (held by the broker's dead-letter worker)\n"
+        }
         for line in CheckpointPeek.pausedLines(paused, now: at) { s += line + "\n" }
         for (backend, a) in breakers.sorted(by: { $0.key < $1.key }) {
             s += "breaker: \(backend) \(a.state) since \(Timestamp.iso(a.at))\n"
@@ -205,6 +217,7 @@ public struct QueueStatus: Sendable {
                 if let x = r.ackRate { d["ack_rate"] = x }
                 if let m = r.members { d["members"] = m }
                 if let o = r.online { d["online"] = o }
+                if let x = r.deadLettering { d["dead_lettering"] = x }
                 return d
             },
         ]
