@@ -15,7 +15,8 @@ struct StatusCommand: ParsableCommand {
             --jobs (and --max-silence, and jobs with alert_after) read the history stream: the dead-man switch
             alerts when a job has had no success for the given time, whatever the reason.
             --job NAME (repeatable) scopes the job table and the job alerts to those jobs, so one team's health
-            check is not failed by another team's job; queue thresholds (--max-dead, ...) still apply.
+            check is not failed by another team's job; an open circuit breaker alerts only if one of them calls
+            its backend; queue thresholds (--max-dead, ...) still apply.
             """)
 
     @OptionGroup var options: ConfigOption
@@ -69,7 +70,7 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         let config = try options.load()
-        let thresholds = QueueStatus.Thresholds(
+        var thresholds = QueueStatus.Thresholds(
             maxDead: maxDead, maxReady: maxReady, requireLeader: requireLeader, requireConsumers: requireConsumers)
         let silence = Dictionary(maxSilence.compactMap(JobStatus.parseSilence).map { ($0.job, $0.limit) }) { _, b in b }
         for name in silence.keys where !config.jobs.contains(where: { $0.name == name }) {
@@ -80,7 +81,11 @@ struct StatusCommand: ParsableCommand {
         }
         // The job report (rows, alert_after, --max-silence) covers only the named jobs.
         var scoped = config
-        if !onlyJobs.isEmpty { scoped.jobs = config.jobs.filter { onlyJobs.contains($0.name) } }
+        if !onlyJobs.isEmpty {
+            scoped.jobs = config.jobs.filter { onlyJobs.contains($0.name) }
+            // An open breaker makes its backend's jobs wait: it is these jobs' alert only if they call it.
+            thresholds.breakerBackends = Set(scoped.jobs.map(\.backend))
+        }
         let interrupt = watch != nil ? StopSignals(secondSignalExitCode: 130) : nil
         var first = true
         while true {

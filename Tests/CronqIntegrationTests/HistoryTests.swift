@@ -155,6 +155,42 @@ struct HistoryTests {
         #expect(same)
     }
 
+    @Test("status --job: an open breaker alerts only the jobs that call its backend")
+    func breakerScoped() throws {
+        let h = try WorkerHarness(
+            extraConfig: """
+                [backends.side]
+                base_url = "http://127.0.0.1:9"
+                token = "${WT_TOKEN}"
+                breaker = { failures = 5, cool_down = "30s" }
+                """,
+            extraJobs: "[[jobs]]\nname = \"other\"\nschedule = \"@daily\"\npath = \"/cron/other\"\nbackend = \"side\"\n"
+        )
+        defer { h.stop() }
+        let config = try h.config()
+        let open = BreakerAnnouncement(
+            backend: "side", state: "open", by: "test", at: Int64(Date().timeIntervalSince1970), coolDownMs: 30_000)
+        try onThreadSync { [url = h.brokerURL, names = h.names] in
+            let c = try AMQPConnection(url: AMQPURL(url))
+            defer { c.close() }
+            try GuardQueues.prepare(c, config: config)
+            let ch = try c.openChannel()
+            try ch.enableConfirms()
+            let r = try ch.publishAndConfirm([
+                OutgoingMessage(
+                    exchange: names.eventsExchange, routingKey: open.routingKey,
+                    message: AMQPMessage(body: open.body, properties: AMQPProperties(deliveryMode: 2)))
+            ])
+            #expect(r == [.confirmed])
+        }
+        let all = try cronq(h, ["status"])
+        #expect(all.status == 2 && all.stderr.contains("backend side's circuit breaker is open"), "\(all.stderr)")
+        let probe = try cronq(h, ["status", "--job", "probe"])
+        #expect(probe.status == 0, "probe calls the default backend: \(probe.stderr)")
+        let other = try cronq(h, ["status", "--job", "other"])
+        #expect(other.status == 2 && other.stderr.contains("backend side's circuit breaker"), "\(other.stderr)")
+    }
+
     @Test("status --jobs and the silence alert: exit 2 for the job that fails, 0 once it succeeds")
     func silenceAlert() throws {
         let h = try WorkerHarness(

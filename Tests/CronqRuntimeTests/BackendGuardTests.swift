@@ -143,6 +143,88 @@ struct BackendGuardTests {
         #expect(BackendLimits.Rate.parse("10/d") == nil && BackendLimits.Rate.parse("0/s") == nil)
     }
 
+    @Test(
+        "calls per token: 1 up to 200 token cycles a second, then the smallest divisor of burst that gets there",
+        arguments: [
+            // (rate, burst, calls per token, tokens in the ring)
+            ("10/s", 10, 1, 10), ("200/s", 200, 1, 200), ("12000/m", 1, 1, 1), ("400/s", 400, 2, 200),
+            ("100000/s", 1000, 500, 2), ("1000/s", 1000, 5, 200), ("1000/s", 7, 7, 1), ("401/s", 400, 4, 100),
+            ("30000/m", 100, 4, 25),
+        ])
+    func callsPerToken(_ text: String, burst: Int, calls: Int, tokens: Int) throws {
+        let r = try #require(BackendLimits.Rate.parse(text, burst: burst))
+        #expect(r.callsPerToken == calls && r.tokens == tokens)
+        #expect(r.tokens * r.callsPerToken == burst, "the ring holds exactly burst calls")
+        let name = Topology.Names(prefix: "p").tokenQueue("b", r)
+        #expect(name.hasSuffix(".\(calls)calls") == (calls > 1), "\(name): a ring of another shape is another queue")
+    }
+
+    @Test("a token worth several calls: they start at once, the token rests after the last, unused ones expire")
+    func tokenCredit() throws {
+        let rate = try #require(BackendLimits.Rate.parse("100000/s", burst: 1000))  // 500 calls a token, 10 ms rest
+        var g = BackendGuard(backend: "b", limits: .init(rate: rate))
+        #expect(g.take(request: 1, now: .zero) == .blocked)
+        g.tokenDelivered(5)
+        for id in 1...UInt64(rate.callsPerToken) {
+            #expect(g.take(request: id, now: .zero) == .go(permit: nil, token: nil, probe: false), "\(id)")
+        }
+        #expect(g.take(request: 999, now: .zero) == .blocked, "the 501st call needs another token")
+        var settled = g.settle(waiting: 1, now: .zero)
+        #expect(settled.rest == [5], "spent: it goes to rest only now, after its last call")
+        #expect(settled.release.isEmpty)
+        settled = g.settle(waiting: 1, now: .zero)
+        #expect(settled.rest.isEmpty, "once")
+
+        // A worker with less work than the token is worth: the rest expire after the credit window.
+        g.tokenDelivered(6)
+        #expect(g.take(request: 1000, now: .zero) == .go(permit: nil, token: nil, probe: false))
+        #expect(g.settle(waiting: 0, now: .milliseconds(5)).rest.isEmpty, "still usable")
+        #expect(g.take(request: 1001, now: .milliseconds(6)) == .go(permit: nil, token: nil, probe: false))
+        #expect(g.settle(waiting: 0, now: BackendGuard.creditWindow(rate)).rest == [6])
+        #expect(g.take(request: 1002, now: BackendGuard.creditWindow(rate)) == .blocked, "expired with its token")
+
+        // A second token replaces a spent one: the first goes to rest with the next settle.
+        g.tokenDelivered(7)
+        g.tokenDelivered(8)
+        for id in 2000..<(2000 + UInt64(rate.callsPerToken) + 1) { _ = g.take(request: id, now: .seconds(1)) }
+        #expect(g.settle(waiting: 0, now: .seconds(1)).rest == [8], "the spent one; the other still has calls")
+        #expect(g.settle(waiting: 0, now: .seconds(1) + BackendGuard.creditWindow(rate)).rest == [7])
+
+        // A lost connection took the token back unacked: nothing is left to spend or to send to rest.
+        g.tokenDelivered(9)
+        _ = g.take(request: 3000, now: .seconds(2))
+        g.connectionLost()
+        #expect(g.take(request: 3001, now: .seconds(2)) == .blocked)
+        #expect(g.settle(waiting: 0, now: .seconds(3)).rest.isEmpty)
+    }
+
+    @Test("a permit near its queue's delivery limit is renewed (ack + a fresh one) instead of returned")
+    func permitRenewal() {
+        var g = BackendGuard(backend: "b", limits: .init(maxInFlight: 2))
+        g.permitDelivered(1, deliveries: BackendGuard.permitRenewAfter)
+        g.permitDelivered(2, deliveries: BackendGuard.permitRenewAfter - 1)
+        var settled = g.settle(waiting: 0, now: .zero)
+        #expect(settled.release.isEmpty && settled.renew.isEmpty, "held a moment first, like any permit")
+        settled = g.settle(waiting: 0, now: BackendGuard.idleHold)
+        #expect(settled.renew == [1] && settled.release == [2])
+        // A renewed permit is forgotten; a lost connection forgets worn ones too (the broker has them back).
+        g.permitDelivered(3, deliveries: BackendGuard.permitRenewAfter + 5)
+        g.connectionLost()
+        g.permitDelivered(3, deliveries: 0)
+        _ = g.settle(waiting: 0, now: .seconds(5))
+        settled = g.settle(waiting: 0, now: .seconds(5) + BackendGuard.idleHold)
+        #expect(settled.release == [3] && settled.renew.isEmpty)
+    }
+
+    @Test("one call per token: the token goes with the call, nothing is held")
+    func tokenSingle() {
+        var g = BackendGuard(backend: "b", limits: .init(rate: .init(count: 10, period: .seconds(1), burst: 2)))
+        g.tokenDelivered(3)
+        #expect(g.take(request: 1, now: .zero) == .go(permit: nil, token: 3, probe: false))
+        #expect(g.take(request: 2, now: .zero) == .blocked)
+        #expect(g.settle(waiting: 1, now: .zero).rest.isEmpty)
+    }
+
     @Test("a breaker announcement survives the wire; anything else on the events exchange is not one")
     func announcement() {
         let a = BreakerAnnouncement(backend: "app", state: "open", by: "h/1/2", at: 1_800_000_000, coolDownMs: 30_000)
@@ -168,10 +250,13 @@ struct BackendGuardTests {
         return m
     }
 
-    static func permit(_ tag: UInt64) -> AMQPDelivery {
+    static func permit(_ tag: UInt64, returns: Int64 = 0) -> AMQPDelivery {
         AMQPDelivery(
-            channel: 3, deliveryTag: tag, redelivered: false, exchange: "", routingKey: "q",
-            consumerTag: WorkerStateMachine.permitTagPrefix + "default:1", message: AMQPMessage(body: Array("1".utf8)))
+            channel: 3, deliveryTag: tag, redelivered: returns > 0, exchange: "", routingKey: "q",
+            consumerTag: WorkerStateMachine.permitTagPrefix + "default:1",
+            message: AMQPMessage(
+                body: Array("1".utf8),
+                properties: AMQPProperties(headers: returns > 0 ? ["x-delivery-count": .int64(returns)] : nil)))
     }
 
     /// A machine whose first call (delivery 1, permit 40) failed at 1 s and so opened the breaker.
@@ -202,6 +287,24 @@ struct BackendGuardTests {
             T.summary(m.tick(now: T.at(2), canPublish: true))
                 == ["give back 40", "stop cronq-permit:default:1", "ack ≤1", "events 1"],
             "nothing waited for a second: the permit goes back and the consumer stops")
+    }
+
+    @Test("a worn permit (x-delivery-count past half the limit) is acked and minted again, not given back")
+    func machineRenewsPermit() {
+        typealias T = WorkerStateMachineTests
+        var m = Self.machine()
+        _ = m.delivery(T.delivery(1), now: T.at(0))
+        _ = m.tick(now: T.at(0), canPublish: true)
+        _ = m.guardDelivery(Self.permit(40, returns: Int64(BackendGuard.permitRenewAfter)), now: T.at(1))
+        #expect(T.summary(m.tick(now: T.at(1), canPublish: true)) == ["start 1 m1 #1"])
+        _ = m.requestFinished(1, .response(status: 204, retryAfter: nil), now: T.at(2))
+        let next = m.tick(now: T.at(2), canPublish: true)
+        #expect(
+            T.summary(next) == [
+                "use token 40", "announce cronq.guard.default.permits.1", "permitRenewed",
+                "stop cronq-permit:default:1", "ack ≤1", "events 1",
+            ],
+            "\(T.summary(next))")
     }
 
     @Test("a lost connection took the permits and the consumer: after reconnecting, the worker consumes again")

@@ -46,6 +46,26 @@ public struct BackendLimits: Sendable, Equatable {
             return burst * Int((1000 + rest - 1) / rest)
         }
 
+        /// Token cycles per second above which one token starts several calls: each cycle (an ack, a
+        /// publish to rest, an expiry, a dead-letter back, on quorum queues) costs the broker about 0.2 ms
+        /// of CPU, so 200 cycles a second keep the ring at a few percent of a core (docs/benchmarks.md).
+        public static let tokenCyclesPerSecond = 200
+
+        /// Calls one token starts, within the `tokenRest` after its first call (when it would be back in
+        /// the ring anyway): 1 at the rates people set for a backend; above ``tokenCyclesPerSecond`` the
+        /// smallest divisor of `burst` that brings the ring's cycles under it (`burst` itself when none
+        /// does). A divisor, so that the ring's tokens × calls stay exactly `burst`: no interval can hold
+        /// more calls than with one call per token, only fewer broker round trips.
+        public var callsPerToken: Int {
+            let cycles = Int64(Self.tokenCyclesPerSecond) * period.totalMilliseconds / 1000
+            guard cycles > 0, Int64(count) > cycles else { return 1 }
+            let wanted = Int((Int64(count) + cycles - 1) / cycles)
+            return (wanted...max(wanted, burst)).first { burst % $0 == 0 } ?? burst
+        }
+
+        /// Tokens in the ring: `burst / callsPerToken`.
+        public var tokens: Int { burst / callsPerToken }
+
         /// Parses `N/s`, `N/m` or `N/h`; nil when the text is not one.
         public static func parse(_ text: String, burst: Int = 1) -> Rate? {
             let parts = text.trimmingSpaces().split(separator: "/", omittingEmptySubsequences: false)
@@ -88,9 +108,13 @@ extension Topology.Names {
         "\(prefix).guard.\(backend).permits.\(maxInFlight)"
     }
 
-    /// A rate's ready tokens (`burst` of them, each resting `tokenRest` after use), named like its shape.
+    /// A rate's ready tokens (`tokens` of them, each resting `tokenRest` after use), named like its shape;
+    /// with the calls per token in the name when above 1, so that a worker never reads a ring minted for
+    /// one call per token as worth several.
     public func tokenQueue(_ backend: String, _ rate: BackendLimits.Rate) -> String {
-        "\(prefix).guard.\(backend).rate.\(rate.burst)x\(rate.tokenRest.totalMilliseconds)ms"
+        let k = rate.callsPerToken
+        return "\(prefix).guard.\(backend).rate.\(rate.burst)x\(rate.tokenRest.totalMilliseconds)ms"
+            + (k > 1 ? ".\(k)calls" : "")
     }
 
     /// Where a used token rests (`x-message-ttl`) before the broker dead-letters it back to ``tokenQueue(_:_:)``.

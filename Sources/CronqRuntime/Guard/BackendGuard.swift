@@ -10,7 +10,8 @@ import CronqCore
 /// dies gives its permits back with its connection, as the broker requeues every unacked delivery
 /// (immediately on a closed socket, within two heartbeats on a silent one). Tokens of `rate` are the
 /// same kind of message, but used up (acked) when a call starts and published again into a queue
-/// where they rest `burst / rate` before they come back (docs/decisions.md "Backend guard").
+/// where they rest `burst / rate` before they come back; above a few hundred calls a second one token
+/// starts several calls within that rest (docs/decisions.md "Backend guard").
 struct BackendGuard {
     /// What to do before a call to this backend may start.
     enum Take: Equatable {
@@ -29,6 +30,12 @@ struct BackendGuard {
     private var freePermits: [(tag: UInt64, uses: Int)] = []
     private var permitOf: [UInt64: (tag: UInt64, uses: Int)] = [:]
     private var freeTokens: [UInt64] = []
+    /// The token this worker is spending (``BackendLimits/Rate/callsPerToken`` above 1): held unacked
+    /// while its calls start, sent to rest once they are used or ``creditWindow`` has passed. Rest starts
+    /// after the last call, so no interval of `tokenRest` ever holds more than one round of any token.
+    private var credit: (tag: UInt64, calls: Int, until: Duration)?
+    /// Spent tokens the driver has yet to send to rest.
+    private var spent: [UInt64] = []
     private var probes: Set<UInt64> = []
     /// Whether the driver was asked to consume the permit / token queue (and not yet to stop).
     private(set) var consumingPermits = false
@@ -38,9 +45,34 @@ struct BackendGuard {
     var permitConsumerTag = ""
     var tokenConsumerTag = ""
 
+    /// Permits delivered this many times or more are renewed instead of returned: RabbitMQ counts every
+    /// return of a quorum queue message (nack included, up to 4.2) against the queue's `x-delivery-limit`
+    /// and drops the message there, so a permit returned often enough would vanish. Half the limit leaves
+    /// room for the returns no worker controls (connections that die holding it).
+    static let permitRenewAfter = Int(Topology.generousDeliveryLimit / 2)
+    /// Tags of delivered permits that reached ``permitRenewAfter``.
+    private var worn: Set<UInt64> = []
+
+    /// What ``settle(waiting:now:)`` gives back to the broker and asks of the consumers.
+    struct Settled: Equatable {
+        /// Unused permits and tokens, returned (nack, requeue).
+        var release: [UInt64] = []
+        /// Spent tokens (several calls each), to ack and send to rest.
+        var rest: [UInt64] = []
+        /// Worn permits, to ack and replace with a fresh one (ack first: a crash in between leaves one
+        /// permit fewer, never one more).
+        var renew: [UInt64] = []
+        var consumePermits: Bool?
+        var consumeTokens: Bool?
+    }
+
     /// Calls one permit serves in a row before it goes back to the queue even if this worker has more
     /// to do: keeps the broker out of the hot path, but lets other workers' waiting calls have a turn.
     static let permitReuse = 16
+
+    /// How long a token worth several calls waits for them to be started: a worker with that much work
+    /// starts them at once; one with less should not keep the token out of the ring for long.
+    static func creditWindow(_ rate: BackendLimits.Rate) -> Duration { min(rate.tokenRest, .milliseconds(100)) }
 
     /// How long a worker with nothing waiting keeps what it holds (see ``settle(waiting:now:)``).
     static let idleHold: Duration = .milliseconds(200)
@@ -64,7 +96,8 @@ struct BackendGuard {
             case .wait(let until): return .delay(until: until)
             }
         }
-        if limits.maxInFlight != nil && freePermits.isEmpty || limits.rate != nil && freeTokens.isEmpty {
+        let credited = credit.map { $0.calls > 0 && now < $0.until } ?? false
+        if limits.maxInFlight != nil && freePermits.isEmpty || limits.rate != nil && freeTokens.isEmpty && !credited {
             if probe { breaker!.abandonProbe() }
             return .blocked
         }
@@ -74,12 +107,26 @@ struct BackendGuard {
             permitOf[id] = p
             permit = p.tag
         }
-        let token = limits.rate != nil ? freeTokens.removeLast() : nil
+        var token: UInt64? = nil
+        if let rate = limits.rate {
+            if credited {
+                credit!.calls -= 1
+            } else if rate.callsPerToken > 1 {
+                if let old = credit { spent.append(old.tag) }
+                credit = (freeTokens.removeLast(), rate.callsPerToken - 1, now + Self.creditWindow(rate))
+            } else {
+                token = freeTokens.removeLast()
+            }
+        }
         if probe { probes.insert(id) }
         return .go(permit: permit, token: token, probe: probe)
     }
 
-    mutating func permitDelivered(_ tag: UInt64) { freePermits.append((tag, 0)) }
+    /// - Parameter deliveries: its `x-delivery-count` (how often it was returned before).
+    mutating func permitDelivered(_ tag: UInt64, deliveries: Int = 0) {
+        freePermits.append((tag, 0))
+        if deliveries >= Self.permitRenewAfter { worn.insert(tag) }
+    }
     mutating func tokenDelivered(_ tag: UInt64) { freeTokens.append(tag) }
 
     /// A call ended: its permit is free again; the breaker learns the result. Returns what to announce,
@@ -97,16 +144,20 @@ struct BackendGuard {
         breaker?.heard(signal, now: now)
     }
 
-    /// What goes back to the broker and whether to consume, after a start loop that left `waiting`
-    /// deliveries of this backend in line here. A permit that served its turn goes back. With deliveries
+    /// What goes back to the broker (unused: `release`; spent tokens: `rest`) and whether to consume,
+    /// after a start loop that left `waiting` deliveries of this backend in line here. A permit that served its turn goes back. With deliveries
     /// waiting, free permits and tokens beyond their number go back; with none, everything goes back and
     /// the consumers stop, but only after ``idleHold``: between one call's end and the next delivery (an
     /// ack's round trip) a busy worker has nothing waiting for a moment, and giving everything back then
     /// would cost a release, a cancel and a consume per call. So an idle worker holds nothing for long,
     /// and a busy one holds no more than it has deliveries for.
-    mutating func settle(waiting: Int, now: Duration) -> (
-        release: [UInt64], consumePermits: Bool?, consumeTokens: Bool?
-    ) {
+    mutating func settle(waiting: Int, now: Duration) -> Settled {
+        if let c = credit, c.calls == 0 || now >= c.until {
+            spent.append(c.tag)
+            credit = nil
+        }
+        let rest = spent
+        spent.removeAll()
         if waiting > 0 { idleSince = nil } else if idleSince == nil { idleSince = now }
         let holding = waiting == 0 && now - idleSince! < Self.idleHold
         let keepCount = holding ? Int.max : waiting
@@ -131,7 +182,12 @@ struct BackendGuard {
             consumingTokens.toggle()
             tokens = consumingTokens
         }
-        return (release, permits, tokens)
+        let renew = release.filter { worn.contains($0) }
+        if !renew.isEmpty {
+            worn.subtract(renew)
+            release.removeAll { renew.contains($0) }
+        }
+        return Settled(release: release, rest: rest, renew: renew, consumePermits: permits, consumeTokens: tokens)
     }
 
     /// The connection is gone: every permit and token it held went back to the broker with it. The
@@ -140,6 +196,11 @@ struct BackendGuard {
         freePermits.removeAll()
         permitOf.removeAll()
         freeTokens.removeAll()
+        // A token being spent went back unacked: the ring may hand it out again before its rest (the one
+        // way a lost connection can let up to `callsPerToken` calls start early).
+        credit = nil
+        spent.removeAll()
+        worn.removeAll()
         if !probes.isEmpty { breaker?.abandonProbe() }
         idleSince = nil
         probes.removeAll()

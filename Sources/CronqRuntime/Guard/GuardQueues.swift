@@ -49,7 +49,7 @@ public enum GuardQueues {
                             ("x-dead-letter-exchange", .string("")), ("x-dead-letter-routing-key", .string(ready)),
                         ]))
                 if try createOnce(connection, ready, config: config) {
-                    try mint(connection, ready, count: rate.burst, type: "cronq.token")
+                    try mint(connection, ready, count: rate.tokens, type: "cronq.token")
                     report.created.append(ready)
                 } else {
                     report.existing.append(ready)

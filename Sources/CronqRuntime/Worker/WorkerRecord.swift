@@ -26,6 +26,8 @@ public enum WorkerRecord: Sendable, Equatable {
     case graceOver(unfinished: Int)
     /// A backend's breaker changed state here (`by`: this worker, or another one that announced it).
     case breaker(backend: String, state: String, announcedBy: String?)
+    /// A permit returned often enough to near its queue's delivery limit was acked and minted again.
+    case permitRenewed(backend: String)
     /// The breaker of the message's backend is open: it waits in a retry tier, its attempt unchanged.
     case delayed(job: String, messageID: String, backend: String, tier: String, attempt: Int)
 
@@ -40,6 +42,7 @@ public enum WorkerRecord: Sendable, Equatable {
         case .stopping: return .info
         case .breaker(_, let state, _): return state == "closed" ? .notice : .warning
         case .delayed: return .info
+        case .permitRenewed: return .notice
         }
     }
 
@@ -64,6 +67,7 @@ public enum WorkerRecord: Sendable, Equatable {
             default: return "breaker closed: calls to the backend go again"
             }
         case .delayed: return "backend breaker open: message waits in a retry tier, attempt unchanged"
+        case .permitRenewed: return "permit renewed before its queue's delivery limit (acked, a fresh one published)"
         }
     }
 
@@ -115,6 +119,8 @@ public enum WorkerRecord: Sendable, Equatable {
                 "job": "\(job)", "message_id": "\(id)", "backend": "\(backend)", "delay": "\(tier)",
                 "attempt": "\(attempt)",
             ]
+        case .permitRenewed(let backend):
+            return ["backend": "\(backend)"]
         }
     }
 }

@@ -30,7 +30,8 @@ extension WorkerStateMachine {
             return guards[b] != nil ? b : nil
         }
         if let b = backend(after: Self.permitTagPrefix) {
-            guards[b]!.permitDelivered(d.deliveryTag)
+            let returns = d.message.properties.headers?["x-delivery-count"]?.intValue ?? 0
+            guards[b]!.permitDelivered(d.deliveryTag, deliveries: Int(clamping: returns))
             return []
         }
         if let b = backend(after: Self.tokenTagPrefix) {
@@ -84,10 +85,24 @@ extension WorkerStateMachine {
         }
         // Without a connection there is nothing to give back or consume (the broker took it all back).
         for backend in guards.keys.sorted() where connected {
-            let (release, permits, tokens) = guards[backend]!.settle(
-                waiting: inLine[backend] ?? 0, now: now.monotonic)
-            out += release.map(Action.guardRelease)
+            let settled = guards[backend]!.settle(waiting: inLine[backend] ?? 0, now: now.monotonic)
+            out += settled.release.map(Action.guardRelease)
             let limits = guards[backend]!.limits
+            if let rate = limits.rate {
+                for token in settled.rest {
+                    out.append(.guardAck(token))
+                    out.append(.guardPublish(Self.restingToken(configuration.names, backend, rate)))
+                }
+            }
+            if let n = limits.maxInFlight {
+                for permit in settled.renew {
+                    out.append(.guardAck(permit))
+                    out.append(.guardPublish(Self.freshPermit(configuration.names, backend, n)))
+                    out.append(.record(.permitRenewed(backend: backend)))
+                }
+            }
+            let permits = settled.consumePermits
+            let tokens = settled.consumeTokens
             let prefetch = min(configuration.concurrency, 1000)
             if let permits, let n = limits.maxInFlight {
                 out.append(
@@ -100,7 +115,7 @@ extension WorkerStateMachine {
                 out.append(
                     Self.consumer(
                         tokens, prefix: Self.tokenTagPrefix + backend, id: nextRequestID,
-                        queue: configuration.names.tokenQueue(backend, rate), prefetch: min(prefetch, rate.burst),
+                        queue: configuration.names.tokenQueue(backend, rate), prefetch: min(prefetch, rate.tokens),
                         tag: &guards[backend]!.tokenConsumerTag))
             }
         }
@@ -125,6 +140,16 @@ extension WorkerStateMachine {
             message: AMQPMessage(
                 body: Array("t".utf8),
                 properties: AMQPProperties(contentType: "text/plain", deliveryMode: 2, type: "cronq.token")),
+            mandatory: false)
+    }
+
+    /// A permit minted again in place of a worn one (``BackendGuard/permitRenewAfter``).
+    static func freshPermit(_ names: Topology.Names, _ backend: String, _ maxInFlight: Int) -> OutgoingMessage {
+        OutgoingMessage(
+            exchange: "", routingKey: names.permitQueue(backend, maxInFlight),
+            message: AMQPMessage(
+                body: Array("renewed".utf8),
+                properties: AMQPProperties(contentType: "text/plain", deliveryMode: 2, type: "cronq.permit")),
             mandatory: false)
     }
 
