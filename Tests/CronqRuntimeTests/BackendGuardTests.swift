@@ -180,15 +180,15 @@ struct BackendGuardTests {
         #expect(g.take(request: 1000, now: .zero) == .go(permit: nil, token: nil, probe: false))
         #expect(g.settle(waiting: 0, now: .milliseconds(5)).rest.isEmpty, "still usable")
         #expect(g.take(request: 1001, now: .milliseconds(6)) == .go(permit: nil, token: nil, probe: false))
-        #expect(g.settle(waiting: 0, now: BackendGuard.creditWindow(rate)).rest == [6])
-        #expect(g.take(request: 1002, now: BackendGuard.creditWindow(rate)) == .blocked, "expired with its token")
+        #expect(g.settle(waiting: 0, now: BackendGuard.creditWindow).rest == [6])
+        #expect(g.take(request: 1002, now: BackendGuard.creditWindow) == .blocked, "expired with its token")
 
         // A second token replaces a spent one: the first goes to rest with the next settle.
         g.tokenDelivered(7)
         g.tokenDelivered(8)
         for id in 2000..<(2000 + UInt64(rate.callsPerToken) + 1) { _ = g.take(request: id, now: .seconds(1)) }
         #expect(g.settle(waiting: 0, now: .seconds(1)).rest == [8], "the spent one; the other still has calls")
-        #expect(g.settle(waiting: 0, now: .seconds(1) + BackendGuard.creditWindow(rate)).rest == [7])
+        #expect(g.settle(waiting: 0, now: .seconds(1) + BackendGuard.creditWindow).rest == [7])
 
         // A lost connection took the token back unacked: nothing is left to spend or to send to rest.
         g.tokenDelivered(9)

@@ -70,9 +70,11 @@ struct BackendGuard {
     /// to do: keeps the broker out of the hot path, but lets other workers' waiting calls have a turn.
     static let permitReuse = 16
 
-    /// How long a token worth several calls waits for them to be started: a worker with that much work
-    /// starts them at once; one with less should not keep the token out of the ring for long.
-    static func creditWindow(_ rate: BackendLimits.Rate) -> Duration { min(rate.tokenRest, .milliseconds(100)) }
+    /// How long a token worth several calls waits for them to be started. Rest starts after the last call
+    /// whatever this is, so it bounds only how long a worker with less work than the token is worth keeps
+    /// it from the ring. Not shorter: at 10,000 calls/s a window as short as the rest (10 ms) made the
+    /// worker wait for the token's return every round (11% of jobs/s in `make bench BENCH=guard`).
+    static let creditWindow: Duration = .milliseconds(100)
 
     /// How long a worker with nothing waiting keeps what it holds (see ``settle(waiting:now:)``).
     static let idleHold: Duration = .milliseconds(200)
@@ -113,7 +115,7 @@ struct BackendGuard {
                 credit!.calls -= 1
             } else if rate.callsPerToken > 1 {
                 if let old = credit { spent.append(old.tag) }
-                credit = (freeTokens.removeLast(), rate.callsPerToken - 1, now + Self.creditWindow(rate))
+                credit = (freeTokens.removeLast(), rate.callsPerToken - 1, now + Self.creditWindow)
             } else {
                 token = freeTokens.removeLast()
             }

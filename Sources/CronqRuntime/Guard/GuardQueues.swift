@@ -100,13 +100,7 @@ public enum GuardQueues {
         let ch = try connection.openChannel()
         defer { ch.close() }
         try ch.enableConfirms()
-        let messages = (1...count).map { i in
-            OutgoingMessage(
-                exchange: "", routingKey: queue,
-                message: AMQPMessage(
-                    body: Array("\(i)".utf8),
-                    properties: AMQPProperties(contentType: "text/plain", deliveryMode: 2, type: type)))
-        }
+        let messages = (1...count).map { i in message(to: queue, body: "\(i)", type: type, mandatory: true) }
         let outcomes = try ch.publishAndConfirm(messages, timeout: .seconds(30))
         let missing = outcomes.filter { $0 != .confirmed }.count
         if missing > 0 {
@@ -116,6 +110,16 @@ public enum GuardQueues {
                     "\(missing) of \(count) \(type) messages for \(queue) not confirmed; delete the queue to mint again"
             )
         }
+    }
+
+    /// A permit or token: persistent, its kind in `type`, nothing in the body that anyone reads.
+    static func message(to queue: String, body: String, type: String, mandatory: Bool) -> OutgoingMessage {
+        OutgoingMessage(
+            exchange: "", routingKey: queue,
+            message: AMQPMessage(
+                body: Array(body.utf8),
+                properties: AMQPProperties(contentType: "text/plain", deliveryMode: 2, type: type)),
+            mandatory: mandatory)
     }
 
     /// A guard queue's arguments: a quorum queue (replicated like the rest on a cluster), with an explicit

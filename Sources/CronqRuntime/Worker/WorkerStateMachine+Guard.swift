@@ -135,22 +135,13 @@ extension WorkerStateMachine {
     /// A used token goes to rest; the broker dead-letters it back to the ready queue afterwards.
     static func restingToken(_ names: Topology.Names, _ backend: String, _ rate: BackendLimits.Rate) -> OutgoingMessage
     {
-        OutgoingMessage(
-            exchange: "", routingKey: names.tokenRestQueue(backend, rate),
-            message: AMQPMessage(
-                body: Array("t".utf8),
-                properties: AMQPProperties(contentType: "text/plain", deliveryMode: 2, type: "cronq.token")),
-            mandatory: false)
+        GuardQueues.message(to: names.tokenRestQueue(backend, rate), body: "t", type: "cronq.token", mandatory: false)
     }
 
     /// A permit minted again in place of a worn one (``BackendGuard/permitRenewAfter``).
     static func freshPermit(_ names: Topology.Names, _ backend: String, _ maxInFlight: Int) -> OutgoingMessage {
-        OutgoingMessage(
-            exchange: "", routingKey: names.permitQueue(backend, maxInFlight),
-            message: AMQPMessage(
-                body: Array("renewed".utf8),
-                properties: AMQPProperties(contentType: "text/plain", deliveryMode: 2, type: "cronq.permit")),
-            mandatory: false)
+        GuardQueues.message(
+            to: names.permitQueue(backend, maxInFlight), body: "renewed", type: "cronq.permit", mandatory: false)
     }
 
     /// The breaker of `m`'s backend is open: the message waits in the smallest of its retry tiers that
