@@ -30,7 +30,7 @@ struct CronqTicker: ParsableCommand {
         do {
             // The ticker never sends a token: unset secrets are not its concern.
             cfg = try ConfigLoader(allowMissingVariables: true).load(path: path)
-            if cfg.amqp.messageKeyMissing { throw ConfigError(issues: [TickerLoop.missingKeyIssue(path)]) }
+            if cfg.amqp.messageKeyMissing { throw ConfigError(issues: [.missingMessageKey(path)]) }
         } catch let e as ConfigError {
             FileHandle.standardError.write(Data("\(e)\ncronq-ticker: invalid configuration, not starting\n".utf8))
             throw ExitCode(1)

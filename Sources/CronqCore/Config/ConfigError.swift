@@ -8,6 +8,16 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
         public var key: String
         public var message: String
 
+        /// `amqp.message_key` names a variable or file that is missing: a ticker must not start (or
+        /// reload) without it, since workers that have the key refuse unsigned messages.
+        public static func missingMessageKey(_ file: String) -> Issue {
+            Issue(
+                file: file, job: nil, key: "amqp.message_key",
+                message:
+                    "is set but its variable or file is missing: job messages must be signed (workers with the key refuse unsigned ones)"
+            )
+        }
+
         public init(file: String, job: String?, key: String, message: String) {
             self.file = file
             self.job = job

@@ -84,6 +84,34 @@ final class TickerConnection {
         return ch
     }
 
+    /// Publishes the checkpoint to the state queue (a last-value queue) and waits for its confirm.
+    /// - Returns: whether the broker confirmed it (only then may what it records be acked).
+    func publishCheckpoint(_ checkpoint: Checkpoint, names: Topology.Names) throws -> Bool {
+        let r = try publish.publishAndConfirm([
+            OutgoingMessage(
+                exchange: "", routingKey: names.stateQueue,
+                message: AMQPMessage(
+                    body: checkpoint.encoded(),
+                    properties: AMQPProperties(
+                        contentType: "application/json", deliveryMode: 2, type: "cronq.checkpoint",
+                        appID: JobMessageProperties.appTicker)))
+        ])
+        return r.first == .confirmed
+    }
+
+    /// Best effort, like every event: a full or blocked broker never holds up a fire for an event.
+    func emit(_ e: OutcomeEvent, names: Topology.Names) {
+        guard !connection.isBlocked else { return }
+        _ = try? events.publish(
+            exchange: names.eventsExchange, routingKey: e.routingKey,
+            message: AMQPMessage(
+                body: e.encoded(),
+                properties: AMQPProperties(
+                    contentType: "application/json", deliveryMode: 2, messageID: e.messageID, type: "cronq.event",
+                    appID: JobMessageProperties.appTicker)),
+            mandatory: false)
+    }
+
     /// Closes the connection: the broker returns the token (if held) to the next ticker.
     func close() { connection.close() }
 }

@@ -23,8 +23,8 @@ import Synchronization
 /// ``requestReload()`` (SIGHUP) re-reads the config file; an invalid file is logged and ignored.
 public final class TickerLoop: @unchecked Sendable {
     // @unchecked: all state except the two atomics and the stats box is confined to the thread inside run().
-    private let configPath: String?
-    private let loader: ConfigLoader
+    let configPath: String?
+    let loader: ConfigLoader
     /// What the leader decides (planner, checkpoint, pauses, overlaps, acks); this class performs it.
     var state: LeaderState
     var config: CronqConfig { state.config }
@@ -35,13 +35,13 @@ public final class TickerLoop: @unchecked Sendable {
     private let reloadRequested = Atomic<Bool>(false)
 
     /// The connection and its channels, while there is one.
-    private var link: TickerConnection?
+    var link: TickerConnection?
     /// Sends the leader's notices; started with the loop when `[[notify]]` has sinks.
     private var notifier: Notifier?
     private var nextLockTryMs: Int64 = 0
     private var reconnectAtMs: Int64 = 0
     /// Which broker endpoint to connect to, and what follows a connect, a failure or a loss.
-    private var broker: BrokerConnector
+    var broker: BrokerConnector
 
     private let statsBox = Mutex(Stats())
     public struct Stats: Sendable {
@@ -132,7 +132,7 @@ public final class TickerLoop: @unchecked Sendable {
             case .notify(let notice):
                 notifier?.submit(notice)
             case .emit(let event):
-                emit(event)
+                link?.emit(event, names: names)
             case .record(let r):
                 statsBox.withLock { r.count(in: &$0) }
                 logger.log(level: r.level, r.message, metadata: r.metadata)
@@ -211,30 +211,8 @@ public final class TickerLoop: @unchecked Sendable {
 
     private func publishCheckpoint() throws {
         guard state.checkpointDirty, let link, !link.connection.isBlocked else { return }
-        let r = try link.publish.publishAndConfirm([
-            OutgoingMessage(
-                exchange: "", routingKey: names.stateQueue,
-                message: AMQPMessage(
-                    body: state.checkpoint(nowMs: nowMs()).encoded(),
-                    properties: AMQPProperties(
-                        contentType: "application/json", deliveryMode: 2, type: "cronq.checkpoint",
-                        appID: JobMessageProperties.appTicker)))
-        ])
-        guard r.first == .confirmed else { return }
+        guard try link.publishCheckpoint(state.checkpoint(nowMs: nowMs()), names: names) else { return }
         try perform(state.checkpointConfirmed())
-    }
-
-    /// Best effort, like every event: a full or blocked broker never holds up a fire for an event.
-    private func emit(_ e: OutcomeEvent) {
-        guard let link, !link.connection.isBlocked else { return }
-        _ = try? link.events.publish(
-            exchange: names.eventsExchange, routingKey: e.routingKey,
-            message: AMQPMessage(
-                body: e.encoded(),
-                properties: AMQPProperties(
-                    contentType: "application/json", deliveryMode: 2, messageID: e.messageID, type: "cronq.event",
-                    appID: JobMessageProperties.appTicker)),
-            mandatory: false)
     }
 
     /// Sleeps until the next fire or lock attempt (at most 250 ms, so stop and reload are prompt),
@@ -276,55 +254,6 @@ public final class TickerLoop: @unchecked Sendable {
             break
         }
     }
-
-    // MARK: - Reload
-
-    private func reload() {
-        guard let path = configPath else { return }
-        do {
-            // All or nothing: read the file and apply its topology; only then swap. A step that fails
-            // leaves the running configuration, names and planner as they were.
-            let new = try loader.load(path: path)
-            if new.amqp.messageKeyMissing { throw ConfigError(issues: [Self.missingKeyIssue(path)]) }
-            let old = Set(config.jobs.map(\.name))
-            let now = Set(new.jobs.map(\.name))
-            if let link {
-                try TopologyDeclarer(connection: link.connection).apply(Topology(config: new), verifyWhenRefused: true)
-            }
-            state.reload(new, nowMs: nowMs())
-            broker.reload(endpoints: new.amqp.endpoints)
-            names = Topology.Names(prefix: new.amqp.prefix)
-            // The first `overlap = "skip"` job needs the ends of runs now, not at the next leadership change.
-            if state.isLeading {
-                try link?.consumeLeaderQueues(
-                    names: names, completions: state.needsCompletions, outcomes: state.needsOutcomes)
-            }
-            cronq_release_free_memory()
-            logger.notice(
-                "configuration reloaded",
-                metadata: [
-                    "added": "\(now.subtracting(old).sorted().joined(separator: ","))",
-                    "removed": "\(old.subtracting(now).sorted().joined(separator: ","))", "jobs": "\(new.jobs.count)",
-                ])
-        } catch let e as ConfigError {
-            logger.error(
-                "configuration reload rejected; keeping the running configuration",
-                metadata: ["errors": "\(e.issues.map(\.description).joined(separator: "; "))"])
-        } catch {
-            logger.error("configuration reload failed", metadata: ["error": "\(error)"])
-        }
-    }
 }
 
 extension TickerLoop: StoppableLoop {}
-
-extension TickerLoop {
-    /// The ticker signs what it fires: a key named in the config but not available is not a detail to skip.
-    public static func missingKeyIssue(_ path: String) -> ConfigError.Issue {
-        .init(
-            file: path, job: nil, key: "amqp.message_key",
-            message:
-                "is set but its variable or file is missing: job messages must be signed (workers with the key refuse unsigned ones)"
-        )
-    }
-}

@@ -106,6 +106,49 @@ final class WorkerConnections {
         close()
     }
 
+    /// Best effort: an event that cannot be published never blocks or fails a job.
+    func publishEvents(_ batches: [EventBatcher.Batch], exchange: String) throws {
+        let stamp = UInt64(max(0, Date().timeIntervalSince1970))
+        for b in batches {
+            let message = AMQPMessage(
+                body: b.body,
+                properties: AMQPProperties(
+                    contentType: b.count == 1 ? "application/json" : "application/x-ndjson", deliveryMode: 2,
+                    messageID: b.messageID, timestamp: stamp, type: "cronq.event", appID: "cronq-worker"))
+            do {
+                try events.publish(exchange: exchange, routingKey: b.routingKey, message: message, mandatory: false)
+            } catch let e as AMQPError where !e.isConnectionFatal {
+                continue
+            }
+        }
+    }
+
+    /// The backend guard's actions, all on the guard channel (permits, tokens, breaker announcements on
+    /// the events channel).
+    func performGuard(_ action: WorkerStateMachine.Action) throws {
+        switch action {
+        case .guardConsume(let queue, let tag, let prefetch):
+            guard let ch = guardChannel else { return }
+            consume.batchWrites(false)  // an RPC: its request must not wait in a corked socket
+            try ch.setPrefetch(UInt16(clamping: prefetch))
+            try ch.consume(queue: queue, consumerTag: tag)
+        case .guardCancel(let tag):
+            consume.batchWrites(false)
+            try guardChannel?.cancel(consumerTag: tag)
+        case .guardAck(let tag):
+            try guardChannel?.ack(tag)
+        case .guardRelease(let tag):
+            try guardChannel?.nack(tag, requeue: true)
+        case .guardPublish(let m):
+            do {
+                try events.publish(
+                    exchange: m.exchange, routingKey: m.routingKey, message: m.message, mandatory: false)
+            } catch let e as AMQPError where !e.isConnectionFatal {}
+        default:
+            break
+        }
+    }
+
     func close() {
         consume.close()
         publish.close()

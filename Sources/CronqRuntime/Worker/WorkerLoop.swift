@@ -31,17 +31,6 @@ public final class WorkerLoop: @unchecked Sendable {
     private let started = ContinuousClock.now
     private var finished = false
 
-    /// Counters since start, for logs, tests and metrics.
-    public struct Stats: Sendable, Equatable {
-        public var succeeded = 0
-        public var retried = 0
-        public var dead = 0
-        public var publishFailures = 0
-        /// Messages sent to wait in a retry tier because their backend's breaker was open.
-        public var delayed = 0
-        public var reconnects = 0
-        public var connected = false
-    }
     private let statsBox = Mutex(Stats())
     public var stats: Stats { statsBox.withLock { $0 } }
 
@@ -162,7 +151,7 @@ public final class WorkerLoop: @unchecked Sendable {
         case .cancelConsumers:
             connections?.cancelConsumers()
         case .publishEvents(let batches):
-            try publishEvents(batches)
+            try connections?.publishEvents(batches, exchange: machine.configuration.names.eventsExchange)
         case .closeConnections:
             closeConnections()
             reconnectAt = ContinuousClock.now + broker.lost()
@@ -170,23 +159,8 @@ public final class WorkerLoop: @unchecked Sendable {
             self.record(record)
         case .finish:
             finished = true
-        case .guardConsume(let queue, let tag, let prefetch):
-            guard let c = connections, let ch = c.guardChannel else { return }
-            c.consume.batchWrites(false)  // an RPC: its request must not wait in a corked socket
-            try ch.setPrefetch(UInt16(clamping: prefetch))
-            try ch.consume(queue: queue, consumerTag: tag)
-        case .guardCancel(let tag):
-            connections?.consume.batchWrites(false)
-            try connections?.guardChannel?.cancel(consumerTag: tag)
-        case .guardAck(let tag):
-            try connections?.guardChannel?.ack(tag)
-        case .guardRelease(let tag):
-            try connections?.guardChannel?.nack(tag, requeue: true)
-        case .guardPublish(let m):
-            do {
-                try connections?.events.publish(
-                    exchange: m.exchange, routingKey: m.routingKey, message: m.message, mandatory: false)
-            } catch let e as AMQPError where !e.isConnectionFatal {}
+        case .guardConsume, .guardCancel, .guardAck, .guardRelease, .guardPublish:
+            try connections?.performGuard(action)
         }
     }
 
@@ -194,25 +168,6 @@ public final class WorkerLoop: @unchecked Sendable {
         let admission = machine.configuration.admission
         if statsBox.withLock({ r.count(in: &$0, admission: admission) }) {
             logger.log(level: r.level, r.message, metadata: r.metadata)
-        }
-    }
-
-    /// Best effort: an event that cannot be published never blocks or fails a job.
-    private func publishEvents(_ batches: [EventBatcher.Batch]) throws {
-        guard let ch = connections?.events else { return }
-        let stamp = UInt64(max(0, Date().timeIntervalSince1970))
-        let exchange = machine.configuration.names.eventsExchange
-        for b in batches {
-            let message = AMQPMessage(
-                body: b.body,
-                properties: AMQPProperties(
-                    contentType: b.count == 1 ? "application/json" : "application/x-ndjson", deliveryMode: 2,
-                    messageID: b.messageID, timestamp: stamp, type: "cronq.event", appID: "cronq-worker"))
-            do {
-                try ch.publish(exchange: exchange, routingKey: b.routingKey, message: message, mandatory: false)
-            } catch let e as AMQPError where !e.isConnectionFatal {
-                continue
-            }
         }
     }
 

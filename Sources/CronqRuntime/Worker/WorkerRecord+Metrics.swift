@@ -1,3 +1,17 @@
+extension WorkerLoop {
+    /// Counters since start, for logs, tests and metrics (counted by ``WorkerRecord/count(in:admission:)``).
+    public struct Stats: Sendable, Equatable {
+        public var succeeded = 0
+        public var retried = 0
+        public var dead = 0
+        public var publishFailures = 0
+        /// Messages sent to wait in a retry tier because their backend's breaker was open.
+        public var delayed = 0
+        public var reconnects = 0
+        public var connected = false
+    }
+}
+
 extension WorkerRecord {
     /// Adds this record to the worker's counters and its Prometheus series. Job and tier labels go
     /// through `admission`, so a hostile producer cannot grow the label set (DESIGN.md "Metrics").
