@@ -148,7 +148,12 @@ let package = Package(
         .testTarget(name: "CronqHTTPTests", dependencies: ["CronqHTTP", "CronqTestSupport"], swiftSettings: upcoming),
         .testTarget(
             name: "CronqIntegrationTests",
-            dependencies: ["CronqCore", "CronqAMQP", "CronqHTTP", "CronqRuntime", "CronqTestSupport"],
+            dependencies: [
+                "CronqCore", "CronqAMQP", "CronqHTTP", "CronqRuntime", "CronqTestSupport",
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: upcoming),
     ]
 )

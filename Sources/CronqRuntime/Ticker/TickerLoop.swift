@@ -109,7 +109,10 @@ public final class TickerLoop: @unchecked Sendable {
         if leading { try? perform([.publishCheckpoint]) }
         link?.close()
         link = nil
-        if leading { logger.info("leadership released", metadata: ["reason": "stopping"]) }
+        if leading {
+            CronqMetrics.leader(false)
+            logger.info("leadership released", metadata: ["reason": "stopping"])
+        }
         let s = stats
         logger.info("ticker stopped", metadata: ["fired": "\(s.fired)", "failed": "\(s.failed)"])
     }

@@ -105,6 +105,8 @@ public final class WorkerLoop: @unchecked Sendable {
     private func shutdown() {
         connections?.closeGracefully()
         connections = nil
+        statsBox.withLock { $0.connected = false }
+        CronqMetrics.workerConnected(false)
         wakerBox.withLock { $0 = nil }
         let s = stats
         logger.info(
