@@ -51,8 +51,8 @@ public struct BackendLimits: Sendable, Equatable {
         /// of CPU, so 200 cycles a second keep the ring at a few percent of a core (docs/benchmarks.md).
         public static let tokenCyclesPerSecond = 200
 
-        /// Calls one token starts, within the `tokenRest` after its first call (when it would be back in
-        /// the ring anyway): 1 at the rates people set for a backend; above ``tokenCyclesPerSecond`` the
+        /// Calls one token starts before it goes to rest (the worker spends them in a bunch, and the rest
+        /// runs from the last): 1 at the rates people set for a backend; above ``tokenCyclesPerSecond`` the
         /// smallest divisor of `burst` that brings the ring's cycles under it (`burst` itself when none
         /// does). A divisor, so that the ring's tokens × calls stay exactly `burst`: no interval can hold
         /// more calls than with one call per token, only fewer broker round trips.

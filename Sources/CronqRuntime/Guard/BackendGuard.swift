@@ -10,8 +10,8 @@ import CronqCore
 /// dies gives its permits back with its connection, as the broker requeues every unacked delivery
 /// (immediately on a closed socket, within two heartbeats on a silent one). Tokens of `rate` are the
 /// same kind of message, but used up (acked) when a call starts and published again into a queue
-/// where they rest `burst / rate` before they come back; above a few hundred calls a second one token
-/// starts several calls within that rest (docs/decisions.md "Backend guard").
+/// where they rest `burst / rate` before they come back; above 200 calls a second one token starts
+/// several calls, and rests after the last of them (docs/decisions.md "Backend guard").
 struct BackendGuard {
     /// What to do before a call to this backend may start.
     enum Take: Equatable {
@@ -146,9 +146,9 @@ struct BackendGuard {
         breaker?.heard(signal, now: now)
     }
 
-    /// What goes back to the broker (unused: `release`; spent tokens: `rest`) and whether to consume,
-    /// after a start loop that left `waiting` deliveries of this backend in line here. A permit that served its turn goes back. With deliveries
-    /// waiting, free permits and tokens beyond their number go back; with none, everything goes back and
+    /// What goes back to the broker (``Settled``) and whether to consume, after a start loop that left
+    /// `waiting` deliveries of this backend in line here. A permit that served its turn goes back. With
+    /// deliveries waiting, free permits and tokens beyond their number go back; with none, everything goes back and
     /// the consumers stop, but only after ``idleHold``: between one call's end and the next delivery (an
     /// ack's round trip) a busy worker has nothing waiting for a moment, and giving everything back then
     /// would cost a release, a cancel and a consume per call. So an idle worker holds nothing for long,
