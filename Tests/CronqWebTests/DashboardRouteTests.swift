@@ -205,11 +205,7 @@ struct DashboardRouteTests {
     func deadReplayAndPurge() async throws {
         let f = try WebFixture()
         for i in 0..<3 {
-            try f.plantDead(
-                id: "often@\(i)", job: "often", error: "HTTP 500",
-                body:
-                    #"{"v":1,"job":"often","message_id":"often@\#(i)","scheduled_at":"2026-12-01T00:00:00Z","backend":"default","request":{"method":"POST","path":"/cron/often"}}"#
-            )
+            try f.plantReplayable(id: "often@\(i)")
         }
         try await f.run { client, d in
             let b = TestBrowser(client)
@@ -238,11 +234,7 @@ struct DashboardRouteTests {
     func oneOperationAtATime() async throws {
         let f = try WebFixture()
         for i in 0..<2 {
-            try f.plantDead(
-                id: "often@slow-\(i)", job: "often", error: "HTTP 500",
-                body:
-                    #"{"v":1,"job":"often","message_id":"often@slow-\#(i)","scheduled_at":"2026-12-01T00:00:00Z","backend":"default","request":{"method":"POST","path":"/cron/often"}}"#
-            )
+            try f.plantReplayable(id: "often@slow-\(i)")
         }
         try await f.run { client, d in
             let b = TestBrowser(client)

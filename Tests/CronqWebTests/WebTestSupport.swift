@@ -92,6 +92,15 @@ struct WebFixture {
         _ = try ch.publishAndConfirm([OutgoingMessage(exchange: "", routingKey: names.deadQueue, message: m)])
     }
 
+    /// A dead letter that replays: its body is a job message of `job` (POST /cron/<job>), its error an HTTP 500.
+    func plantReplayable(id: String, job: String = "often") throws {
+        try plantDead(
+            id: id, job: job, error: "HTTP 500",
+            body:
+                #"{"v":1,"job":"\#(job)","message_id":"\#(id)","scheduled_at":"2026-12-01T00:00:00Z","backend":"default","request":{"method":"POST","path":"/cron/\#(job)"}}"#
+        )
+    }
+
     func cleanUp() {
         guard let c = try? connection() else { return }
         defer { c.close() }

@@ -101,17 +101,15 @@ extension WorkerStateMachine {
                     out.append(.record(.permitRenewed(backend: backend)))
                 }
             }
-            let permits = settled.consumePermits
-            let tokens = settled.consumeTokens
             let prefetch = min(configuration.concurrency, 1000)
-            if let permits, let n = limits.maxInFlight {
+            if let permits = settled.consumePermits, let n = limits.maxInFlight {
                 out.append(
                     Self.consumer(
                         permits, prefix: Self.permitTagPrefix + backend, id: nextRequestID,
                         queue: configuration.names.permitQueue(backend, n), prefetch: min(prefetch, n),
                         tag: &guards[backend]!.permitConsumerTag))
             }
-            if let tokens, let rate = limits.rate {
+            if let tokens = settled.consumeTokens, let rate = limits.rate {
                 out.append(
                     Self.consumer(
                         tokens, prefix: Self.tokenTagPrefix + backend, id: nextRequestID,
