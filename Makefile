@@ -7,7 +7,7 @@ export CRONQ_RMQ_PORT ?= 5682
 export CRONQ_RMQ_MGMT_PORT ?= 15682
 export CRONQ_RMQ_DIST_PORT ?= 25682
 export CRONQ_RMQ_NODE ?= cronq-test@localhost
-DEB_PACKAGES := librabbitmq-dev libcurl4-openssl-dev rabbitmq-server tzdata ca-certificates openssl python3 curl python3-django python3-yaml chromium fonts-dejavu-core
+DEB_PACKAGES := librabbitmq-dev libcurl4-openssl-dev libssl-dev rabbitmq-server tzdata ca-certificates openssl python3 curl python3-django python3-yaml chromium fonts-dejavu-core
 # Debian's interpreter, the one python3-django is installed for (a pyenv python3 on PATH would not see it).
 DJANGO_PYTHON ?= /usr/bin/python3
 SWIFT_BUILD_FLAGS ?= -Xswiftc -warnings-as-errors
@@ -128,7 +128,7 @@ test-django: deps
 	@cd examples/django && $(DJANGO_PYTHON) -m django test --settings=settings
 
 test-unit: deps
-	$(SWIFT) test --filter 'CronqCoreTests|CronqAMQPTests|CronqHTTPTests'
+	$(SWIFT) test --filter 'CronqCoreTests|CronqAMQPTests|CronqHTTPTests|CronqCryptoTests'
 
 # Release build; starts the private broker for the worker numbers (and stops it afterwards if it started it).
 # The worker bench's real web server; not needed by the tests.

@@ -9,7 +9,6 @@ let swiftMetrics: Package.Dependency = .package(url: "https://github.com/apple/s
 let swiftPrometheus: Package.Dependency = .package(
     url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0")
 let swiftNIO: Package.Dependency = .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0")
-let swiftCrypto: Package.Dependency = .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0")
 let swiftCollections: Package.Dependency = .package(
     url: "https://github.com/apple/swift-collections.git", from: "1.1.0")
 // The dashboard (`cronq web`): its HTTP server and its templates. No traits: cronq reads its own TOML.
@@ -33,13 +32,14 @@ let package = Package(
         .executable(name: "cronq-worker", targets: ["cronq-worker"]),
     ],
     dependencies: [
-        argumentParser, swiftLog, swiftMetrics, swiftPrometheus, swiftNIO, swiftCrypto, swiftCollections, hummingbird,
+        argumentParser, swiftLog, swiftMetrics, swiftPrometheus, swiftNIO, swiftCollections, hummingbird,
         swiftMustache,
     ],
     targets: [
         // C libraries: one system-library target each, imported only by its wrapper module.
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // glibc's malloc_trim, for the ticker after loading a large configuration.
         .target(name: "CSystemMemory"),
@@ -53,13 +53,16 @@ let package = Package(
         .target(name: "CronqAMQP", dependencies: ["CRabbitMQ"], swiftSettings: upcoming),
         // The one Swift layer over libcurl.
         .target(name: "CronqHTTP", dependencies: ["CCurl"], swiftSettings: upcoming),
+        // The one Swift layer over OpenSSL's libcrypto (HMAC-SHA256, SHA-256, random bytes): already in
+        // every process through libcurl, and free of Foundation, which the worker does not load.
+        .target(name: "CronqCrypto", dependencies: ["CLibCrypto"], swiftSettings: upcoming),
         // Services and operations that join the core to the I/O layers.
         .target(
             name: "CronqRuntime",
             dependencies: [
                 "CronqCore", "CronqAMQP", "CronqHTTP", "CSystemMemory",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "CronqCrypto",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -76,7 +79,7 @@ let package = Package(
                 "CronqCore", "CronqRuntime", "CronqAMQP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "CronqCrypto",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.embedInCode("Templates"), .embedInCode("Assets")],
@@ -146,6 +149,7 @@ let package = Package(
             ],
             swiftSettings: upcoming),
         .testTarget(name: "CronqHTTPTests", dependencies: ["CronqHTTP", "CronqTestSupport"], swiftSettings: upcoming),
+        .testTarget(name: "CronqCryptoTests", dependencies: ["CronqCrypto"], swiftSettings: upcoming),
         .testTarget(
             name: "CronqIntegrationTests",
             dependencies: [

@@ -2,8 +2,13 @@ public import ArgumentParser
 import CronqAMQP
 public import CronqCore
 public import CronqRuntime
-import Foundation
 public import Logging
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The options `cronq-ticker` and `cronq-worker` share: logging and the metrics endpoint.
 public struct ServiceOptions: ParsableArguments {
@@ -46,8 +51,7 @@ public struct ServiceOptions: ParsableArguments {
         do {
             _ = try BrokerEndpoints(strings: config.amqp.endpoints)
         } catch {
-            FileHandle.standardError.write(
-                Data("\(path): amqp: \(error)\n\(program): invalid configuration, not starting\n".utf8))
+            StandardError.write("\(path): amqp: \(error)\n\(program): invalid configuration, not starting\n")
             throw ExitCode(1)
         }
         for w in config.warnings { logger.warning("configuration", metadata: ["warning": "\(w)"]) }
@@ -61,8 +65,7 @@ public struct ServiceOptions: ParsableArguments {
         do {
             return try MetricsServer.start(address: metricsAddress, logger: logger, health: health)
         } catch {
-            FileHandle.standardError.write(
-                Data("\(program): cannot serve metrics on \(metricsAddress): \(error)\n".utf8))
+            StandardError.write("\(program): cannot serve metrics on \(metricsAddress): \(error)\n")
             throw ExitCode(1)
         }
     }

@@ -32,7 +32,7 @@ struct CronqTicker: ParsableCommand {
             cfg = try ConfigLoader(allowMissingVariables: true).load(path: path)
             if cfg.amqp.messageKeyMissing { throw ConfigError(issues: [.missingMessageKey(path)]) }
         } catch let e as ConfigError {
-            FileHandle.standardError.write(Data("\(e)\ncronq-ticker: invalid configuration, not starting\n".utf8))
+            StandardError.write("\(e)\ncronq-ticker: invalid configuration, not starting\n")
             throw ExitCode(1)
         }
         let logger = service.logger(label: "cronq-ticker")

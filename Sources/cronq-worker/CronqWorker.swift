@@ -2,8 +2,13 @@ import ArgumentParser
 import CronqCore
 import CronqRuntime
 import CronqServiceCLI
-import Foundation
 import Logging
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 @main
 struct CronqWorker: ParsableCommand {
@@ -49,9 +54,9 @@ struct CronqWorker: ParsableCommand {
         let path = ConfigLoader.resolvePath(config)
         let cfg: CronqConfig
         do {
-            cfg = try ConfigLoader().load(path: path)
+            cfg = try ConfigLoader(zones: .form).load(path: path)
         } catch let e as ConfigError {
-            FileHandle.standardError.write(Data("\(e)\ncronq-worker: invalid configuration, not starting\n".utf8))
+            StandardError.write("\(e)\ncronq-worker: invalid configuration, not starting\n")
             throw ExitCode(1)
         }
         let logger = service.logger(label: "cronq-worker")

@@ -1,9 +1,19 @@
-import Foundation
+#if canImport(Glibc)
+    import Glibc
+#else
+    import Darwin
+#endif
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Turns the TOML tree into ``CronqConfig``, applying defaults and recording every issue.
 struct Builder {
     let environment: [String: String]
     let allowMissing: Bool
+    let zones: ConfigLoader.ZoneCheck
     let issues: IssueCollector
     /// Not errors: the config loads, and each process logs these at start.
     let warnings: IssueCollector
@@ -53,7 +63,7 @@ struct Builder {
                 // An array, or one string of comma-separated URLs (so `urls = "${CRONQ_AMQP_URLS}"` works).
                 let list: [String]? =
                     t.table["urls"]?.string != nil
-                    ? t.string("urls").map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+                    ? t.string("urls").map { $0.split(separator: ",").map { String($0.trimmingBlanks) } }
                     : t.stringArray("urls")
                 if let list { amqp.setEndpoints(endpoints(list, key: t.key("urls"))) }
             }
@@ -97,7 +107,7 @@ struct Builder {
         {
             amqp.setEndpoints(
                 endpoints(
-                    env.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, key: "CRONQ_AMQP_URLS"))
+                    env.split(separator: ",").map { String($0.trimmingBlanks) }, key: "CRONQ_AMQP_URLS"))
         }
 
         var backends: [String: CronqConfig.Backend] = [:]
@@ -346,7 +356,7 @@ struct Builder {
 
     func readSecretFile(_ path: String, key: String) -> Secret? {
         do {
-            var s = try String(contentsOfFile: path, encoding: .utf8)
+            var s = try TextFile.contents(of: path)
             while s.hasSuffix("\n") || s.hasSuffix("\r") { s.removeLast() }
             if s.isEmpty { issues.add(nil, key, "\(path) is empty"); return nil }
             var st = stat()
@@ -359,7 +369,7 @@ struct Builder {
             return Secret(s)
         } catch {
             if allowMissing { return Secret("") }
-            issues.add(nil, key, "cannot read \(path): \(ConfigLoader.reason(error))")
+            issues.add(nil, key, "cannot read \(path): \(error.reason)")
             return nil
         }
     }
@@ -416,7 +426,7 @@ struct Builder {
         }
         let timezone = t.string("timezone") ?? "UTC"
         var zoneOK = true
-        if ZoneRules.named(timezone) == nil {
+        if !zoneKnown(timezone) {
             fail("timezone", "unknown time zone '\(timezone)' (use an IANA name such as Europe/London)"); zoneOK = false
         }
         var schedule: CronExpression? = nil
@@ -524,5 +534,19 @@ struct Builder {
             enabled: enabled,
             alertAfter: alertAfter, overlap: overlap, start: start, end: end, at: at,
             pauseAfterFailures: pauseAfter)
+    }
+}
+
+extension Builder {
+    func zoneKnown(_ name: String) -> Bool {
+        switch zones {
+        case .database:
+            precondition(
+                ZoneRules.databaseLoaded,
+                "this program checks time zones but does not link FoundationInternationalization (no zone database)")
+            return ZoneRules.named(name) != nil
+        case .form:
+            return ZoneRules.isWellFormedName(name)
+        }
     }
 }

@@ -1,4 +1,8 @@
-public import Foundation
+#if canImport(FoundationEssentials)
+    public import FoundationEssentials
+#else
+    public import Foundation
+#endif
 
 /// Reads `cronq.toml`: parses TOML, expands `${VAR}`/`${VAR:-default}` in string values, applies
 /// defaults, and validates everything, collecting *every* problem before failing.
@@ -8,12 +12,27 @@ public struct ConfigLoader: Sendable {
     /// `signing_secret_file` leaves the secret empty, instead of failing: for the parts that need the
     /// schedule and topology but never a secret (the ticker, `cronq topology`, the ops commands).
     public var allowMissingVariables: Bool
+    /// How a job's `timezone` is checked.
+    public var zones: ZoneCheck
+
+    /// Whether a zone name is looked up in the zone database or only checked for its form.
+    public enum ZoneCheck: Sendable {
+        /// The name must be in the IANA database (``ZoneRules/named(_:)``). The program must link
+        /// `FoundationInternationalization` (or `Foundation`), which brings the database.
+        case database
+        /// Only the form of a name (`Area/Location`, ASCII letters, digits, `/_+-`): for the worker,
+        /// which evaluates no schedule and so does not load the database (docs/decisions.md, "The
+        /// worker without Foundation"). The ticker and `cronq validate` still refuse an unknown zone.
+        case form
+    }
 
     public init(
-        environment: [String: String] = ProcessInfo.processInfo.environment, allowMissingVariables: Bool = false
+        environment: [String: String] = ProcessInfo.processInfo.environment, allowMissingVariables: Bool = false,
+        zones: ZoneCheck = .database
     ) {
         self.environment = environment
         self.allowMissingVariables = allowMissingVariables
+        self.zones = zones
     }
 
     /// The file to use: `--config`, else `$CRONQ_CONFIG`, else `./cronq.toml`.
@@ -27,27 +46,13 @@ public struct ConfigLoader: Sendable {
     public func load(path: String) throws -> CronqConfig {
         let text: String
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            text = try TextFile.contents(of: path)
         } catch {
             throw ConfigError(issues: [
-                .init(file: path, job: nil, key: "(file)", message: "cannot read the file: \(Self.reason(error))")
+                .init(file: path, job: nil, key: "(file)", message: "cannot read the file: \(error.reason)")
             ])
         }
         return try parse(text, path: path)
-    }
-
-    static func reason(_ error: any Error) -> String {
-        let ns = error as NSError
-        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(underlying.code)))
-        }
-        if ns.domain == NSCocoaErrorDomain && ns.code == NSFileReadNoSuchFileError {
-            return String(cString: strerror(ENOENT))
-        }
-        if ns.domain == NSCocoaErrorDomain && ns.code == NSFileReadNoPermissionError {
-            return String(cString: strerror(EACCES))
-        }
-        return ns.localizedDescription
     }
 
     /// Parses configuration text; `path` only names the file in messages.
@@ -64,7 +69,7 @@ public struct ConfigLoader: Sendable {
         }
         let issues = IssueCollector(file: path)
         let build = Builder(
-            environment: environment, allowMissing: allowMissingVariables, issues: issues,
+            environment: environment, allowMissing: allowMissingVariables, zones: zones, issues: issues,
             warnings: IssueCollector(file: path))
         let config = build.config(root)
         if !issues.list.isEmpty { throw ConfigError(issues: issues.list) }

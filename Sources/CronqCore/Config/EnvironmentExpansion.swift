@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `${VAR}` and `${VAR:-default}` expansion from the environment, so secrets stay out of the file.
 public enum EnvironmentExpansion {
@@ -32,7 +36,7 @@ public enum EnvironmentExpansion {
                     let inner = text[text.index(after: next)..<close]
                     var name = Substring(inner)
                     var fallback: Substring? = nil
-                    if let sep = inner.range(of: ":-") {
+                    if let sep = inner.firstRange(of: ":-") {
                         name = inner[..<sep.lowerBound]
                         fallback = inner[sep.upperBound...]
                     }

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The Standard Webhooks secret format: `whsec_` + base64 of 24 to 64 random bytes.
 ///

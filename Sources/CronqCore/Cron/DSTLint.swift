@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `cronq validate`'s DST lint: for a wall-clock job (see README "Time zones and DST") in a zone with
 /// daylight-saving changes, the dates in the coming year when its schedule meets a local time that does

@@ -1,8 +1,17 @@
-public import Foundation
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    public import FoundationEssentials
+#else
+    public import Foundation
+#endif
 
 /// UTC offsets and transitions of one IANA time zone, from the system's database through Foundation's
 /// `TimeZone`, cached by interval: cron computations ask about the same few months over and over.
+///
+/// The database comes with `FoundationInternationalization` (ICU), which `FoundationEssentials` finds
+/// at run time when the program links it: the ticker and the CLI do; the worker, which evaluates no
+/// schedule, does not, and there only UTC and fixed offsets resolve (``databaseLoaded``).
 ///
 /// Thread-safe (a `Mutex` around a tiny cache), so one instance can serve a whole ticker.
 public final class ZoneRules: Sendable {
@@ -34,6 +43,20 @@ public final class ZoneRules: Sendable {
 
     private static let shared = Mutex<[String: ZoneRules]>([:])
 
+    /// Whether this process can resolve IANA zone names (it links `FoundationInternationalization`).
+    public static let databaseLoaded = TimeZone(identifier: "America/New_York") != nil
+
+    /// Whether `name` has the form of an IANA zone name (`UTC`, `Europe/London`, `America/Argentina/
+    /// Buenos_Aires`, `Etc/GMT+5`), without asking the database whether it exists.
+    public static func isWellFormedName(_ name: String) -> Bool {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        return name.utf8.count <= 64 && parts.count <= 3
+            && parts.allSatisfy { part in
+                guard let first = part.first, first.isASCII, first.isLetter else { return false }
+                return part.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_+-".contains($0)) }
+            }
+    }
+
     /// The one shared instance per zone name: 100,000 jobs in one zone share one `TimeZone` and one cache.
     public static func named(_ identifier: String) -> ZoneRules? {
         if let z = shared.withLock({ $0[identifier] }) { return z }
@@ -52,7 +75,7 @@ public final class ZoneRules: Sendable {
         // Foundation maps unknown names to GMT in some versions; insist on a real match.
         guard
             tz.identifier == identifier || identifier == "UTC" || identifier == "GMT"
-                || tz.identifier.caseInsensitiveCompare(identifier) == .orderedSame
+                || tz.identifier.lowercased() == identifier.lowercased()
         else {
             return nil
         }

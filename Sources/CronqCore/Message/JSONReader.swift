@@ -32,6 +32,25 @@ extension JSONValue {
         if case .object(let o) = self { return o }
         return nil
     }
+
+    package var arrayValue: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+
+    package var boolValue: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+
+    /// Any number, integral or not (a rate the management API writes as `0` or `0.4`).
+    package var doubleValue: Double? {
+        switch self {
+        case .int(let n): Double(n)
+        case .double(let d): d
+        default: nil
+        }
+    }
 }
 
 /// A strict RFC 8259 reader: the one JSON reader of every wire format (job messages on the worker's
@@ -62,18 +81,18 @@ package struct JSONReader {
         }
     }
 
-    private let b: UnsafeBufferPointer<UInt8>
-    private var i = 0
+    let b: UnsafeBufferPointer<UInt8>
+    var i = 0
 
-    private init(_ b: UnsafeBufferPointer<UInt8>) { self.b = b }
+    init(_ b: UnsafeBufferPointer<UInt8>) { self.b = b }
 
     private func fail(_ problem: String) -> SyntaxError { SyntaxError(offset: i, problem: problem) }
 
-    private mutating func skipSpace() {
+    mutating func skipSpace() {
         while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
     }
 
-    private mutating func value(depth: Int) throws(SyntaxError) -> JSONValue {
+    mutating func value(depth: Int) throws(SyntaxError) -> JSONValue {
         guard i < b.count else { throw fail("unexpected end of input") }
         switch b[i] {
         case UInt8(ascii: "{"): return try object(depth: depth + 1)
@@ -87,7 +106,7 @@ package struct JSONReader {
         }
     }
 
-    private mutating func literal(_ word: StaticString) throws(SyntaxError) {
+    mutating func literal(_ word: StaticString) throws(SyntaxError) {
         let n = word.utf8CodeUnitCount
         guard i + n <= b.count else { throw fail("unexpected end of input") }
         for k in 0..<n where b[i + k] != word.utf8Start[k] { throw fail("unexpected character") }
@@ -134,7 +153,7 @@ package struct JSONReader {
         }
     }
 
-    private mutating func string() throws(SyntaxError) -> String {
+    mutating func string() throws(SyntaxError) -> String {
         i += 1
         let start = i
         // Fast path: no escapes.

@@ -50,4 +50,40 @@ package struct JSONWriter {
         }
         raw("}")
     }
+
+    /// `value` with its object keys sorted: compact (`{"k":v}`), or `pretty`: indented with
+    /// `"key" : value`, the layout of the definitions file committed in `topology/` (first written by
+    /// Foundation's `JSONSerialization`, whose layout this keeps byte for byte so the file does not churn).
+    package mutating func value(_ value: JSONValue, pretty: Bool = false, depth: Int = 0) {
+        func newline(_ d: Int) { if pretty { raw("\n" + String(repeating: "  ", count: d)) } }
+        switch value {
+        case .null: raw("null")
+        case .bool(let b): raw(b ? "true" : "false")
+        case .int(let i): int(i)
+        case .double(let d): raw(String(d))
+        case .string(let s): string(s)
+        case .array(let items):
+            raw("[")
+            if items.isEmpty { newline(0) }
+            for (i, item) in items.enumerated() {
+                if i > 0 { raw(",") }
+                newline(depth + 1)
+                self.value(item, pretty: pretty, depth: depth + 1)
+            }
+            newline(depth)
+            raw("]")
+        case .object(let members):
+            raw("{")
+            if members.isEmpty { newline(0) }
+            for (i, (k, v)) in members.sorted(by: { $0.key < $1.key }).enumerated() {
+                if i > 0 { raw(",") }
+                newline(depth + 1)
+                string(k)
+                raw(pretty ? " : " : ":")
+                self.value(v, pretty: pretty, depth: depth + 1)
+            }
+            newline(depth)
+            raw("}")
+        }
+    }
 }

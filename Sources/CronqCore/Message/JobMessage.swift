@@ -1,4 +1,8 @@
-public import Foundation
+#if canImport(FoundationEssentials)
+    public import FoundationEssentials
+#else
+    public import Foundation
+#endif
 
 /// The body of a job message (DESIGN.md "Job message"): UTF-8 JSON, immutable across retries.
 /// Any producer that writes this format (and the properties in ``JobMessageProperties``) can enqueue work.

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The leader's checkpoint on `cronq.ticker.state`: the last confirmed (or skipped) fire of every job,
 /// the paused jobs, and the runs of `overlap = "skip"` jobs still in flight. JSON `{"v":1,"at":"…",

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Why a job does not fire for now (`cronq pause`), kept in the ticker's checkpoint so that a restart
 /// or a failover keeps it.

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Every exchange, queue and binding cronq needs (DESIGN.md "Topology"), computed from the config.
 /// Pure data: `CronqRuntime` declares it on a broker, ``definitionsJSON(vhost:)`` exports it as a
@@ -247,40 +251,44 @@ public struct Topology: Sendable, Equatable {
     /// A RabbitMQ definitions document (`rabbitmqctl import_definitions`, `load_definitions`), stable
     /// byte for byte for the same input so it can be kept in git and compared in a test.
     public func definitionsJSON(vhost: String = "/") -> String {
-        func args(_ a: [(key: String, value: Argument)]) -> [String: Any] {
-            var d: [String: Any] = [:]
+        func args(_ a: [(key: String, value: Argument)]) -> JSONValue {
+            var d: [String: JSONValue] = [:]
             for (k, v) in a {
                 switch v {
-                case .string(let s): d[k] = s
-                case .int(let i): d[k] = i
-                case .bool(let b): d[k] = b
+                case .string(let s): d[k] = .string(s)
+                case .int(let i): d[k] = .int(Int(i))
+                case .bool(let b): d[k] = .bool(b)
                 }
             }
-            return d
+            return .object(d)
         }
-        let doc: [String: Any] = [
-            "exchanges": exchanges.map {
-                [
-                    "name": $0.name, "vhost": vhost, "type": $0.kind, "durable": true, "auto_delete": false,
-                    "internal": false,
-                    "arguments": [String: Any](),
-                ] as [String: Any]
-            },
-            "queues": queues.map {
-                [
-                    "name": $0.name, "vhost": vhost, "durable": true, "auto_delete": false,
-                    "arguments": args($0.arguments),
-                ] as [String: Any]
-            },
-            "bindings": bindings.map {
-                [
-                    "source": $0.exchange, "vhost": vhost, "destination": $0.queue, "destination_type": "queue",
-                    "routing_key": $0.routingKey, "arguments": args($0.arguments),
-                ] as [String: Any]
-            },
-        ]
-        let data = try! JSONSerialization.data(
-            withJSONObject: doc, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        return String(decoding: data, as: UTF8.self) + "\n"
+        let doc: JSONValue = .object([
+            "exchanges": .array(
+                exchanges.map {
+                    .object([
+                        "name": .string($0.name), "vhost": .string(vhost), "type": .string($0.kind),
+                        "durable": .bool(true), "auto_delete": .bool(false), "internal": .bool(false),
+                        "arguments": .object([:]),
+                    ])
+                }),
+            "queues": .array(
+                queues.map {
+                    .object([
+                        "name": .string($0.name), "vhost": .string(vhost), "durable": .bool(true),
+                        "auto_delete": .bool(false), "arguments": args($0.arguments),
+                    ])
+                }),
+            "bindings": .array(
+                bindings.map {
+                    .object([
+                        "source": .string($0.exchange), "vhost": .string(vhost), "destination": .string($0.queue),
+                        "destination_type": .string("queue"), "routing_key": .string($0.routingKey),
+                        "arguments": args($0.arguments),
+                    ])
+                }),
+        ])
+        var w = JSONWriter()
+        w.value(doc, pretty: true)
+        return String(decoding: w.bytes, as: UTF8.self) + "\n"
     }
 }

@@ -1,5 +1,10 @@
 public import CronqCore
-public import Foundation
+
+#if canImport(FoundationEssentials)
+    public import FoundationEssentials
+#else
+    public import Foundation
+#endif
 
 /// Renders fire times and job tables for the CLI (`cronq next`, `cronq validate`).
 public enum ScheduleReport {
@@ -18,11 +23,15 @@ public enum ScheduleReport {
 
     /// `2026-03-29 02:00:00 BST` in the schedule's zone.
     public static func localTime(_ instant: Int64, zone: TimeZone) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = zone
-        f.dateFormat = "yyyy-MM-dd HH:mm:ss zzz"
-        return f.string(from: Date(timeIntervalSince1970: TimeInterval(instant)))
+        let date = Date(timeIntervalSince1970: TimeInterval(instant))
+        let offset = zone.secondsFromGMT(for: date)
+        // `2026-03-29T02:00:00Z` of the local wall clock, re-punctuated.
+        let wall = Timestamp.iso(instant + Int64(offset)).dropLast().map { $0 == "T" ? " " : $0 }
+        let sign = offset < 0 ? "-" : "+", minutes = abs(offset) / 60
+        let name =
+            zone.abbreviation(for: date)
+            ?? "GMT\(sign)\(minutes / 60)\(minutes % 60 == 0 ? "" : ":\(minutes % 60 < 10 ? "0" : "")\(minutes % 60)")"
+        return String(wall) + " " + name
     }
 
     /// The table `cronq validate` prints: one block per job with its next three fires.
@@ -53,23 +62,5 @@ public enum ScheduleReport {
             }
         }
         return TextTable.render(rows)
-    }
-}
-
-/// Aligned plain-text columns.
-public enum TextTable {
-    /// Cells are escaped (``Printable``): job names are checked, but error excerpts, message ids and
-    /// reasons may come from a message or a backend's answer.
-    public static func render(_ rows: [[String]], escaping: Bool = true) -> String {
-        let rows = escaping ? rows.map { $0.map(Printable.escaped) } : rows
-        guard let width = rows.map(\.count).max() else { return "" }
-        var widths = [Int](repeating: 0, count: width)
-        for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
-        return rows.map { r in
-            r.enumerated().map { i, c in
-                i == r.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-            }
-            .joined(separator: "  ")
-        }.joined(separator: "\n") + "\n"
     }
 }

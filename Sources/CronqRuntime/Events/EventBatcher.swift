@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Coalesces the events that one worker loop turn produces with the same routing key into one
 /// message: one JSON object per line.

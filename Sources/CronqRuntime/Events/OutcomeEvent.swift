@@ -1,5 +1,10 @@
 import CronqCore
-import Foundation
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A best-effort event on `cronq.events` (routing key `job.<name>.<event>`), for `cronq tail` and
 /// monitoring. Carries names, ids, statuses and timings: never a token, a header value or a body.

@@ -1,7 +1,17 @@
 import CronqCore
-import Foundation
 public import Logging
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#else
+    import Darwin
+#endif
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One line per event, logfmt (`ts=… level=info msg=fired job=every5min …`) or JSON, on stderr.
 ///
@@ -60,10 +70,9 @@ public struct LogfmtHandler: LogHandler {
                 "msg": event.message.description,
             ]
             for (k, v) in all { obj[k] = v.description }
-            let data =
-                (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]))
-                ?? Data()
-            output.write(Array(data))
+            var json = JSONWriter()
+            json.object(obj) { $0.string($1) }
+            output.write(json.bytes)
         }
     }
 

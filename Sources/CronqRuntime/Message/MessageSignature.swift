@@ -1,7 +1,12 @@
 public import CronqAMQP
 public import CronqCore
-import Crypto
-import Foundation
+import CronqCrypto
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Job-message authentication (DESIGN.md "Message authentication and hostile input"): with
 /// `[amqp] message_key`, every job message cronq produces (ticker, `cronq trigger`, `cronq dead replay`)
@@ -26,9 +31,7 @@ public enum MessageSignature {
         let expected = mac(messageID: messageID, body: body, key: key)
         for candidate in header.split(separator: " ") where candidate.hasPrefix(version + ",") {
             guard let given = Data(base64Encoded: String(candidate.dropFirst(version.count + 1))) else { continue }
-            if given.count == expected.count && zip(given, expected).reduce(0, { $0 | ($1.0 ^ $1.1) }) == 0 {
-                return true
-            }
+            if HMACSHA256.equal(Array(given), expected) { return true }
         }
         return false
     }
@@ -50,10 +53,9 @@ public enum MessageSignature {
     }
 
     static func mac(messageID: String, body: [UInt8], key: Secret) -> [UInt8] {
-        var hmac = HMAC<SHA256>(key: SymmetricKey(data: Array(key.reveal().utf8)))
-        hmac.update(data: Array(messageID.utf8))
-        hmac.update(data: [UInt8(ascii: ".")])
-        hmac.update(data: body)
-        return Array(hmac.finalize())
+        var signed = Array(messageID.utf8)
+        signed.append(UInt8(ascii: "."))
+        signed.append(contentsOf: body)
+        return HMACSHA256.code(key: Array(key.reveal().utf8), message: signed)
     }
 }

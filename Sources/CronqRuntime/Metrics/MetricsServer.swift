@@ -1,10 +1,15 @@
-import Foundation
 public import Logging
 import Metrics
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 public import Prometheus
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `--metrics-address`: Prometheus text on `/metrics` and a health probe on `/healthz`, served by a
 /// small swift-nio HTTP/1.1 server (no hand-written HTTP parsing).
@@ -75,7 +80,7 @@ public final class MetricsServer: Sendable {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
             (0...65535).contains(port)
         else { return nil }
-        let host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        let host = String(text[..<colon].drop { $0 == "[" }.reversed().drop { $0 == "]" }.reversed())
         return host.isEmpty ? nil : (host, port)
     }
 

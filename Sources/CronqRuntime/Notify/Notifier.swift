@@ -1,8 +1,14 @@
 import CronqCore
 import CronqHTTP
-import Foundation
+import Dispatch
 import Logging
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Delivers the leader's notices to the `[[notify]]` sinks on a thread of its own, with its own curl
 /// handle, so that a slow or dead Slack never holds up a fire. Per sink: the rate limit and digest and
@@ -20,7 +26,8 @@ final class Notifier: @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     private let wakerBox = Mutex<HTTPClient.Waker?>(nil)
     private let done = DispatchSemaphore(value: 0)
-    private var thread: Thread?
+    /// Whether ``start()`` ran and ``stop()`` has not: both are called from the ticker's thread.
+    private var running = false
 
     init(sinks: [NotifySink], logger: Logger) {
         self.sinks = sinks
@@ -28,13 +35,11 @@ final class Notifier: @unchecked Sendable {
     }
 
     func start() {
-        let t = Thread { [self] in
+        running = true
+        LoopThread.start(name: "cronq-notifier") { [self] in
             run()
             done.signal()
         }
-        t.name = "cronq-notifier"
-        thread = t
-        t.start()
     }
 
     func submit(_ n: Notice) {
@@ -43,11 +48,11 @@ final class Notifier: @unchecked Sendable {
     }
 
     func stop() {
-        guard thread != nil else { return }
+        guard running else { return }
         stopping.store(true, ordering: .sequentiallyConsistent)
         wakerBox.withLock { $0?.wake() }
         done.wait()
-        thread = nil
+        running = false
     }
 
     private func run() {

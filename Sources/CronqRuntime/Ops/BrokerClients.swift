@@ -1,5 +1,10 @@
 public import CronqCore
-import Foundation
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Who is connected, for the dashboard's workers page: cronq's connections (they name themselves
 /// `cronq-ticker/<pid>`, `cronq-worker/<pid> consume`, …), the queues each consumes, and which ticker
@@ -26,33 +31,33 @@ extension BrokerClient {
         let v = ManagementAPI.percentEncode(ManagementAPI.vhost(of: config))
         let root = base.hasSuffix("/") ? String(base.dropLast()) : base
         let answers = ManagementAPI.get(["\(root)/api/vhosts/\(v)/connections", "\(root)/api/consumers/\(v)"])
-        guard let connections = answers[0] as? [[String: Any]], let consumers = answers[1] as? [[String: Any]] else {
+        guard let connections = answers[0]?.arrayValue, let consumers = answers[1]?.arrayValue else {
             throw Unavailable.noAnswer(root)
         }
         let leaderQueue = Topology.Names(prefix: config.amqp.prefix).leaderQueue
         // Keyed by the broker's name for the connection (`host:port -> host:port`), which consumers refer to.
         var byName: [String: BrokerClient] = [:]
         for c in connections {
-            guard let brokerName = c["name"] as? String else { continue }
-            let name = ((c["client_properties"] as? [String: Any])?["connection_name"] as? String) ?? brokerName
+            guard let brokerName = c["name"]?.stringValue else { continue }
+            let name = c["client_properties"]?["connection_name"]?.stringValue ?? brokerName
             let kind =
                 name.hasPrefix("cronq-ticker")
                 ? "ticker"
                 : name.hasPrefix("cronq-worker")
                     ? "worker"
                     : name.hasPrefix("cronq-web") ? "web" : name.hasPrefix("cronq") ? "cli" : "other"
-            let peer = "\(c["peer_host"] as? String ?? "?"):\((c["peer_port"] as? Int).map(String.init) ?? "?")"
-            let connectedAt = (c["connected_at"] as? NSNumber).map { $0.int64Value / 1000 }
+            let peer = "\(c["peer_host"]?.stringValue ?? "?"):\(c["peer_port"]?.intValue.map(String.init) ?? "?")"
+            let connectedAt = c["connected_at"]?.intValue.map { Int64($0) / 1000 }
             byName[brokerName] = BrokerClient(
-                connection: name, kind: kind, peer: peer, node: c["node"] as? String ?? "", connectedAt: connectedAt,
+                connection: name, kind: kind, peer: peer, node: c["node"]?.stringValue ?? "", connectedAt: connectedAt,
                 consumes: [])
         }
         for c in consumers {
-            guard let conn = (c["channel_details"] as? [String: Any])?["connection_name"] as? String,
-                let queue = (c["queue"] as? [String: Any])?["name"] as? String, byName[conn] != nil
+            guard let conn = c["channel_details"]?["connection_name"]?.stringValue,
+                let queue = c["queue"]?["name"]?.stringValue, byName[conn] != nil
             else { continue }
             byName[conn]?.consumes.append(queue)
-            if queue == leaderQueue, (c["active"] as? Bool) ?? false { byName[conn]?.leader = true }
+            if queue == leaderQueue, c["active"]?.boolValue ?? false { byName[conn]?.leader = true }
         }
         return byName.values.sorted { ($0.kind, $0.connection) < ($1.kind, $1.connection) }
     }

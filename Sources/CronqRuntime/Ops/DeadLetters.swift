@@ -1,6 +1,11 @@
 public import CronqAMQP
 public import CronqCore
-import Foundation
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `cronq dead`: list, show, replay and purge the dead-letter queue.
 ///
@@ -168,7 +173,7 @@ public struct DeadLetters {
             if let rate, rate > 0 {
                 let due = start + .milliseconds(Int64(Double(summary.matched - 1) * 1000 / rate))
                 let wait = due - ContinuousClock.now
-                if wait > .zero { Thread.sleep(forTimeInterval: Double(wait.totalMilliseconds) / 1000) }
+                if wait > .zero { LoopThread.sleep(seconds: Double(wait.totalMilliseconds) / 1000) }
             }
             let key = toQueue ?? Self.originalKey(e, names: names)
             let result = try pub.publishAndConfirm([
@@ -212,7 +217,7 @@ public struct DeadLetters {
     static func nextDelivery(_ ch: AMQPChannel, queue: String) throws -> AMQPDelivery? {
         for attempt in 0..<20 {
             if let d = try ch.get(queue: queue) { return d }
-            if attempt < 19 { Thread.sleep(forTimeInterval: 0.1) }
+            if attempt < 19 { LoopThread.sleep(seconds: 0.1) }
         }
         return nil
     }

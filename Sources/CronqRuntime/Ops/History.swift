@@ -1,6 +1,11 @@
 public import CronqAMQP
 public import CronqCore
-import Foundation
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `cronq history` and `cronq status --jobs`: what ran, when, and how it ended, read from the
 /// `<prefix>.history` stream. Reading a stream is not destructive: every reader starts where it

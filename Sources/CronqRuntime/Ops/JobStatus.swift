@@ -1,5 +1,10 @@
 public import CronqCore
-import Foundation
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `cronq status --jobs`: per job, what the history stream says about it, and the dead-man switch
 /// (`--max-silence JOB=DURATION`, or `alert_after` in the job's config): a job that has had no success

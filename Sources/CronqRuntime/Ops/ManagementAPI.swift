@@ -1,7 +1,12 @@
 import CronqAMQP
 import CronqCore
 import CronqHTTP
-import Foundation
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Reads unacked counts and message rates from the RabbitMQ management API (`[amqp] management_url`),
 /// which passive declares cannot give. Best effort: a failing API leaves the fields empty, and its
@@ -17,19 +22,19 @@ enum ManagementAPI {
         let v = percentEncode(vhost)
         let results = get(rows.map { "\(base)/api/queues/\(v)/\(percentEncode($0.queue))" })
         for (i, obj) in results.enumerated() {
-            guard let obj = obj as? [String: Any] else { continue }
-            rows[i].unacked = obj["messages_unacknowledged"] as? Int
-            rows[i].deadLettering = obj["messages_dlx"] as? Int
-            let stats = obj["message_stats"] as? [String: Any]
+            guard let obj, obj.objectValue != nil else { continue }
+            rows[i].unacked = obj["messages_unacknowledged"]?.intValue
+            rows[i].deadLettering = obj["messages_dlx"]?.intValue
+            let stats = obj["message_stats"]?.objectValue
             func rate(_ key: String) -> Double? {
-                ((stats?[key] as? [String: Any])?["rate"] as? NSNumber)?.doubleValue ?? (stats == nil ? nil : 0)
+                stats?[key]?["rate"]?.doubleValue ?? (stats == nil ? nil : 0)
             }
             rows[i].publishRate = rate("publish_details")
             rows[i].deliverRate = rate("deliver_get_details")
             rows[i].ackRate = rate("ack_details")
             // Quorum queues and streams list their replicas ("members") and the reachable ones ("online").
-            if let members = obj["members"] as? [String] {
-                let online = Set((obj["online"] as? [String]) ?? [])
+            if let members = obj["members"]?.arrayValue?.compactMap(\.stringValue) {
+                let online = Set(obj["online"]?.arrayValue?.compactMap(\.stringValue) ?? [])
                 rows[i].members = members.count
                 rows[i].online = members.filter(online.contains).count
                 rows[i].offlineNodes = members.filter { !online.contains($0) }.sorted()
@@ -47,13 +52,13 @@ enum ManagementAPI {
         let results = get(["\(base)/api/nodes"] + queues.map { "\(base)/api/queues/\(v)/\(percentEncode($0))" })
         var members: [String: Int] = [:]
         for (name, obj) in zip(queues, results.dropFirst()) {
-            if let m = (obj as? [String: Any])?["members"] as? [String] { members[name] = m.count }
+            if let m = obj?["members"]?.arrayValue { members[name] = m.count }
         }
-        return (members, (results.first as? [Any])?.count)
+        return (members, results.first??.arrayValue?.count)
     }
 
     /// GETs `urls` at once; each answer's JSON, nil for any failure (best effort, as the doc says).
-    static func get(_ urls: [String]) -> [Any?] {
+    static func get(_ urls: [String]) -> [JSONValue?] {
         let requests = urls.map { url -> HTTPRequest in
             var r = HTTPRequest(method: "GET", url: url, timeout: .seconds(5))
             r.bodyLimit = 1 << 20
@@ -61,7 +66,7 @@ enum ManagementAPI {
         }
         return HTTPClient().perform(requests).map { result in
             guard case .success(let r) = result, r.status == 200, r.bodyBytes <= r.bodyExcerpt.count else { return nil }
-            return try? JSONSerialization.jsonObject(with: Data(r.bodyExcerpt))
+            return try? JSONReader.parse(r.bodyExcerpt)
         }
     }
 
@@ -80,7 +85,8 @@ enum ManagementAPI {
                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
                 out.append(Character(UnicodeScalar(b)))
             default:
-                out += String(format: "%%%02X", b)
+                let hex = Array("0123456789ABCDEF".utf8)
+                out += "%" + String(decoding: [hex[Int(b >> 4)], hex[Int(b & 0xF)]], as: UTF8.self)
             }
         }
         return out

@@ -1,6 +1,11 @@
 public import CronqAMQP
 public import CronqCore
-import Foundation
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `cronq status`: queue-based monitoring, from passive declares (exact counts, no management API lag).
 public struct QueueStatus: Sendable {
@@ -162,7 +167,7 @@ public struct QueueStatus: Sendable {
         for (backend, a) in breakers.sorted(by: { $0.key < $1.key })
         where a.state != "closed" && t.breakerBackends.map({ $0.contains(backend) }) ?? true {
             out.append(
-                "backend \(backend)'s circuit breaker is \(a.state.replacingOccurrences(of: "_", with: "-")) since \(Timestamp.iso(a.at)): its calls wait"
+                "backend \(backend)'s circuit breaker is \(String(a.state.map { $0 == "_" ? "-" : $0 })) since \(Timestamp.iso(a.at)): its calls wait"
             )
         }
         if t.requireConsumers {
@@ -179,7 +184,7 @@ public struct QueueStatus: Sendable {
             ["QUEUE", "KIND", "READY", "CONSUMERS"]
                 + (management ? ["UNACKED", "PUBLISH/s", "DELIVER/s", "ACK/s", "MEMBERS"] : [])
         ]
-        func rate(_ r: Double?) -> String { r.map { String(format: "%.1f", $0) } ?? "-" }
+        func rate(_ r: Double?) -> String { r.map { DecimalText.oneDecimal($0) } ?? "-" }
         for r in rows {
             var ready = r.ready < 0 ? "missing" : "\(r.ready)"
             if color && r.kind == "dead" && r.ready > 0 { ready = "\u{1B}[31m\(ready)\u{1B}[0m" }
@@ -207,35 +212,38 @@ public struct QueueStatus: Sendable {
     }
 
     public func json() -> String {
-        var obj: [String: Any] = [
-            "at": Timestamp.iso(at), "leader": leader, "tickers": tickers,
-            "queues": rows.map { r -> [String: Any] in
-                var d: [String: Any] = ["queue": r.queue, "kind": r.kind, "ready": r.ready, "consumers": r.consumers]
-                if let u = r.unacked { d["unacked"] = u }
-                if let x = r.publishRate { d["publish_rate"] = x }
-                if let x = r.deliverRate { d["deliver_rate"] = x }
-                if let x = r.ackRate { d["ack_rate"] = x }
-                if let m = r.members { d["members"] = m }
-                if let o = r.online { d["online"] = o }
-                if let x = r.deadLettering { d["dead_lettering"] = x }
-                return d
-            },
+        var obj: [String: JSONValue] = [
+            "at": .string(Timestamp.iso(at)), "leader": .bool(leader), "tickers": .int(tickers),
+            "queues": .array(
+                rows.map { r in
+                    var d: [String: JSONValue] = [
+                        "queue": .string(r.queue), "kind": .string(r.kind), "ready": .int(r.ready),
+                        "consumers": .int(r.consumers),
+                    ]
+                    if let u = r.unacked { d["unacked"] = .int(u) }
+                    if let x = r.publishRate { d["publish_rate"] = .double(x) }
+                    if let x = r.deliverRate { d["deliver_rate"] = .double(x) }
+                    if let x = r.ackRate { d["ack_rate"] = .double(x) }
+                    if let m = r.members { d["members"] = .int(m) }
+                    if let o = r.online { d["online"] = .int(o) }
+                    if let x = r.deadLettering { d["dead_lettering"] = .int(x) }
+                    return .object(d)
+                }),
         ]
-        if let a = oldestDeadAgeSeconds { obj["oldest_dead_age_s"] = a }
-        obj["breakers"] = Dictionary(
-            uniqueKeysWithValues: breakers.map {
-                ($0.key, ["state": $0.value.state, "since": Timestamp.iso($0.value.at)])
+        if let a = oldestDeadAgeSeconds { obj["oldest_dead_age_s"] = .int(Int(a)) }
+        obj["breakers"] = .object(
+            breakers.mapValues {
+                .object(["state": .string($0.state), "since": .string(Timestamp.iso($0.at))])
             })
-        obj["paused"] = Dictionary(
-            uniqueKeysWithValues: paused.map { job, p -> (String, [String: Any]) in
-                var d: [String: Any] = ["since": Timestamp.iso(p.since)]
-                if let u = p.until { d["until"] = Timestamp.iso(u) }
-                if let r = p.reason { d["reason"] = r }
-                return (job, d)
+        obj["paused"] = .object(
+            paused.mapValues { p in
+                var d: [String: JSONValue] = ["since": .string(Timestamp.iso(p.since))]
+                if let u = p.until { d["until"] = .string(Timestamp.iso(u)) }
+                if let r = p.reason { d["reason"] = .string(r) }
+                return .object(d)
             })
-        let data =
-            (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]))
-            ?? Data()
-        return String(decoding: data, as: UTF8.self)
+        var w = JSONWriter()
+        w.value(.object(obj))
+        return String(decoding: w.bytes, as: UTF8.self)
     }
 }

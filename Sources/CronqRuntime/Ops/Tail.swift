@@ -1,6 +1,11 @@
 public import CronqAMQP
 public import CronqCore
-import Foundation
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `cronq tail`: live events from `cronq.events` through an exclusive, auto-delete queue.
 public enum Tail {
@@ -28,7 +33,7 @@ public enum Tail {
     }
 
     public static func pretty(_ e: OutcomeEvent) -> String {
-        var parts = [e.at, e.event.padding(toLength: 9, withPad: " ", startingAt: 0), e.job, e.messageID]
+        var parts = [e.at, TextTable.padded(e.event, to: 9), e.job, e.messageID]
         if let a = e.attempt { parts.append("attempt=\(a)") }
         if let s = e.status { parts.append("status=\(s)") }
         if let t = e.tier { parts.append("retry_in=\(t)") }

@@ -1,6 +1,11 @@
 public import CronqAMQP
 public import CronqCore
-import Foundation
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `cronq trigger JOB`: run a job now, like the old template's local `__scheduled` hook.
 public enum Trigger {

@@ -1,4 +1,15 @@
-import Foundation
+import Dispatch
+
+#if canImport(Glibc)
+    import Glibc
+#else
+    import Darwin
+#endif
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A long-running loop that owns a thread: ``run()`` blocks until the loop is done, and
 /// ``requestStop()`` (any thread) asks it to finish gracefully.
@@ -21,12 +32,10 @@ public enum SignalledRun {
             reload = s
         }
         let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
+        LoopThread.start(name: "cronq-loop") {
             loop.run()
             done.signal()
         }
-        thread.stackSize = 4 << 20
-        thread.start()
         done.wait()
         stops.cancel()
         reload?.cancel()

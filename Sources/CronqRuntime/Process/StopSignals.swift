@@ -1,4 +1,16 @@
-import Foundation
+import Dispatch
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#else
+    import Darwin
+#endif
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// SIGTERM and SIGINT as a flag (and an optional callback): the one place cronq turns stop signals into
 /// something a loop polls. The first signal asks for a graceful stop; a second one while stopping exits
@@ -7,8 +19,7 @@ import Foundation
 /// Used by the services (``SignalledRun``) and by the CLI's long operations (`dead replay`, `tail`), which
 /// poll ``isRaised`` between steps so they stop at a safe point, never in the middle of a publish.
 public final class StopSignals: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
+    private let count = Mutex(0)
     private var sources: [any DispatchSourceSignal] = []
 
     /// - Parameters:
@@ -20,12 +31,12 @@ public final class StopSignals: @unchecked Sendable {
             let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             s.setEventHandler { [weak self] in
                 guard let self else { return }
-                self.lock.lock()
-                self.count += 1
-                let n = self.count
-                self.lock.unlock()
+                let n = self.count.withLock { n in
+                    n += 1
+                    return n
+                }
                 if n > 1 {
-                    FileHandle.standardError.write(Data("second signal: exiting now\n".utf8))
+                    StandardError.write("second signal: exiting now\n")
                     exit(secondSignalExitCode)
                 }
                 onStop?()
@@ -37,9 +48,7 @@ public final class StopSignals: @unchecked Sendable {
 
     /// Whether a stop signal has arrived.
     public var isRaised: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return count > 0
+        count.withLock { $0 > 0 }
     }
 
     /// Stops listening (the default handlers are not restored: the process is ending).

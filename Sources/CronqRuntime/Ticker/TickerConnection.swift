@@ -1,6 +1,16 @@
 import CronqAMQP
 import CronqCore
-import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#else
+    import Darwin
+#endif
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A ticker's one connection to a broker endpoint and its channels, opened together and lost together:
 /// publishing with confirms (fires, checkpoints, tokens), events, the leader queue's consumer (the lock),

@@ -1,9 +1,14 @@
 import CSystemMemory
 import CronqAMQP
 public import CronqCore
-import Foundation
 public import Logging
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The ticker: one connection (``TickerConnection``) that holds the leader lock and publishes fires on it.
 ///
@@ -87,7 +92,7 @@ public final class TickerLoop: @unchecked Sendable {
         while !stopRequested.load(ordering: .relaxed) {
             if reloadRequested.exchange(false, ordering: .relaxed) { reload() }
             guard let link = link ?? (nowMs() >= reconnectAtMs ? connect() : nil) else {
-                Thread.sleep(forTimeInterval: 0.05)
+                LoopThread.sleep(seconds: 0.05)
                 continue
             }
             do {

@@ -1,6 +1,11 @@
 public import CronqAMQP
 public import CronqCore
-import Foundation
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Declares a ``Topology`` on a broker: idempotent, and explicit about conflicts.
 ///
@@ -114,10 +119,10 @@ public struct TopologyDeclarer {
     /// The argument named by a 406 "inequivalent arg 'x-…' … current is …" when it is one a queue of an
     /// earlier cronq may lack (or, for initial sizes, may have had another value for); nil for any other.
     static func tolerated(_ detail: String) -> Tolerated? {
-        guard let r = detail.range(of: "inequivalent arg '") else { return nil }
+        guard let r = detail.firstRange(of: "inequivalent arg '") else { return nil }
         let argument = String(detail[r.upperBound...].prefix { $0 != "'" })
         guard Topology.upgradeTolerantArguments.contains(argument),
-            let c = detail.range(of: "current is ", options: .backwards)
+            let c = detail.lastRange(of: "current is ")
         else { return nil }
         let rest = detail[c.upperBound...]
         if rest.hasPrefix("none") { return Tolerated(argument: argument, current: nil) }

@@ -1,6 +1,11 @@
 import CronqCore
-import Crypto
-import Foundation
+import CronqCrypto
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Standard Webhooks request signing (https://www.standardwebhooks.com): headers `webhook-id`,
 /// `webhook-timestamp` and `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`.
@@ -17,7 +22,7 @@ public enum WebhookSignature {
         signed.append(contentsOf: body)
         let signatures = secrets.compactMap { secret -> String? in
             guard let key = WebhookSecretFormat.keyBytes(secret) else { return nil }
-            let mac = HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: key))
+            let mac = HMACSHA256.code(key: key, message: signed)
             return "v1," + Data(mac).base64EncodedString()
         }
         return [

@@ -1,6 +1,16 @@
 import CronqAMQP
 import CronqCore
-import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#else
+    import Darwin
+#endif
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A worker's two connections to one broker endpoint, opened together and lost together: `publish`
 /// (topology, the confirm channel for outcomes, the events channel) and `consume` (one channel, every

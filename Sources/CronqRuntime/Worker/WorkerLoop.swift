@@ -1,9 +1,19 @@
 import CronqAMQP
 import CronqCore
 import CronqHTTP
-import Foundation
 public import Logging
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#else
+    import Darwin
+#endif
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The worker's driver: one thread owns both AMQP connections and the curl multi handle and waits on
 /// all of their sockets at once (`curl_multi_poll` with the AMQP descriptors as extras). What to do

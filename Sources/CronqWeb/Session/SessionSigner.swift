@@ -1,5 +1,5 @@
 import CronqCore
-import Crypto
+import CronqCrypto
 import Foundation
 
 /// A browser's session, carried whole in a signed cookie: no server-side store, so several `cronq web`
@@ -30,15 +30,15 @@ struct SessionSigner: Sendable {
         requiresLogin = token != nil
         self.lifetime = lifetime.totalSeconds
         if let token {
-            key = Array(SHA256.hash(data: Data(("cronq-web-session\u{0}" + token.reveal()).utf8)))
+            key = SHA256Digest.hash(Array(("cronq-web-session\u{0}" + token.reveal()).utf8))
         } else {
-            key = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
+            key = SecureRandom.bytes(32)
         }
     }
 
     /// A new session: authenticated when no login is needed.
     func fresh(now: Int64, authenticated: Bool = false) -> WebSession {
-        let bytes = SymmetricKey(size: .bits128).withUnsafeBytes { Data($0) }
+        let bytes = Data(SecureRandom.bytes(16))
         return WebSession(
             nonce: Self.base64URL(bytes), expires: now + lifetime, authenticated: authenticated || !requiresLogin)
     }
@@ -70,7 +70,7 @@ struct SessionSigner: Sendable {
     }
 
     private func mac(_ text: String) -> String {
-        Self.base64URL(Data(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: SymmetricKey(data: key))))
+        Self.base64URL(Data(HMACSHA256.code(key: key, message: Array(text.utf8))))
     }
 
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
