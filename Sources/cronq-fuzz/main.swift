@@ -159,6 +159,10 @@ func fuzzMessage(_ n: Int, _ rng: inout SplitMix64) {
                 }
             }
         }
+        // The worker's fast path must read every body it takes exactly as the general path does.
+        if let fast = JobMessage.decodeFields(b) {
+            precondition(fast == (try? JobMessage(json: JSONReader.parse(b))), "the two readers disagree")
+        }
         do {
             let m = try JobMessage.parse(b)
             precondition(JobMessage.pathProblem(m.request.path) == nil, "accepted an unsafe path")

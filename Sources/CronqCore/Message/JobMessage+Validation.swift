@@ -29,7 +29,7 @@ extension JobMessage {
         guard !body.isEmpty else { throw MalformedMessage("body is empty") }
         let m: JobMessage
         do {
-            m = try JobMessage(json: JSONReader.parse(body))
+            m = try decodeFields(body) ?? JobMessage(json: JSONReader.parse(body))
         } catch let e as JSONReader.SyntaxError {
             throw MalformedMessage("body is not valid JSON (\(e))")
         } catch let e as MalformedMessage {
@@ -62,7 +62,7 @@ extension JobMessage {
 
 extension JobMessage {
     /// Maps a parsed body onto the contract's fields, naming the first field that is missing or wrong.
-    init(json: JSONValue) throws(MalformedMessage) {
+    package init(json: JSONValue) throws(MalformedMessage) {
         let root = try JSONObject(json, path: "")
         // The version first: a future format may differ in every other field.
         let version = try root.int("v")
