@@ -264,9 +264,9 @@ enum WorkerBench {
             print(
                 String(
                     format:
-                        "round %d: ceiling %.0f msg/s   info: %.0f jobs/s, ratio %.2f, %.3f CPU ms/job, peak RSS %.1f MiB, nginx %.3f CPU ms/job   error: %.0f jobs/s, %.3f CPU ms/job",
+                        "round %d: ceiling %.0f msg/s   info: %.0f jobs/s, ratio %.2f, %.3f CPU ms/job, peak RSS %.1f MiB, nginx %.3f CPU ms/job   error: %.0f jobs/s, %.3f CPU ms/job   broker CPU ms/msg: ceiling %.3f, worker %.3f",
                     round, c.rate, i.jobsPerSecond, i.jobsPerSecond / c.rate, i.cpuMsPerJob, i.rssMiB, i.stubMsPerJob,
-                    e.jobsPerSecond, e.cpuMsPerJob))
+                    e.jobsPerSecond, e.cpuMsPerJob, c.brokerMsPerMessage, i.brokerMsPerJob))
         }
         print(
             String(
