@@ -109,7 +109,7 @@ public struct DeadLetters {
         let total = try ch.inspectQueue(names.deadQueue).messageCount
         var out: [Entry] = []
         for _ in 0..<total {
-            guard let d = try ch.get(queue: names.deadQueue) else { break }
+            guard let d = try Self.nextDelivery(ch, queue: names.deadQueue) else { break }
             let e = Entry(d)
             if filter.matches(e) { out.append(e) }
             if out.count >= limit { break }
@@ -213,7 +213,9 @@ public struct DeadLetters {
 
     /// The next dead letter. The queue can look empty before `total` were taken because another reader
     /// (a `cronq dead list`, a dashboard page) holds some unacknowledged for a moment while it walks the
-    /// queue: a replay or purge waits up to 2 s for them to come back rather than stopping early.
+    /// queue, or has just given them back and the queue is still requeueing them: a list, replay or purge
+    /// waits up to 2 s for them rather than stopping early (a dashboard dry run right after the dead-letter
+    /// page once counted 0 of 3 that way).
     static func nextDelivery(_ ch: AMQPChannel, queue: String) throws -> AMQPDelivery? {
         for attempt in 0..<20 {
             if let d = try ch.get(queue: queue) { return d }
