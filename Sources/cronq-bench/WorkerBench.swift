@@ -108,7 +108,7 @@ enum WorkerBench {
     ///   - backendExtra: more keys of `[backends.default]` (the guard's limits).
     static func worker(
         _ url: String, count: Int, backend stub: any BenchBackend, expectedCalls expected: Int, concurrency: Int,
-        logLevel: String, processURLs: String? = nil, backendExtra: String = ""
+        logLevel: String, processURLs: String? = nil, backendExtra: String = "", workerArguments: [String] = []
     ) throws -> Run {
         defer { stub.stop() }
         let prefix = "cronq-bench-\(UUID().uuidString.prefix(6).lowercased())"
@@ -146,7 +146,8 @@ enum WorkerBench {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("cronq-worker")
-        p.arguments = ["--config", configPath, "--concurrency", "\(concurrency)", "--log-level", logLevel]
+        p.arguments =
+            ["--config", configPath, "--concurrency", "\(concurrency)", "--log-level", logLevel] + workerArguments
         let logPath = dir.appendingPathComponent("worker.log").path
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
@@ -246,10 +247,12 @@ enum WorkerBench {
     }
 
     /// The worker against nginx answering 204, at the default `--log-level info` (and at `error`, to show what
-    /// logging costs), beside the consume-and-ack ceiling measured in the same round.
+    /// logging costs, and with `--prefetch 128`, to show what a deeper prefetch gains), beside the
+    /// consume-and-ack ceiling measured in the same round (at prefetch 64, the worker's default).
     static func nginx(_ url: String, count: Int) throws {
         print("== worker against nginx answering 204 (keep-alive), N = \(count), --concurrency 64 ==")
         var ratios: [Double] = []
+        var deepRatios: [Double] = []
         var info: [Run] = []
         var quiet: [Run] = []
         for round in 1...3 {
@@ -258,22 +261,27 @@ enum WorkerBench {
                 url, count: count, backend: try NginxServer(), expectedCalls: count, concurrency: 64, logLevel: "info")
             let e = try worker(
                 url, count: count, backend: try NginxServer(), expectedCalls: count, concurrency: 64, logLevel: "error")
+            let deep = try worker(
+                url, count: count, backend: try NginxServer(), expectedCalls: count, concurrency: 64, logLevel: "info",
+                workerArguments: ["--prefetch", "128"])
             ratios.append(i.jobsPerSecond / c.rate)
+            deepRatios.append(deep.jobsPerSecond / c.rate)
             info.append(i)
             quiet.append(e)
             print(
                 String(
                     format:
-                        "round %d: ceiling %.0f msg/s   info: %.0f jobs/s, ratio %.2f, %.3f CPU ms/job, peak RSS %.1f MiB, nginx %.3f CPU ms/job   error: %.0f jobs/s, %.3f CPU ms/job   broker CPU ms/msg: ceiling %.3f, worker %.3f",
+                        "round %d: ceiling %.0f msg/s   info: %.0f jobs/s, ratio %.2f, %.3f CPU ms/job, peak RSS %.1f MiB, nginx %.3f CPU ms/job   error: %.0f jobs/s, %.3f CPU ms/job   broker CPU ms/msg: ceiling %.3f, worker %.3f   info --prefetch 128: %.0f jobs/s, ratio %.2f, %.3f CPU ms/job, peak RSS %.1f MiB",
                     round, c.rate, i.jobsPerSecond, i.jobsPerSecond / c.rate, i.cpuMsPerJob, i.rssMiB, i.stubMsPerJob,
-                    e.jobsPerSecond, e.cpuMsPerJob, c.brokerMsPerMessage, i.brokerMsPerJob))
+                    e.jobsPerSecond, e.cpuMsPerJob, c.brokerMsPerMessage, i.brokerMsPerJob, deep.jobsPerSecond,
+                    deep.jobsPerSecond / c.rate, deep.cpuMsPerJob, deep.rssMiB))
         }
         print(
             String(
                 format:
-                    "median at info: ratio %.2f (target ≥ 0.6), %.3f CPU ms/job (target ≤ 0.04), peak RSS %.1f MiB (target ≤ 30); at error: %.3f CPU ms/job",
+                    "median at info: ratio %.2f (target ≥ 0.6), %.3f CPU ms/job (target ≤ 0.04), peak RSS %.1f MiB (target ≤ 30); at error: %.3f CPU ms/job; at info with --prefetch 128: ratio %.2f",
                 median(ratios), median(info.map(\.cpuMsPerJob)), median(info.map(\.rssMiB)),
-                median(quiet.map(\.cpuMsPerJob))))
+                median(quiet.map(\.cpuMsPerJob)), median(deepRatios)))
     }
 
     static func run() {

@@ -28,8 +28,18 @@ struct CronqWorker: ParsableCommand {
     @Option(help: "Comma-separated work queues to consume (default: [worker] queues, else every queue the jobs use).")
     var queues: String?
 
-    @Option(help: "Requests in flight at once, and the consumer prefetch (default: [worker] concurrency, 32).")
+    @Option(
+        help:
+            "Requests in flight at once, and the consumer prefetch unless --prefetch (default: [worker] concurrency, 32)."
+    )
     var concurrency: Int?
+
+    @Option(
+        help: """
+            Deliveries held per queue, at least --concurrency; the rest wait unstarted, so a finished request's \
+            slot refills without a broker round trip (default: [worker] prefetch, else the concurrency).
+            """)
+    var prefetch: Int?
 
     @Option(help: "On SIGTERM, how long in-flight requests may finish, e.g. 30s (default: [worker] grace).")
     var grace: String?
@@ -41,6 +51,10 @@ struct CronqWorker: ParsableCommand {
 
     func validate() throws {
         if let c = concurrency, !(1...65535).contains(c) { throw ValidationError("--concurrency must be 1-65535") }
+        if let p = prefetch, !(1...65535).contains(p) { throw ValidationError("--prefetch must be 1-65535") }
+        if let p = prefetch, let c = concurrency, p < c {
+            throw ValidationError("--prefetch (\(p)) must be at least --concurrency (\(c))")
+        }
         if let g = grace, DurationText.parse(g) == nil {
             throw ValidationError("--grace '\(g)' is not a duration (e.g. 30s)")
         }
@@ -68,7 +82,10 @@ struct CronqWorker: ParsableCommand {
         }
         let options = WorkerOptions(
             config: cfg, queues: queues.map { $0.split(separator: ",").map(String.init) }, concurrency: concurrency,
-            grace: grace.flatMap(DurationText.parse))
+            prefetch: prefetch, grace: grace.flatMap(DurationText.parse))
+        if let p = prefetch, p < options.concurrency {
+            throw ValidationError("--prefetch (\(p)) must be at least the concurrency (\(options.concurrency))")
+        }
         let loop = WorkerLoop(options: options, logger: logger)
         let server = try service.startMetrics("cronq-worker", logger: logger) { loop.stats.connected }
         SignalledRun.run(loop)

@@ -303,6 +303,17 @@ struct ConfigTests {
         #expect(got.first?.hasPrefix("cronq.toml: line 1") == true)
     }
 
+    @Test("worker.prefetch: the concurrency by default; at least the concurrency; 1-65535")
+    func prefetch() throws {
+        #expect(try load(Self.minimal).worker.prefetch == nil)
+        #expect(try load(Self.minimal + "\n[worker]\nconcurrency = 64\nprefetch = 128\n").worker.prefetch == 128)
+        #expect(
+            issues(Self.minimal + "\n[worker]\nprefetch = 16\n") == [
+                "cronq.toml: worker.prefetch: must be at least concurrency (32)"
+            ])
+        #expect(issues(Self.minimal + "\n[worker]\nprefetch = 0\n") == ["cronq.toml: worker.prefetch: must be 1-65535"])
+    }
+
     @Test("wrong value types are named")
     func types() {
         let got = issues(Self.minimal + "\n[worker]\nconcurrency = \"many\"\n")

@@ -154,6 +154,11 @@ struct CLITests {
         "the services refuse bad flags and configs the same way",
         arguments: [
             ("cronq-worker", ["--concurrency", "0"], 64, "--concurrency must be 1-65535"),
+            ("cronq-worker", ["--prefetch", "0"], 64, "--prefetch must be 1-65535"),
+            (
+                "cronq-worker", ["--concurrency", "8", "--prefetch", "4"], 64,
+                "--prefetch (4) must be at least --concurrency (8)"
+            ),
             ("cronq-worker", ["--grace", "x"], 64, "--grace 'x' is not a duration"),
             ("cronq-worker", ["--metrics-address", "nowhere"], 64, "is not HOST:PORT"),
             ("cronq-worker", ["--config", "/nonexistent/cronq.toml"], 1, "invalid configuration, not starting"),

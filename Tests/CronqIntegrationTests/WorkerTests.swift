@@ -194,6 +194,26 @@ struct WorkerTests {
         #expect(h.workerLogs().contains("worker stopped"))
     }
 
+    @Test("--prefetch above --concurrency: the extra deliveries wait unstarted, and a stop returns them untouched")
+    func prefetchBeyondConcurrency() throws {
+        let h = try WorkerHarness(timeout: "10s")
+        defer { h.stop() }
+        let w = try h.startWorker(extra: ["--concurrency", "2", "--prefetch", "6", "--grace", "10s"])
+        try h.publish((0..<8).map { h.message(path: "/slow/1500", id: "held-\($0)") })
+        #expect(h.eventually { h.workerLogs().contains("connected") })
+        // Six delivered (two running, four waiting in the worker), two still ready in the queue.
+        #expect(h.eventually { (try? h.count(h.names.workQueue("default"))) == 2 })
+        Thread.sleep(forTimeInterval: 0.5)
+        w.signal(SIGTERM)
+        w.process.waitUntilExit()
+        #expect(w.process.terminationStatus == 0)
+        // The backend logs a call when it answers: the two that ran, finished within the grace.
+        #expect(h.requests().count == 2, "only --concurrency requests started; the waiting four were never called")
+        #expect(
+            h.eventually { (try? h.count(h.names.workQueue("default"))) == 6 },
+            "the four waiting went back to the queue beside the two never delivered")
+    }
+
     @Test("SIGKILL with requests in flight: those messages are redelivered to another worker")
     func killedWorker() throws {
         let h = try WorkerHarness(timeout: "10s")

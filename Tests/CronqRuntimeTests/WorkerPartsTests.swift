@@ -195,6 +195,35 @@ struct WorkerPartsTests {
     }
 }
 
+@Suite("Worker options")
+struct WorkerOptionsTests {
+    static func config(_ worker: String) throws -> CronqConfig {
+        try ConfigLoader(environment: [:]).parse(
+            """
+            [backends.default]
+            base_url = "https://b"
+            token = "tok"
+            [worker]
+            \(worker)
+            [[jobs]]
+            name = "a"
+            schedule = "@hourly"
+            path = "/a"
+            """, path: "t.toml")
+    }
+
+    @Test("prefetch: the concurrency by default, the configured one, the flag; never below the concurrency")
+    func prefetch() throws {
+        #expect(WorkerOptions(config: try Self.config("concurrency = 8")).prefetch == 8)
+        #expect(WorkerOptions(config: try Self.config("concurrency = 8"), concurrency: 3).prefetch == 3)
+        let configured = try Self.config("concurrency = 8\nprefetch = 20")
+        #expect(WorkerOptions(config: configured).prefetch == 20)
+        #expect(WorkerOptions(config: configured, prefetch: 12).prefetch == 12)
+        // A --concurrency above the configured prefetch takes the prefetch up with it.
+        #expect(WorkerOptions(config: configured, concurrency: 50).prefetch == 50)
+    }
+}
+
 @Suite("Ack coalescing")
 struct AckCoalescerTests {
     @Test("a contiguous run of ready deliveries becomes one multiple ack")

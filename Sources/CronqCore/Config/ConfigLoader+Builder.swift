@@ -141,6 +141,15 @@ struct Builder {
                     worker.concurrency = n
                 }
             }
+            if let n = t.int("prefetch") {
+                if n < 1 || n > 65535 {
+                    issues.add(nil, t.key("prefetch"), "must be 1-65535")
+                } else if n < worker.concurrency {
+                    issues.add(nil, t.key("prefetch"), "must be at least concurrency (\(worker.concurrency))")
+                } else {
+                    worker.prefetch = n
+                }
+            }
             worker.grace = t.duration("grace", allowZero: true) ?? worker.grace
             if let a = t.string("accept") {
                 if let v = CronqConfig.Accept(rawValue: a) {
@@ -149,7 +158,7 @@ struct Builder {
                     issues.add(nil, t.key("accept"), "'\(a)' must be any or configured")
                 }
             }
-            t.finish(allowed: ["queues", "concurrency", "grace", "accept"])
+            t.finish(allowed: ["queues", "concurrency", "prefetch", "grace", "accept"])
         }
 
         var history = CronqConfig.HistorySettings()

@@ -93,8 +93,11 @@ public struct CronqConfig: Sendable {
     public struct WorkerSettings: Sendable {
         /// Work queues to consume (names without prefix); empty means every queue the jobs use.
         public var queues: [String]
-        /// Requests in flight at once, and the consumer prefetch.
+        /// Requests in flight at once, and the consumer prefetch unless ``prefetch`` is set.
         public var concurrency: Int
+        /// Deliveries a worker holds per queue, at least ``concurrency``; those beyond it wait unstarted,
+        /// so a finished request's slot refills without a round trip to the broker. nil: `concurrency`.
+        public var prefetch: Int? = nil
         /// How long a stopping worker lets in-flight requests finish.
         public var grace: Duration
         /// Which messages a worker calls for: `any` well-formed one, or only those matching a

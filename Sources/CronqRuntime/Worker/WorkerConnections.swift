@@ -67,7 +67,7 @@ final class WorkerConnections {
                 try consumeChannel.setPrefetch(1)
                 for q in serial { consumers[try consumeChannel.consume(queue: names.workQueue(q))] = q }
             }
-            try consumeChannel.setPrefetch(UInt16(clamping: options.concurrency))
+            try consumeChannel.setPrefetch(UInt16(clamping: options.prefetch))
             for q in options.queues where !q.hasPrefix(CronqConfig.serialQueuePrefix) {
                 consumers[try consumeChannel.consume(queue: names.workQueue(q))] = q
             }
