@@ -86,7 +86,7 @@ package struct JSONReader {
 
     init(_ b: UnsafeBufferPointer<UInt8>) { self.b = b }
 
-    private func fail(_ problem: String) -> SyntaxError { SyntaxError(offset: i, problem: problem) }
+    func fail(_ problem: String) -> SyntaxError { SyntaxError(offset: i, problem: problem) }
 
     mutating func skipSpace() {
         while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
@@ -114,11 +114,27 @@ package struct JSONReader {
     }
 
     private mutating func object(depth: Int) throws(SyntaxError) -> JSONValue {
+        var members: [String: JSONValue] = [:]
+        try self.members(depth: depth) { (r, key) throws(SyntaxError) in members[key] = try r.value(depth: depth) }
+        return .object(members)
+    }
+
+    private mutating func array(depth: Int) throws(SyntaxError) -> JSONValue {
+        var items: [JSONValue] = []
+        try elements(depth: depth) { (r) throws(SyntaxError) in items.append(try r.value(depth: depth)) }
+        return .array(items)
+    }
+
+    /// `{ "name": value, … }` with the reader at its `{`: `member` gets each name with the reader at the
+    /// value, and must read it. The tree and the job message's fast path (`JobMessage+Fields`) both walk
+    /// objects with this.
+    mutating func members(
+        depth: Int, _ member: (inout JSONReader, String) throws(SyntaxError) -> Void
+    ) throws(SyntaxError) {
         guard depth <= Self.maxDepth else { throw fail("nested deeper than \(Self.maxDepth)") }
         i += 1
-        var members: [String: JSONValue] = [:]
         skipSpace()
-        if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+        if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return }
         while true {
             skipSpace()
             guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
@@ -127,28 +143,29 @@ package struct JSONReader {
             guard i < b.count, b[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             i += 1
             skipSpace()
-            members[key] = try value(depth: depth)
+            try member(&self, key)
             skipSpace()
             guard i < b.count else { throw fail("unexpected end of input") }
             if b[i] == UInt8(ascii: ",") { i += 1; continue }
-            if b[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+            if b[i] == UInt8(ascii: "}") { i += 1; return }
             throw fail("expected ',' or '}'")
         }
     }
 
-    private mutating func array(depth: Int) throws(SyntaxError) -> JSONValue {
+    /// `[ value, … ]` with the reader at its `[`: `element` is called with the reader at each value, and
+    /// must read it.
+    mutating func elements(depth: Int, _ element: (inout JSONReader) throws(SyntaxError) -> Void) throws(SyntaxError) {
         guard depth <= Self.maxDepth else { throw fail("nested deeper than \(Self.maxDepth)") }
         i += 1
-        var items: [JSONValue] = []
         skipSpace()
-        if i < b.count, b[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+        if i < b.count, b[i] == UInt8(ascii: "]") { i += 1; return }
         while true {
             skipSpace()
-            items.append(try value(depth: depth))
+            try element(&self)
             skipSpace()
             guard i < b.count else { throw fail("unexpected end of input") }
             if b[i] == UInt8(ascii: ",") { i += 1; continue }
-            if b[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+            if b[i] == UInt8(ascii: "]") { i += 1; return }
             throw fail("expected ',' or ']'")
         }
     }

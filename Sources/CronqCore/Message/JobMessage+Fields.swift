@@ -17,14 +17,14 @@ extension JobMessage {
 }
 
 extension JSONReader {
-    /// Thrown to give up on the fast path; never seen outside ``JobMessage/decodeFields(_:)``.
-    private struct Unusual: Error {}
+    /// Thrown to give up on the fast path (the general path reads the body again and names the problem).
+    private func unusual() -> SyntaxError { fail("not the usual job message shape") }
 
-    fileprivate mutating func jobMessage() throws -> JobMessage? {
+    fileprivate mutating func jobMessage() throws(SyntaxError) -> JobMessage? {
         skipSpace()
         var version: Int?, job: String?, scheduledAt: String?, backend: String?
         var request: JobMessage.Request?, retry: JobMessage.Retry?
-        try object { r, key in
+        try object(depth: 1) { (r, key) throws(SyntaxError) in
             switch key {
             case "v": version = try r.integer()
             case "job": job = try r.text()
@@ -42,16 +42,16 @@ extension JSONReader {
         return JobMessage(job: job, scheduledAt: scheduledAt, backend: backend, request: request, retry: retry)
     }
 
-    private mutating func request() throws -> JobMessage.Request {
+    private mutating func request() throws(SyntaxError) -> JobMessage.Request {
         var method: String?, path: String?, headers: [String: String]?, timeout: Int?
         var body: String?? = .some(nil)  // absent and null both mean no body
-        try object { r, key in
+        try object(depth: 2) { (r, key) throws(SyntaxError) in
             switch key {
             case "method": method = try r.text()
             case "path": path = try r.text()
             case "headers":
                 var h: [String: String] = [:]
-                try r.object { r, name in h[name] = try r.text() }
+                try r.object(depth: 3) { (r, name) throws(SyntaxError) in h[name] = try r.text() }
                 headers = h
             case "body":
                 if r.i < r.b.count, r.b[r.i] == UInt8(ascii: "n") {
@@ -64,13 +64,13 @@ extension JSONReader {
             default: _ = try r.value(depth: 2)
             }
         }
-        guard let method, let path, let headers, let timeout, let body else { throw Unusual() }
+        guard let method, let path, let headers, let timeout, let body else { throw unusual() }
         return JobMessage.Request(method: method, path: path, headers: headers, body: body, timeoutMs: timeout)
     }
 
-    private mutating func retryPolicy() throws -> JobMessage.Retry {
+    private mutating func retryPolicy() throws(SyntaxError) -> JobMessage.Retry {
         var attempts: Int?, backoff: [String]?, maxDuration: Int?
-        try object { r, key in
+        try object(depth: 2) { (r, key) throws(SyntaxError) in
             switch key {
             case "max_attempts": attempts = try r.integer()
             case "backoff": backoff = try r.textArray()
@@ -78,85 +78,46 @@ extension JSONReader {
             default: _ = try r.value(depth: 2)
             }
         }
-        guard let attempts, let backoff, let maxDuration else { throw Unusual() }
+        guard let attempts, let backoff, let maxDuration else { throw unusual() }
         return JobMessage.Retry(maxAttempts: attempts, backoff: backoff, maxDurationS: maxDuration)
     }
 
-    /// `{ "key": value, … }`, calling `member` with the reader at each value (after its space).
-    private mutating func object(_ member: (inout JSONReader, String) throws -> Void) throws {
-        guard i < b.count, b[i] == UInt8(ascii: "{") else { throw Unusual() }
-        i += 1
-        skipSpace()
-        if i < b.count, b[i] == UInt8(ascii: "}") {
-            i += 1
-            return
-        }
-        while true {
-            skipSpace()
-            guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw Unusual() }
-            let key = try string()
-            skipSpace()
-            guard i < b.count, b[i] == UInt8(ascii: ":") else { throw Unusual() }
-            i += 1
-            skipSpace()
-            try member(&self, key)
-            skipSpace()
-            guard i < b.count else { throw Unusual() }
-            if b[i] == UInt8(ascii: ",") {
-                i += 1
-                continue
-            }
-            guard b[i] == UInt8(ascii: "}") else { throw Unusual() }
-            i += 1
-            return
-        }
+    /// An object, where the contract has one (anything else is unusual).
+    private mutating func object(
+        depth: Int, _ member: (inout JSONReader, String) throws(SyntaxError) -> Void
+    ) throws(SyntaxError) {
+        guard i < b.count, b[i] == UInt8(ascii: "{") else { throw unusual() }
+        try members(depth: depth, member)
     }
 
-    private mutating func text() throws -> String {
-        guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw Unusual() }
+    private mutating func text() throws(SyntaxError) -> String {
+        guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw unusual() }
         return try string()
     }
 
-    private mutating func textArray() throws -> [String] {
-        guard i < b.count, b[i] == UInt8(ascii: "[") else { throw Unusual() }
-        i += 1
+    private mutating func textArray() throws(SyntaxError) -> [String] {
+        guard i < b.count, b[i] == UInt8(ascii: "[") else { throw unusual() }
         var items: [String] = []
-        skipSpace()
-        if i < b.count, b[i] == UInt8(ascii: "]") {
-            i += 1
-            return items
-        }
-        while true {
-            skipSpace()
-            items.append(try text())
-            skipSpace()
-            guard i < b.count else { throw Unusual() }
-            if b[i] == UInt8(ascii: ",") {
-                i += 1
-                continue
-            }
-            guard b[i] == UInt8(ascii: "]") else { throw Unusual() }
-            i += 1
-            return items
-        }
+        try elements(depth: 3) { (r) throws(SyntaxError) in items.append(try r.text()) }
+        return items
     }
 
     /// A plain integer (`-12`, `300000`); anything with a fraction, an exponent, a leading zero or more
     /// digits than an `Int` holds is left to the general path.
-    private mutating func integer() throws -> Int {
+    private mutating func integer() throws(SyntaxError) -> Int {
         var k = i
         let negative = k < b.count && b[k] == UInt8(ascii: "-")
         if negative { k += 1 }
         let digitsStart = k
         var n = 0
         while k < b.count, b[k] >= UInt8(ascii: "0"), b[k] <= UInt8(ascii: "9") {
-            guard k - digitsStart < 18 else { throw Unusual() }
+            guard k - digitsStart < 18 else { throw unusual() }
             n = n * 10 + Int(b[k] - UInt8(ascii: "0"))
             k += 1
         }
-        guard k > digitsStart, !(b[digitsStart] == UInt8(ascii: "0") && k - digitsStart > 1) else { throw Unusual() }
+        guard k > digitsStart, !(b[digitsStart] == UInt8(ascii: "0") && k - digitsStart > 1) else { throw unusual() }
         if k < b.count, b[k] == UInt8(ascii: ".") || b[k] == UInt8(ascii: "e") || b[k] == UInt8(ascii: "E") {
-            throw Unusual()
+            throw unusual()
         }
         i = k
         return negative ? -n : n

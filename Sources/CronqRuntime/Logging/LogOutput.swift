@@ -54,19 +54,7 @@ public final class LogOutput: Sendable {
 
     private func drain(_ bytes: inout [UInt8]) {
         guard !bytes.isEmpty else { return }
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n > 0 {
-                    offset += n
-                } else if n < 0 && errno == EINTR {
-                    continue
-                } else {
-                    break  // stderr closed or full disk: a log line is not worth blocking or failing for
-                }
-            }
-        }
+        bytes.withUnsafeBytes { StandardError.writeAll($0, to: fd) }
         bytes.removeAll(keepingCapacity: bytes.capacity <= 1 << 16)
     }
 }

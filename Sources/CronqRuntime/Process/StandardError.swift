@@ -9,14 +9,20 @@
 /// writers do not interleave mid-line.
 public enum StandardError {
     public static func write(_ text: String) {
-        let bytes = Array(text.utf8)
+        Array(text.utf8).withUnsafeBytes { writeAll($0, to: STDERR_FILENO) }
+    }
+
+    /// Writes all of `bytes` to `fd`, again after a signal interrupts it; gives up at any other failure
+    /// (stderr closed, a full disk): a line for the operator is not worth blocking or failing for. The log
+    /// output (``LogOutput``) writes its batches with this too.
+    static func writeAll(_ bytes: UnsafeRawBufferPointer, to fd: Int32) {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress! + offset, $0.count - offset) }
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if n > 0 {
                 offset += n
             } else if !(n < 0 && errno == EINTR) {
-                return  // stderr closed: nothing to tell the operator with
+                return
             }
         }
     }
