@@ -147,6 +147,43 @@ struct OpsTests {
         #expect(try cronq(h, ["dead", "show", "nope"]).status == 1)
     }
 
+    @Test("a lookup by id waits for a dead letter another reader is giving back; a wrong id is still not found")
+    func deadLookupWhileHeld() throws {
+        let h = try WorkerHarness()
+        defer { h.stop() }
+        try seedDead(h, [("held-1", "alpha", "exhausted", "/x"), ("held-2", "beta", "exhausted", "/y")])
+        let url = try AMQPURL(TestBroker.url!)
+        let names = h.names
+        let taken = DispatchSemaphore(value: 0)
+        let holder = Thread {
+            // Another reader (a dead list, a dashboard page) holds both unacked: the queue counts 0 ready.
+            guard let ch = try? AMQPConnection(url: url).openChannel() else {
+                taken.signal()
+                return
+            }
+            _ = try? ch.get(queue: names.deadQueue)
+            _ = try? ch.get(queue: names.deadQueue)
+            taken.signal()
+            Thread.sleep(forTimeInterval: 0.5)
+            try? ch.nack(0, multiple: true, requeue: true)
+            ch.close()
+        }
+        holder.start()
+        taken.wait()
+        let (ready, found) = try onThreadSync {
+            let c = try AMQPConnection(url: url)
+            let ready = try c.openChannel().inspectQueue(names.deadQueue).messageCount
+            return (ready, try DeadLetters(connection: c, names: names).list(.init(ids: ["held-2"]), limit: 1))
+        }
+        #expect(ready == 0, "both were held by the other reader when the lookup began")
+        #expect(found.map(\.messageID) == ["held-2"], "found once given back, not 'not found'")
+        let wrong = try onThreadSync {
+            try DeadLetters(connection: AMQPConnection(url: url), names: names).list(.init(ids: ["nope"]))
+        }
+        #expect(wrong.isEmpty)
+        #expect(h.eventually { (try? h.count(h.names.deadQueue)) == 2 }, "the lookups left both in the queue")
+    }
+
     @Test("replay: --dry-run moves nothing; filters move exactly the selected ones, which a worker then runs")
     func replayFilters() throws {
         let h = try WorkerHarness()

@@ -103,16 +103,28 @@ public struct DeadLetters {
     }
 
     /// Every dead letter (up to `limit` matches), oldest first; the queue is left exactly as it was.
+    ///
+    /// A lookup by id (`cronq dead show`, the dashboard's dead-letter page) does not stop at the count the
+    /// queue reported: a dead letter another reader has just given back is not counted until the queue has
+    /// requeued it, so the lookup goes on taking (each take waiting up to 2 s) until it has every id asked
+    /// for or the queue stays empty. A wrong id costs that wait; a right one no longer reads "not found"
+    /// right after the list page showed it.
     public func list(_ filter: Filter, limit: Int = Int.max) throws -> [Entry] {
         let ch = try connection.openChannel()
         defer { Self.giveBack(ch) }
         let total = try ch.inspectQueue(names.deadQueue).messageCount
         var out: [Entry] = []
-        for _ in 0..<total {
+        var taken = 0
+        func lookingForMore() -> Bool {
+            guard out.count < limit else { return false }
+            if taken < total { return true }
+            return !filter.ids.isEmpty && out.count < filter.ids.count
+        }
+        while lookingForMore() {
             guard let d = try Self.nextDelivery(ch, queue: names.deadQueue) else { break }
+            taken += 1
             let e = Entry(d)
             if filter.matches(e) { out.append(e) }
-            if out.count >= limit { break }
         }
         return out
     }
