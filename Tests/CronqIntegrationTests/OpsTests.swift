@@ -147,41 +147,54 @@ struct OpsTests {
         #expect(try cronq(h, ["dead", "show", "nope"]).status == 1)
     }
 
-    @Test("a lookup by id waits for a dead letter another reader is giving back; a wrong id is still not found")
-    func deadLookupWhileHeld() throws {
+    @Test("selected by id, list, replay and purge wait for dead letters another reader is giving back")
+    func deadByIDWhileHeld() throws {
         let h = try WorkerHarness()
         defer { h.stop() }
-        try seedDead(h, [("held-1", "alpha", "exhausted", "/x"), ("held-2", "beta", "exhausted", "/y")])
+        try seedDead(
+            h,
+            [
+                ("held-1", "alpha", "exhausted", "/x"), ("held-2", "beta", "exhausted", "/y"),
+                ("held-3", "beta", "exhausted", "/z"),
+            ])
         let url = try AMQPURL(TestBroker.url!)
         let names = h.names
-        let taken = DispatchSemaphore(value: 0)
-        let holder = Thread {
-            // Another reader (a dead list, a dashboard page) holds both unacked: the queue counts 0 ready.
-            guard let ch = try? AMQPConnection(url: url).openChannel() else {
+        /// Runs `body` while another reader (a dead list, a dashboard page) holds every dead letter unacked
+        /// and gives them back half a second later; returns the queue's ready count when `body` began.
+        func whileHeld<T>(_ body: @escaping @Sendable (DeadLetters) throws -> T) throws -> (ready: Int, T) {
+            let taken = DispatchSemaphore(value: 0)
+            let holder = Thread {
+                guard let ch = try? AMQPConnection(url: url).openChannel() else {
+                    taken.signal()
+                    return
+                }
+                while (try? ch.get(queue: names.deadQueue)) ?? nil != nil {}
                 taken.signal()
-                return
+                Thread.sleep(forTimeInterval: 0.5)
+                try? ch.nack(0, multiple: true, requeue: true)
+                ch.close()
             }
-            _ = try? ch.get(queue: names.deadQueue)
-            _ = try? ch.get(queue: names.deadQueue)
-            taken.signal()
-            Thread.sleep(forTimeInterval: 0.5)
-            try? ch.nack(0, multiple: true, requeue: true)
-            ch.close()
+            holder.start()
+            taken.wait()
+            return try onThreadSync {
+                let c = try AMQPConnection(url: url)
+                let ready = Int(try c.openChannel().inspectQueue(names.deadQueue).messageCount)
+                return (ready, try body(DeadLetters(connection: c, names: names)))
+            }
         }
-        holder.start()
-        taken.wait()
-        let (ready, found) = try onThreadSync {
-            let c = try AMQPConnection(url: url)
-            let ready = try c.openChannel().inspectQueue(names.deadQueue).messageCount
-            return (ready, try DeadLetters(connection: c, names: names).list(.init(ids: ["held-2"]), limit: 1))
-        }
-        #expect(ready == 0, "both were held by the other reader when the lookup began")
+        let (ready, found) = try whileHeld { try $0.list(.init(ids: ["held-2"]), limit: 1) }
+        #expect(ready == 0, "all were held by the other reader when the lookup began")
         #expect(found.map(\.messageID) == ["held-2"], "found once given back, not 'not found'")
         let wrong = try onThreadSync {
             try DeadLetters(connection: AMQPConnection(url: url), names: names).list(.init(ids: ["nope"]))
         }
         #expect(wrong.isEmpty)
-        #expect(h.eventually { (try? h.count(h.names.deadQueue)) == 2 }, "the lookups left both in the queue")
+        let (_, purged) = try whileHeld { try $0.purge(.init(ids: ["held-1"])) }
+        #expect(purged.purged == 1)
+        let (_, replayed) = try whileHeld { try $0.replay(.init(ids: ["held-3"])) }
+        #expect(replayed.replayed == 1)
+        #expect(h.eventually { (try? h.count(h.names.deadQueue)) == 1 }, "held-2 alone is left")
+        #expect(try h.drain(h.names.workQueue("default")).compactMap(\.message.properties.messageID) == ["held-3"])
     }
 
     @Test("replay: --dry-run moves nothing; filters move exactly the selected ones, which a worker then runs")

@@ -103,29 +103,11 @@ public struct DeadLetters {
     }
 
     /// Every dead letter (up to `limit` matches), oldest first; the queue is left exactly as it was.
-    ///
-    /// A lookup by id (`cronq dead show`, the dashboard's dead-letter page) does not stop at the count the
-    /// queue reported: a dead letter another reader has just given back is not counted until the queue has
-    /// requeued it, so the lookup goes on taking (each take waiting up to 2 s) until it has every id asked
-    /// for or the queue stays empty. A wrong id costs that wait; a right one no longer reads "not found"
-    /// right after the list page showed it.
     public func list(_ filter: Filter, limit: Int = Int.max) throws -> [Entry] {
         let ch = try connection.openChannel()
         defer { Self.giveBack(ch) }
-        let total = try ch.inspectQueue(names.deadQueue).messageCount
         var out: [Entry] = []
-        var taken = 0
-        func lookingForMore() -> Bool {
-            guard out.count < limit else { return false }
-            if taken < total { return true }
-            return !filter.ids.isEmpty && out.count < filter.ids.count
-        }
-        while lookingForMore() {
-            guard let d = try Self.nextDelivery(ch, queue: names.deadQueue) else { break }
-            taken += 1
-            let e = Entry(d)
-            if filter.matches(e) { out.append(e) }
-        }
+        try Self.walk(ch, queue: names.deadQueue, filter, stop: { out.count >= limit }) { _, e in out.append(e) }
         return out
     }
 
@@ -166,22 +148,27 @@ public struct DeadLetters {
         defer { pub.close() }
         try pub.enableConfirms()
         var summary = Summary()
-        let total = try ch.inspectQueue(names.deadQueue).messageCount
         let start = ContinuousClock.now
-        for _ in 0..<total {
-            if shouldStop() || summary.matched >= limit { break }
-            guard let d = try Self.nextDelivery(ch, queue: names.deadQueue) else { break }
-            let e = Entry(d)
-            guard filter.matches(e) else { summary.skipped += 1; continue }
+        try Self.walk(
+            ch, queue: names.deadQueue, filter, stop: { shouldStop() || summary.matched >= limit },
+            skipped: { summary.skipped += 1 }
+        ) { d, e in
             summary.matched += 1
             var signWith: Secret? = nil
             let unsigned = messageKey.map { !MessageSignature.isSigned(d.message, key: $0) } ?? false
             each(e, !unsigned || signUnsigned)
             if unsigned {
-                guard signUnsigned else { summary.unsigned += 1; progress(summary); continue }
+                guard signUnsigned else {
+                    summary.unsigned += 1
+                    progress(summary)
+                    return
+                }
                 signWith = messageKey
             }
-            if dryRun { progress(summary); continue }
+            if dryRun {
+                progress(summary)
+                return
+            }
             if let rate, rate > 0 {
                 let due = start + .milliseconds(Int64(Double(summary.matched - 1) * 1000 / rate))
                 let wait = due - ContinuousClock.now
@@ -209,18 +196,39 @@ public struct DeadLetters {
         let ch = try connection.openChannel()
         defer { Self.giveBack(ch) }
         var summary = Summary()
-        let total = try ch.inspectQueue(names.deadQueue).messageCount
-        for _ in 0..<total {
-            if shouldStop() { break }
-            guard let d = try Self.nextDelivery(ch, queue: names.deadQueue) else { break }
-            if filter.matches(Entry(d)) {
-                try ch.ack(d.deliveryTag)
-                summary.purged += 1
-            } else {
-                summary.skipped += 1
-            }
+        try Self.walk(ch, queue: names.deadQueue, filter, stop: shouldStop, skipped: { summary.skipped += 1 }) { d, _ in
+            try ch.ack(d.deliveryTag)
+            summary.purged += 1
         }
         return summary
+    }
+
+    /// Takes the dead letters one by one, oldest first, and hands each one `filter` matches to `body`
+    /// (the others to `skipped`), until `stop` says so or every one the queue counted at the start was
+    /// taken. Whatever is not acked goes back when the caller gives the channel back.
+    ///
+    /// Selected by id (`cronq dead show`, a replay or purge of chosen ids from the dashboard), it goes on
+    /// past that count until it has every id asked for or the queue stays empty: a dead letter another
+    /// reader has just given back is not counted until the queue has requeued it, and "not found" right
+    /// after the list page showed it is wrong. A wrong id costs that wait (2 s, ``nextDelivery(_:queue:)``).
+    static func walk(
+        _ ch: AMQPChannel, queue: String, _ filter: Filter, stop: () -> Bool, skipped: () -> Void = {},
+        _ body: (AMQPDelivery, Entry) throws -> Void
+    ) throws {
+        let total = try ch.inspectQueue(queue).messageCount
+        var taken = 0
+        var matched = 0
+        while !stop() && (taken < total || (!filter.ids.isEmpty && matched < filter.ids.count)) {
+            guard let d = try nextDelivery(ch, queue: queue) else { return }
+            taken += 1
+            let e = Entry(d)
+            guard filter.matches(e) else {
+                skipped()
+                continue
+            }
+            matched += 1
+            try body(d, e)
+        }
     }
 
     /// The next dead letter. The queue can look empty before `total` were taken because another reader
