@@ -150,6 +150,8 @@ enum CDecode {
         }
         if is_(AMQP_FIELD_KIND_UTF8) {
             let b = bytes(v.value.bytes)
+            // ASCII needs no validation (and `String(validating:)` is slow in its generic path).
+            if !b.contains(where: { $0 >= 0x80 }) { return .string(String(decoding: b, as: UTF8.self)) }
             if let s = String(validating: b, as: UTF8.self) { return .string(s) }
             return .bytes(b)
         }

@@ -83,6 +83,30 @@ struct FoundationFreeTests {
         #expect(try JSONReader.parse(w.bytes)["b"]?.arrayValue?.count == 4)
     }
 
+    @Test(
+        "JSON strings: plain ones are copied whole, the rest escaped; both read back the same by Foundation and by JSONReader"
+    )
+    func jsonStrings() throws {
+        let fixed = [
+            "", "plain", "a\"b", "back\\slash", "line\nbreak\r\t", "\u{0}\u{1}\u{1F}", "é ü 日本 🎉", "slash/",
+            String(repeating: "long ", count: 100), String(repeating: "é", count: 40) + "\"",
+        ]
+        var rng = SplitMix64(seed: 14)
+        let alphabet: [Character] = ["a", "Z", "0", " ", "\"", "\\", "/", "\n", "\u{7}", "\u{7F}", "é", "日", "🎉"]
+        let random = (0..<500).map { _ in
+            String((0..<Int.random(in: 0...40, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })
+        }
+        for text in fixed + random {
+            var w = JSONWriter()
+            w.string(text)
+            let viaFoundation = try JSONSerialization.jsonObject(with: Data(w.bytes), options: .fragmentsAllowed)
+            #expect(viaFoundation as? String == text, "\(Array(text.utf8))")
+            #expect(try JSONReader.parse(w.bytes).stringValue == text, "\(Array(text.utf8))")
+            let escaped = text.utf8.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
+            #expect(escaped || w.bytes == [0x22] + Array(text.utf8) + [0x22], "a plain string is copied as it is")
+        }
+    }
+
     @Test("pretty JSON keeps JSONSerialization's layout byte for byte")
     func prettyJSON() throws {
         let doc: JSONValue = .object([

@@ -115,6 +115,19 @@ struct HTTPClientTests {
         #expect(e.code == .invalidRequest)
     }
 
+    @Test("a header name with a colon or a line break is refused (no header injection)")
+    func headerNames() async throws {
+        for name in ["X-A: y", "X-A\r\nX-B", "X\nB"] {
+            let r = try await one(HTTPRequest(method: "GET", url: "\(base)/echo", headers: [(name, "1")]))
+            guard case .failure(let e) = r else {
+                Issue.record("expected invalid request for \(Array(name.utf8))")
+                continue
+            }
+            #expect(e.code == .invalidRequest)
+            #expect(e.description.contains("contains a line break or colon"))
+        }
+    }
+
     @Test("100 concurrent requests all complete on one multi handle")
     func concurrent() async throws {
         let requests = (0..<100).map { i in

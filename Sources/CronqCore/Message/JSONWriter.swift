@@ -11,6 +11,18 @@ package struct JSONWriter {
 
     package mutating func string(_ s: String) {
         bytes.append(UInt8(ascii: "\""))
+        // Most strings need no escape: copy them whole rather than byte by byte (the outcome event writes
+        // about twenty strings a job).
+        let copied = s.utf8.withContiguousStorageIfAvailable { u -> Bool in
+            for b in u where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { return false }
+            bytes.append(contentsOf: u)
+            return true
+        }
+        if copied != true { escaping(s) }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func escaping(_ s: String) {
         for b in s.utf8 {
             switch b {
             case UInt8(ascii: "\""): raw("\\\"")
@@ -26,7 +38,6 @@ package struct JSONWriter {
             default: bytes.append(b)
             }
         }
-        bytes.append(UInt8(ascii: "\""))
     }
 
     package mutating func key(_ k: String) {
