@@ -83,7 +83,7 @@ final class Transfer {
             }
         }
         var list: UnsafeMutablePointer<curl_slist>? = nil
-        var line: [CChar] = []
+        var line: [UInt8] = []
         line.reserveCapacity(256)
         for (name, value) in request.headers {
             line.removeAll(keepingCapacity: true)
@@ -91,7 +91,7 @@ final class Transfer {
                 if let list { curl_slist_free_all(list) }
                 throw HTTPError(.invalidRequest, detail: "header '\(name)' contains a line break or colon")
             }
-            list = line.withUnsafeBufferPointer { curl_slist_append(list, $0.baseAddress) }
+            list = line.withUnsafeBytes { curl_slist_append(list, $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
         }
         // No "Expect: 100-continue" round trip for small bodies.
         list = curl_slist_append(list, "Expect:")
@@ -101,18 +101,15 @@ final class Transfer {
 
     /// Writes `name: value` and the terminating NUL into `line`, or returns false when the name holds a
     /// line break or a colon, or the value a line break (either would let a job's header forge others).
-    /// Byte by byte into one reused buffer: cheaper than an interpolated `String` bridged to C per header.
-    static func headerLine(_ name: String, _ value: String, into line: inout [CChar]) -> Bool {
-        for b in name.utf8 {
-            if b == 13 || b == 10 || b == UInt8(ascii: ":") { return false }
-            line.append(CChar(bitPattern: b))
-        }
-        line.append(CChar(bitPattern: UInt8(ascii: ":")))
-        line.append(CChar(bitPattern: UInt8(ascii: " ")))
-        for b in value.utf8 {
-            if b == 13 || b == 10 { return false }
-            line.append(CChar(bitPattern: b))
-        }
+    /// Into one reused buffer: cheaper than an interpolated `String` bridged to C per header.
+    static func headerLine(_ name: String, _ value: String, into line: inout [UInt8]) -> Bool {
+        guard !name.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == UInt8(ascii: ":") }),
+            !value.utf8.contains(where: { $0 == 13 || $0 == 10 })
+        else { return false }
+        line.append(contentsOf: name.utf8)
+        line.append(UInt8(ascii: ":"))
+        line.append(UInt8(ascii: " "))
+        line.append(contentsOf: value.utf8)
         line.append(0)
         return true
     }
