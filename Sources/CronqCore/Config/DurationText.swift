@@ -2,17 +2,32 @@
 public enum DurationText {
     /// Parses a duration; nil when the text is not one (the caller says which key was wrong).
     public static func parse(_ text: String) -> Duration? {
-        let t = text.trimmingSpaces()
-        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
-        for (suffix, ms) in units where t.hasSuffix(suffix) {
-            let number = t.dropLast(suffix.count)
-            // "5ms" also ends in "s": only accept a pure number before the suffix.
-            guard !number.isEmpty, number.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int64(number),
-                n <= Int64.max / ms / 1000
-            else { continue }
-            return .milliseconds(n * ms)
+        // On bytes: the worker reads a job's `timeout` from every message.
+        var u = Substring(text).utf8[...]
+        while let f = u.first, f == UInt8(ascii: " ") || f == UInt8(ascii: "\t") { u = u.dropFirst() }
+        while let l = u.last, l == UInt8(ascii: " ") || l == UInt8(ascii: "\t") { u = u.dropLast() }
+        var n: Int64 = 0
+        var digits = 0
+        while let d = u.first, d >= UInt8(ascii: "0"), d <= UInt8(ascii: "9") {
+            let (times10, o1) = n.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(Int64(d - UInt8(ascii: "0")))
+            guard !o1, !o2 else { return nil }
+            n = sum
+            digits += 1
+            u = u.dropFirst()
         }
-        return nil
+        guard digits > 0 else { return nil }
+        let ms: Int64
+        switch String(Substring(u)) {
+        case "ms": ms = 1
+        case "s": ms = 1000
+        case "m": ms = 60_000
+        case "h": ms = 3_600_000
+        case "d": ms = 86_400_000
+        default: return nil
+        }
+        guard n <= Int64.max / ms / 1000 else { return nil }
+        return .milliseconds(n * ms)
     }
 
     /// The canonical short form, used for retry-tier names (`10s`, `1m`, `2h`, `1d`, `1500ms`).
