@@ -10,7 +10,9 @@ import Testing
 struct FastPathEquivalenceTests {
     /// `DurationText.parse` as it was before the byte rewrite.
     static func referenceDuration(_ text: String) -> Duration? {
-        let t = text.trimmingSpaces()
+        var t = Substring(text)  // (the Character-based trim it had then)
+        while let f = t.first, f == " " || f == "\t" { t = t.dropFirst() }
+        while let l = t.last, l == " " || l == "\t" { t = t.dropLast() }
         let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
         for (suffix, ms) in units where t.hasSuffix(suffix) {
             let number = t.dropLast(suffix.count)

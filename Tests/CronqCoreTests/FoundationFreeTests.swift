@@ -32,6 +32,14 @@ struct FoundationFreeTests {
         #expect("   ".trimmingBlanks.isEmpty && "".trimmingBlanks.isEmpty)
         #expect("a b".trimmingBlanks == "a b")
         #expect("\nx\n".trimmingBlanks == "\nx\n")
+        #expect("\t\u{A0}é 5/s\u{3000} ".trimmingBlanks == "\u{A0}é 5/s\u{3000}", "only ASCII blanks go")
+        // A blank is a byte: one followed by a combining mark still goes, leaving the mark (which no
+        // caller accepts: a URL, rate, duration or Retry-After starting with one is refused either way).
+        #expect(Array(" \u{301}x ".trimmingBlanks.unicodeScalars) == ["\u{301}", "x"])
+        #expect(DurationText.parse(" \u{301}5s") == nil && BackendLimits.Rate.parse("\u{301} 5/s") == nil)
+        // Substrings trim within their own bounds.
+        let line = "a,  b\t ,c"
+        #expect(line.split(separator: ",").map { String($0.trimmingBlanks) } == ["a", "b", "c"])
     }
 
     @Test(

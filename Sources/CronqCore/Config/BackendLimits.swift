@@ -68,10 +68,10 @@ public struct BackendLimits: Sendable, Equatable {
 
         /// Parses `N/s`, `N/m` or `N/h`; nil when the text is not one.
         public static func parse(_ text: String, burst: Int = 1) -> Rate? {
-            let parts = text.trimmingSpaces().split(separator: "/", omittingEmptySubsequences: false)
-            guard parts.count == 2, let n = Int(String(parts[0]).trimmingSpaces()), n > 0 else { return nil }
+            let parts = text.trimmingBlanks.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == 2, let n = Int(parts[0].trimmingBlanks), n > 0 else { return nil }
             let period: Duration
-            switch String(parts[1]).trimmingSpaces() {
+            switch parts[1].trimmingBlanks {
             case "s": period = .seconds(1)
             case "m": period = .seconds(60)
             case "h": period = .seconds(3600)

@@ -3,9 +3,7 @@ public enum DurationText {
     /// Parses a duration; nil when the text is not one (the caller says which key was wrong).
     public static func parse(_ text: String) -> Duration? {
         // On bytes: the worker reads a job's `timeout` from every message.
-        var u = Substring(text).utf8[...]
-        while let f = u.first, f == UInt8(ascii: " ") || f == UInt8(ascii: "\t") { u = u.dropFirst() }
-        while let l = u.last, l == UInt8(ascii: " ") || l == UInt8(ascii: "\t") { u = u.dropLast() }
+        var u = text.trimmingBlanks.utf8[...]
         var n: Int64 = 0
         var digits = 0
         while let d = u.first, d >= UInt8(ascii: "0"), d <= UInt8(ascii: "9") {
@@ -53,11 +51,3 @@ extension Duration {
     public var totalSeconds: Int64 { components.seconds }
 }
 
-extension String {
-    func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return String(s)
-    }
-}

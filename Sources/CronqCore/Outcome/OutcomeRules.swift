@@ -76,7 +76,7 @@ public enum RetryAfter {
     /// Seconds to wait from `now`, or nil when the value is neither form. A date in the past is 0.
     /// The value comes from whoever answers the call: every number saturates, nothing can trap.
     public static func seconds(_ value: String, now: Int64) -> Int64? {
-        let v = value.trimmingSpaces()
+        let v = String(value.trimmingBlanks)
         guard v.utf8.count <= 64 else { return nil }
         if !v.isEmpty, v.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
             return min(Int64(v) ?? maximumSeconds, maximumSeconds)

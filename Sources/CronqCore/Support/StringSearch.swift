@@ -32,11 +32,24 @@ extension StringProtocol {
         return found
     }
 
-    /// Without leading and trailing spaces and tabs.
+    /// Without leading and trailing spaces and tabs: the one trimmer of the core (config lists, rates,
+    /// durations, `Retry-After`). On UTF-8 bytes, as the worker trims every job's `timeout`; a blank is
+    /// one ASCII byte, so both ends land on scalar boundaries.
     package var trimmingBlanks: SubSequence {
-        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
-        guard let first = firstIndex(where: { !blank($0) }) else { return self[endIndex...] }
-        let last = lastIndex(where: { !blank($0) })!
-        return self[first...last]
+        let bytes = utf8
+        func blank(_ b: UInt8) -> Bool { b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") }
+        // One forward pass (the view is only a Collection here): the end is just after the last non-blank.
+        var lo = bytes.endIndex
+        var hi = bytes.endIndex
+        var i = bytes.startIndex
+        while i < bytes.endIndex {
+            let next = bytes.index(after: i)
+            if !blank(bytes[i]) {
+                if lo == bytes.endIndex { lo = i }
+                hi = next
+            }
+            i = next
+        }
+        return self[lo..<hi]
     }
 }
