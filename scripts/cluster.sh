@@ -3,7 +3,7 @@
 # Each node is a scripts/rabbitmq.sh node of its own (own data dir, own ports); nodes 2 and 3 join
 # node 1 with `rabbitmqctl join_cluster`. The nodes share the rabbitmq user's Erlang cookie.
 #
-#   scripts/cluster.sh up|down|status|urls|pids
+#   scripts/cluster.sh up|down|status|urls|pids   (up starts what is not running; nothing if all three are)
 #   scripts/cluster.sh kill N      SIGKILL node N (1-3), as a crashed host would die
 #   scripts/cluster.sh start N     start node N again (it rejoins with its data)
 #   scripts/cluster.sh partition N cut node N off from the other two (a network partition, see below)
@@ -51,8 +51,15 @@ joined() { status_field disk_nodes | tr ' ' '\n' | grep -qx "$name$1@localhost";
 
 case "${1:-}" in
 up)
+    # Already up and joined (the cluster tests call this before each test; `make test` starts it once).
+    if [ "$(running_nodes)" = 3 ]; then echo "cluster: ${name}1-3@localhost already up"; exit 0; fi
     export CRONQ_RMQ_EXTRA_CONF="cluster_partition_handling = pause_minority"
-    for i in 1 2 3; do (node_env "$i"; "$here/scripts/rabbitmq.sh" up); done
+    # The three nodes boot side by side (a node restarted on its old data waits for its peers anyway).
+    pids=()
+    for i in 1 2 3; do (node_env "$i"; "$here/scripts/rabbitmq.sh" up) & pids+=($!); done
+    failed=0
+    for p in "${pids[@]}"; do wait "$p" || failed=1; done
+    [ "$failed" = 0 ] || { echo "cluster: a node did not start (above)" >&2; exit 1; }
     for i in 2 3; do
         if ! joined "$i"; then
             ctl "$i" stop_app >/dev/null

@@ -88,6 +88,20 @@ final class Deployment: @unchecked Sendable {
         }
     }
 
+    /// The config as the deployment's processes read it, with `url` as the one endpoint (for the test's own
+    /// connections). A config that does not load is a test failure, not a silent skip: the clean-up and the
+    /// dead-lettering check depend on it.
+    func loadedConfig(url: String) -> CronqConfig? {
+        do {
+            return try ConfigLoader(
+                environment: ["DEP_TOKEN": token, "DEP_SIGNING": signingSecret, "DEP_AMQP_URLS": url]
+            ).load(path: configPath)
+        } catch {
+            Issue.record("the deployment's config does not load: \(error)")
+            return nil
+        }
+    }
+
     var environment: [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["DEP_TOKEN"] = token
@@ -307,10 +321,10 @@ final class Deployment: @unchecked Sendable {
     func deadLettering() -> Bool {
         guard let management = broker.management else { return false }
         Thread.sleep(forTimeInterval: 6)
-        let held = try? onThreadSync { [url = broker.url, configPath, token] in
-            var config = try ConfigLoader(environment: ["DEP_TOKEN": token, "DEP_SIGNING": "x", "DEP_AMQP_URLS": url])
-                .load(path: configPath)
-            config.amqp.managementURL = management
+        let url = broker.url
+        guard var config = loadedConfig(url: url) else { return false }
+        config.amqp.managementURL = management
+        let held = try? onThreadSync { [config] in
             let status = try QueueStatus.collect(connection: AMQPConnection(url: AMQPURL(url)), config: config, now: 0)
             return status.rows.filter { $0.kind == "retry" }.map { $0.deadLettering ?? 0 }.reduce(0, +)
         }
@@ -370,14 +384,16 @@ final class Deployment: @unchecked Sendable {
         for t in tickers { t?.stop() }
         for w in workers { w?.stop() }
         stopBackend()
-        try? onThreadSync { [url = broker.url, configPath, token] in
-            let config = try ConfigLoader(environment: ["DEP_TOKEN": token, "DEP_SIGNING": "x", "DEP_AMQP_URLS": url])
-                .load(path: configPath)
-            let t = Topology(config: config)
-            let ch = try AMQPConnection(url: AMQPURL(url)).openChannel()
-            for q in t.queues { _ = try? ch.deleteQueue(q.name) }
-            for q in GuardQueues.names(config) { _ = try? ch.deleteQueue(q) }
-            for x in t.exchanges { try? ch.deleteExchange(x.name) }
+        // Its queues go with it (a node that is down may keep some: nothing else is checked here).
+        let url = broker.url
+        if let config = loadedConfig(url: url) {
+            try? onThreadSync { [config] in
+                let t = Topology(config: config)
+                let ch = try AMQPConnection(url: AMQPURL(url)).openChannel()
+                for q in t.queues { _ = try? ch.deleteQueue(q.name) }
+                for q in GuardQueues.names(config) { _ = try? ch.deleteQueue(q) }
+                for x in t.exchanges { try? ch.deleteExchange(x.name) }
+            }
         }
         if ProcessInfo.processInfo.environment["CRONQ_KEEP_LOGS"] == nil {
             try? FileManager.default.removeItem(at: dir)

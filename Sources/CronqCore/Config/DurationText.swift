@@ -50,4 +50,3 @@ extension Duration {
     /// Whole seconds (rounded down).
     public var totalSeconds: Int64 { components.seconds }
 }
-
