@@ -118,6 +118,27 @@ struct FirePlannerTests {
         #expect(p.takeDue(nowMs: (Self.t0 + 121) * 1000).isEmpty)
     }
 
+    @Test(
+        "a fire still owed stays owed when a later fire of its job is confirmed first; the checkpoint settles before it"
+    )
+    func owedPastLaterConfirm() {
+        var p = planner([job("j", "* * * * *", catchUp: .all)], last: ["j": Self.t0])
+        let f60 = p.takeDue(nowMs: (Self.t0 + 60) * 1000)[0]
+        p.retry(f60, atMs: (Self.t0 + 121) * 1000)  // nacked; due again with the next fire
+        let batch = p.takeDue(nowMs: (Self.t0 + 120) * 1000)
+        #expect(batch.map { $0.instant - Self.t0 } == [120])
+        p.confirmed(job: "j", instant: Self.t0 + 120)  // the later fire is confirmed first
+        #expect(p.lastFired["j"] == Self.t0 + 120)
+        #expect(p.settled["j"] == Self.t0 + 59, "the checkpoint may not record 10:02 while 10:01 is owed")
+        #expect(p.takeDue(nowMs: (Self.t0 + 121) * 1000) == [f60], "the retry is not dropped")
+        p.confirmed(job: "j", instant: Self.t0 + 60)
+        #expect(p.settled["j"] == Self.t0 + 120 && p.unconfirmed.isEmpty)
+        // Owed instants of several jobs: each job held back on its own; jobs without any untouched.
+        #expect(
+            FirePlanner.settle(["a": 100, "b": 200, "c": 300], ["a": [90, 95], "b": [250]])
+                == ["a": 89, "b": 200, "c": 300])
+    }
+
     @Test("a retry that meets the same instant found by the schedule is one fire, not two")
     func retryMeetsSchedule() {
         // A new planner from the last confirmed fire (t0) finds t0+60 on time; the old planner's

@@ -116,6 +116,47 @@ struct LeaderStateTests {
         #expect(!Self.run(&s, s.plan(nowMs: Self.ms(62)), at: Self.ms(62)).contains { $0.hasPrefix("fire") })
     }
 
+    @Test(
+        "a nacked fire whose job's next fire is confirmed first: retried, the checkpoint held before it, and a new leader catches it up"
+    )
+    func owedAcrossFailover() {
+        var s = Self.leader(catchUp: "all")
+        let first = s.plan(nowMs: Self.ms(60))
+        Self.run(&s, first, at: Self.ms(60), confirm: false)  // a@60 and s@60 nacked: retried at 61
+        // At 120 the retries and the new fires leave in one batch; a@60 is nacked again, the rest confirmed.
+        let plan = s.plan(nowMs: Self.ms(120))
+        guard case .publishFires(let batch) = plan.first(where: { if case .publishFires = $0 { true } else { false } })
+        else {
+            Issue.record("no fires at 120: \(Self.summary(plan))")
+            return
+        }
+        // (s@120 waits for s@60's run: overlap = "skip")
+        #expect(batch.map { "\($0.fire.job)@\($0.fire.instant - Self.t0)" } == ["a@60", "s@60", "a@120"])
+        let outcomes: [PublishConfirms<Int>.Outcome?] = batch.map {
+            $0.fire.job == "a" && $0.fire.instant == Self.t0 + 60 ? .nacked : .confirmed
+        }
+        _ = s.firesPublished(batch, outcomes: outcomes, nowMs: Self.ms(120))
+        #expect(s.lastFired["a"] == Self.t0 + 120)
+        #expect(
+            s.checkpoint(nowMs: Self.ms(120)).fired["a"] == Self.t0 + 59,
+            "a's checkpoint stays before the fire it still owes")
+
+        // This leader's connection dies before the retry goes out; another ticker leads from its checkpoint.
+        let checkpoint = s.checkpoint(nowMs: Self.ms(120))
+        s.lost()
+        var next = LeaderState(config: Self.config(catchUp: "all"))
+        _ = next.lead(checkpoint: checkpoint, nowMs: Self.ms(125))
+        let caught = Self.run(&next, next.plan(nowMs: Self.ms(125)), at: Self.ms(125))
+        #expect(caught.contains("fired a@60"), "the owed fire is caught up: \(caught)")
+        #expect(caught.contains("fired a@120"), "and the one after it again, with its same message id")
+        #expect(next.checkpoint(nowMs: Self.ms(125)).fired["a"] == Self.t0 + 120)
+
+        // The same ticker leading again (reconnect) catches it up too: the owed fire outlives its planner.
+        _ = s.lead(checkpoint: checkpoint, nowMs: Self.ms(125))
+        #expect(Self.run(&s, s.plan(nowMs: Self.ms(125)), at: Self.ms(125)).contains("fired a@60"))
+        #expect(s.checkpoint(nowMs: Self.ms(125)).fired["a"] == Self.t0 + 120)
+    }
+
     @Test("pause: fires are skipped and marked done; the control message is acked only after a confirmed checkpoint")
     func pauseAckedAfterCheckpoint() {
         var s = Self.leader()

@@ -76,8 +76,12 @@ public struct FirePlanner: Sendable {
     }
 
     public private(set) var jobs: [Job]
-    /// Last confirmed fire per job (Unix seconds): the checkpoint.
+    /// Last confirmed fire per job (Unix seconds). Not the checkpoint by itself: see ``settled``.
     public private(set) var lastFired: [String: Int64]
+    /// Fires handed back with ``retry(_:atMs:)`` and not confirmed since, per job. A later fire of the
+    /// same job may be confirmed first (a nack for one message, a queue that recovers between batches):
+    /// these are still owed.
+    public private(set) var unconfirmed: [String: Set<Int64>] = [:]
     /// A fire later than this after its instant counts as missed (subject to `catch_up`).
     public let onTimeGraceSeconds: Int64
     public let windowSeconds: Int64
@@ -120,9 +124,26 @@ public struct FirePlanner: Sendable {
     /// When the earliest fire is due (Unix milliseconds), or nil with no jobs.
     public var nextDueMs: Int64? { heap.min?.dueMs }
 
-    /// Records a confirmed fire: later computations never produce this instant or an earlier one again.
+    /// Records a confirmed fire: later computations never produce this instant or an earlier one again
+    /// (retries of earlier instants still owed go on).
     public mutating func confirmed(job: String, instant: Int64) {
         if instant > (lastFired[job] ?? Int64.min) { lastFired[job] = instant }
+        if unconfirmed[job]?.remove(instant) != nil, unconfirmed[job]!.isEmpty { unconfirmed[job] = nil }
+    }
+
+    /// What a checkpoint may record: per job, the instant up to which every fire was confirmed, so a
+    /// leader that takes over (or this one, after a reconnect) catches up a fire still owed instead of
+    /// starting past it. `lastFired`, held back to just before the earliest fire still unconfirmed.
+    public var settled: [String: Int64] { Self.settle(lastFired, unconfirmed) }
+
+    /// `lastFired` held back to just before each job's earliest unconfirmed instant.
+    public static func settle(_ lastFired: [String: Int64], _ unconfirmed: [String: Set<Int64>]) -> [String: Int64] {
+        var out = lastFired
+        for (job, instants) in unconfirmed {
+            guard let first = instants.min() else { continue }
+            out[job] = min(out[job] ?? Int64.max, first - 1)
+        }
+        return out
     }
 
     /// Pops every fire due at `nowMs` and returns what to publish, oldest first.
@@ -133,7 +154,8 @@ public struct FirePlanner: Sendable {
             popTop()
             let job = jobs[Int(top.job)]
             if top.isRetry {
-                if top.instant > (lastFired[job.name] ?? Int64.min) {
+                // Still owed unless it was confirmed meanwhile (a later confirmed fire does not settle it).
+                if unconfirmed[job.name]?.contains(top.instant) == true {
                     fires.append(Fire(job: job.name, jobIndex: Int(top.job), instant: top.instant, caughtUp: false))
                 }
                 continue
@@ -173,9 +195,11 @@ public struct FirePlanner: Sendable {
         return out
     }
 
-    /// Puts a fire that could not be published back, due again at `retryAtMs`.
+    /// Puts a fire that could not be published back, due again at `retryAtMs`; owed until confirmed,
+    /// whatever later fires of its job are confirmed meanwhile.
     public mutating func retry(_ fire: Fire, atMs retryAtMs: Int64) {
         guard jobs.indices.contains(fire.jobIndex), jobs[fire.jobIndex].name == fire.job else { return }
+        unconfirmed[fire.job, default: []].insert(fire.instant)
         push(Entry(dueMs: retryAtMs, job: Int32(fire.jobIndex), instant: fire.instant, isRetry: true))
     }
 

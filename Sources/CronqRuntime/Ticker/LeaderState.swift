@@ -43,6 +43,10 @@ struct LeaderState {
     private var plannedJobIndices: [Int] = []
     /// Confirmed fires remembered across leadership changes and reconnects (merged with the checkpoint).
     private(set) var lastFired: [String: Int64] = [:]
+    /// Fires published and never confirmed, taken from a planner that was dropped (leadership lost, a
+    /// reload) while they were still owed: the next planner starts just before them, so its catch-up
+    /// decides them, and forgets them then.
+    private var owed: [String: Set<Int64>] = [:]
     /// Jobs paused by `cronq pause` (kept in the checkpoint).
     private(set) var paused: [String: PauseState] = [:]
     /// `overlap = "skip"` jobs' runs in flight (kept in the checkpoint, so a new leader waits for them too).
@@ -74,11 +78,17 @@ struct LeaderState {
     mutating func lead(checkpoint: Checkpoint?, nowMs: Int64) -> [Action] {
         if let cp = checkpoint {
             lastFired.merge(cp.fired) { max($0, $1) }
+            // What a term since ours settled is not owed any more (our own checkpoint settles before it).
+            for (job, settledAt) in cp.fired {
+                owed[job] = owed[job]?.filter { $0 > settledAt }
+                if owed[job]?.isEmpty == true { owed[job] = nil }
+            }
             paused = cp.paused  // the cluster's pauses: what the last leader recorded
             running = cp.running  // not ours from an earlier term: the leader since may have heard their ends
         }
         pruneRunning()
         (planner, plannedJobIndices) = makePlanner(for: config, nowMs: nowMs)
+        owed.removeAll()
         retryUnconfirmed(nowMs: nowMs)
         health = needsOutcomes ? JobHealth(config: config, now: nowMs / 1000) : nil
         return [.record(.leadershipAcquired(checkpointAt: checkpoint?.at, jobs: planner?.count ?? 0))]
@@ -87,16 +97,25 @@ struct LeaderState {
     /// The connection (and with it the token) is gone: what was confirmed is kept for the next term;
     /// deliveries not yet acked go back to their queues with the channels.
     mutating func lost() {
-        if let p = planner { lastFired.merge(p.lastFired) { max($0, $1) } }
+        keepOwed()
         planner = nil
         health = nil
         acksAfterCheckpoint.removeAll()
     }
 
+    /// The dropped planner's confirmed fires join `lastFired`, its unconfirmed ones `owed`.
+    private mutating func keepOwed() {
+        guard let p = planner else { return }
+        lastFired.merge(p.lastFired) { max($0, $1) }
+        owed.merge(p.unconfirmed) { $0.union($1) }
+    }
+
+    /// A planner that starts just before the fires still owed (its catch-up policy decides them).
     private func makePlanner(for config: CronqConfig, nowMs: Int64) -> (FirePlanner, [Int]) {
         let indices = config.jobs.indices.filter { config.jobs[$0].enabled }
         let planner = FirePlanner(
-            jobs: indices.map { FirePlanner.Job(config.jobs[$0]) }, lastFired: lastFired, now: nowMs / 1000,
+            jobs: indices.map { FirePlanner.Job(config.jobs[$0]) }, lastFired: FirePlanner.settle(lastFired, owed),
+            now: nowMs / 1000,
             windowSeconds: config.ticker.catchUpWindow.totalSeconds, maxCatchUp: config.ticker.maxCatchUp)
         return (planner, indices)
     }
@@ -120,11 +139,12 @@ struct LeaderState {
 
     /// A new configuration (SIGHUP): a leader gets a planner for it at once; pauses and last fires stay.
     mutating func reload(_ new: CronqConfig, nowMs: Int64) {
-        if let p = planner { lastFired.merge(p.lastFired) { max($0, $1) } }
+        keepOwed()
         let built = planner != nil ? makePlanner(for: new, nowMs: nowMs) : nil
         config = new
         if let built {
             (planner, plannedJobIndices) = built
+            owed.removeAll()
             pruneRunning()
             // New sinks and thresholds apply from now; the counts so far are kept only without a change.
             if needsOutcomes && health == nil { health = JobHealth(config: new, now: nowMs / 1000) }
@@ -226,7 +246,11 @@ struct LeaderState {
     }
 
     func checkpoint(nowMs: Int64) -> Checkpoint {
-        Checkpoint(at: nowMs / 1000, fired: lastFired, paused: paused, running: running)
+        // Never past a fire still owed: whoever leads next catches it up (and may repeat the confirmed
+        // fires after it, with their same message ids).
+        let unconfirmed = (planner?.unconfirmed ?? [:]).merging(owed) { $0.union($1) }
+        return Checkpoint(
+            at: nowMs / 1000, fired: FirePlanner.settle(lastFired, unconfirmed), paused: paused, running: running)
     }
 
     /// The checkpoint is durable: what it records may be acked.
