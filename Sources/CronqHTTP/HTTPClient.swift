@@ -22,7 +22,8 @@ public final class HTTPClient {
 
     private let multi: UnsafeMutableRawPointer
     private var transfers: [UInt64: Transfer] = [:]
-    private var idleHandles: [UnsafeMutableRawPointer] = []
+    /// Handles between requests, with the profile they are configured for (nil: unknown, reset first).
+    private var idleHandles: [(handle: UnsafeMutableRawPointer, profile: Transfer.Profile?)] = []
     private var finished: [(id: UInt64, result: Result<HTTPResponse, HTTPError>)] = []
 
     /// Interrupts a ``HTTPClient/poll(timeout:extraDescriptors:)`` from any thread.
@@ -57,7 +58,7 @@ public final class HTTPClient {
             curl_easy_cleanup(t.handle)
             t.release()
         }
-        for h in idleHandles { curl_easy_cleanup(h) }
+        for h in idleHandles { curl_easy_cleanup(h.handle) }
         curl_multi_cleanup(multi)
     }
 
@@ -77,20 +78,27 @@ public final class HTTPClient {
             finished.append((id, .failure(HTTPError(.invalidRequest, detail: "only http:// and https:// URLs"))))
             return
         }
+        // A handle last used for a request of the same profile keeps those options: only what differs per
+        // request is set (a reset and the full set of options cost more than a few setopt calls).
+        let profile = Transfer.Profile(request)
         let handle: UnsafeMutableRawPointer
-        if let h = idleHandles.popLast() {
-            curl_easy_reset(h)
-            handle = h
+        var configured = false
+        if let i = idleHandles.lastIndex(where: { $0.profile == profile }) {
+            handle = idleHandles.remove(at: i).handle
+            configured = true
+        } else if let h = idleHandles.popLast() {
+            curl_easy_reset(h.handle)
+            handle = h.handle
         } else {
             guard let h = curl_easy_init() else { preconditionFailure("curl_easy_init returned NULL") }
             handle = h
         }
-        let transfer = Transfer(id: id, handle: handle)
+        let transfer = Transfer(id: id, handle: handle, profile: profile)
         do {
-            try transfer.configure(request)
+            if configured { try transfer.configureRequest(request) } else { try transfer.configure(request) }
         } catch let error as HTTPError {
             transfer.release()
-            idleHandles.append(handle)
+            idleHandles.append((handle, nil))
             finished.append((id, .failure(error)))
             return
         } catch {
@@ -164,7 +172,7 @@ public final class HTTPClient {
                 result = .failure(Self.error(code))
             }
             transfer.release()
-            idleHandles.append(handle)
+            idleHandles.append((handle, transfer.profile))
             finished.append((transfer.id, result))
         }
     }

@@ -78,4 +78,34 @@ struct FastPathEquivalenceTests {
         #expect(Timestamp.iso(253_402_300_799) == "9999-12-31T23:59:59Z")
         #expect(Timestamp.iso(253_402_300_800) == "10000-01-01T00:00:00Z", "past year 9999: the general form")
     }
+
+    @Test("byte appends: decimals as String(n) writes them, text as its UTF-8 view, for edges and 20,000 seeded values")
+    func byteAppends() {
+        var rng = SplitMix64(seed: 13)
+        let fixed = [0, 1, -1, 9, 10, -10, 99, 100, Int.max, Int.min, Int.max - 1, Int.min + 1, 1_000_000_007]
+        let random = (0..<20_000).map { i in
+            i % 2 == 0 ? Int.random(in: Int.min...Int.max, using: &rng) : Int.random(in: -1000...1000, using: &rng)
+        }
+        for n in fixed + random {
+            var bytes: [UInt8] = [0x7B]  // appends after what is there
+            bytes.appendDecimal(n)
+            #expect(bytes == [0x7B] + Array(String(n).utf8), "\(n)")
+        }
+        let pieces = ["", "a", "ts=", " level=", "é", "日本", "😀", "\u{0}", "\r\n", String(repeating: "x", count: 300)]
+        let texts =
+            pieces
+            + (0..<20_000).map { _ in
+                (0..<Int.random(in: 0...6, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()
+            }
+            // A string that is a slice of another (shared storage) and one built from a Substring.
+            + [
+                "prefix-job-name".split(separator: "-").map(String.init).joined(),
+                String("xxjobyy".dropFirst(2).dropLast(2)),
+            ]
+        for text in texts {
+            var bytes = Array("k=".utf8)
+            bytes.appendUTF8(text)
+            #expect(bytes == Array("k=".utf8) + Array(text.utf8), "\(text.debugDescription)")
+        }
+    }
 }

@@ -168,6 +168,50 @@ struct HTTPClientTests {
         #expect(Set(peers).count <= 24, "\(Set(peers).count) connections for 4 waves of 24 requests")
     }
 
+    @Test(
+        "a reused handle carries nothing over: each request's method, body, headers and timeout are its own, whatever came before"
+    )
+    func reusedHandles() async throws {
+        let sequence: [HTTPRequest] = [
+            HTTPRequest(method: "PUT", url: "\(base)/echo", headers: [("X-A", "1")], body: Array("one".utf8)),
+            HTTPRequest(method: "PUT", url: "\(base)/echo", headers: [("X-B", "2")], body: Array("second".utf8)),
+            HTTPRequest(method: "GET", url: "\(base)/echo"),
+            HTTPRequest(method: "POST", url: "\(base)/echo", body: Array("third".utf8)),
+            HTTPRequest(method: "POST", url: "\(base)/echo"),
+            HTTPRequest(method: "POST", url: "\(base)/slow/2000", timeout: .milliseconds(200)),
+            HTTPRequest(method: "POST", url: "\(base)/slow/300", timeout: .seconds(5)),
+            HTTPRequest(method: "GET", url: "\(base)/echo", headers: [("X-C", "3")]),
+            // Refused half-way through setting the handle up; the next request must not inherit any of it.
+            HTTPRequest(method: "GET", url: "\(base)/echo", headers: [("X-D", "4"), ("X-Bad", "1\r\nX-Forged: 1")]),
+            HTTPRequest(method: "GET", url: "\(base)/echo", headers: [("X-E", "5")]),
+            HTTPRequest(method: "DELETE", url: "\(base)/echo", body: []),
+        ]
+        // One request at a time on one client: every request after the first takes the previous one's handle.
+        let results = try await onThread { () -> [Result<HTTPResponse, HTTPError>] in
+            let client = HTTPClient()
+            return sequence.map { client.perform([$0])[0] }
+        }
+        func echo(_ i: Int) throws -> [String: Any] {
+            try JSONSerialization.jsonObject(with: Data(results[i].get().bodyExcerpt)) as! [String: Any]
+        }
+        func headers(_ i: Int) throws -> [String: String] { try echo(i)["headers"] as! [String: String] }
+        #expect(try echo(0)["method"] as? String == "PUT" && echo(0)["body"] as? String == "one")
+        #expect(try headers(0)["X-A"] == "1")
+        #expect(try echo(1)["method"] as? String == "PUT" && echo(1)["body"] as? String == "second")
+        #expect(try headers(1)["X-B"] == "2" && headers(1)["X-A"] == nil)
+        #expect(try echo(2)["method"] as? String == "GET" && (echo(2)["body"] as? String ?? "").isEmpty)
+        #expect(try headers(2)["X-B"] == nil && headers(2)["Content-Length"] == nil)
+        #expect(try echo(3)["method"] as? String == "POST" && echo(3)["body"] as? String == "third")
+        #expect(try echo(4)["method"] as? String == "POST" && headers(4)["Content-Length"] == "0")
+        #expect(throws: HTTPError.self) { try results[5].get() }
+        #expect((try? results[6].get().status) == 200, "the next request has its own, longer timeout")
+        #expect(try echo(7)["method"] as? String == "GET" && headers(7)["X-C"] == "3")
+        #expect(throws: HTTPError.self) { try results[8].get() }
+        #expect(try echo(9)["method"] as? String == "GET" && headers(9)["X-E"] == "5")
+        #expect(try headers(9)["X-C"] == nil && headers(9)["X-D"] == nil && headers(9)["X-Forged"] == nil)
+        #expect(try echo(10)["method"] as? String == "DELETE")
+    }
+
     @Test("the body excerpt is capped, the size is counted")
     func excerptCap() async throws {
         let big = [UInt8](repeating: UInt8(ascii: "a"), count: 10_000)

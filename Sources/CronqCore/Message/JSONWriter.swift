@@ -7,18 +7,19 @@ package struct JSONWriter {
 
     package init() { bytes.reserveCapacity(512) }
 
-    package mutating func raw(_ s: String) { bytes.append(contentsOf: s.utf8) }
+    package mutating func raw(_ s: String) { bytes.appendUTF8(s) }
 
     package mutating func string(_ s: String) {
         bytes.append(UInt8(ascii: "\""))
         // Most strings need no escape: copy them whole rather than byte by byte (the outcome event writes
         // about twenty strings a job).
-        let copied = s.utf8.withContiguousStorageIfAvailable { u -> Bool in
+        var s = s
+        let copied = s.withUTF8 { u -> Bool in
             for b in u where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { return false }
             bytes.append(contentsOf: u)
             return true
         }
-        if copied != true { escaping(s) }
+        if !copied { escaping(s) }
         bytes.append(UInt8(ascii: "\""))
     }
 
@@ -49,7 +50,7 @@ package struct JSONWriter {
         if let s { string(s) } else { raw("null") }
     }
 
-    package mutating func int(_ i: Int) { raw(String(i)) }
+    package mutating func int(_ i: Int) { bytes.appendDecimal(i) }
 
     /// `{"k":v,…}` with the keys sorted (one canonical form); `value` writes each member's value.
     package mutating func object<V>(_ members: [String: V], _ value: (inout JSONWriter, V) -> Void) {

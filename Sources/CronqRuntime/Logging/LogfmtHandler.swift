@@ -49,15 +49,17 @@ public struct LogfmtHandler: LogHandler {
         case .logfmt:
             var line: [UInt8] = []
             line.reserveCapacity(256)
-            line.append(contentsOf: "ts=".utf8)
+            line.appendUTF8("ts=")
             Self.appendTimestamp(to: &line)
-            line.append(contentsOf: " level=\(event.level) app=".utf8)
-            line.append(contentsOf: label.utf8)
-            line.append(contentsOf: " msg=".utf8)
+            line.appendUTF8(" level=")
+            line.appendUTF8(event.level.rawValue)
+            line.appendUTF8(" app=")
+            line.appendUTF8(label)
+            line.appendUTF8(" msg=")
             Self.appendQuoted(event.message.description, to: &line)
             for (k, v) in all.sorted(by: { $0.key < $1.key }) {
                 line.append(UInt8(ascii: " "))
-                line.append(contentsOf: k.utf8)
+                line.appendUTF8(k)
                 line.append(UInt8(ascii: "="))
                 Self.appendQuoted(v.description, to: &line)
             }
@@ -90,7 +92,7 @@ public struct LogfmtHandler: LogHandler {
             break
         }
         if plain {
-            out.append(contentsOf: s.utf8)
+            out.appendUTF8(s)
             return
         }
         // Slow path: the scalar-level rules (a 0xC2 or 0xE2 lead byte is mostly an ordinary character).
