@@ -79,9 +79,10 @@ struct LeaderState {
         if let cp = checkpoint {
             lastFired.merge(cp.fired) { max($0, $1) }
             // What a term since ours settled is not owed any more (our own checkpoint settles before it).
-            for (job, settledAt) in cp.fired {
-                owed[job] = owed[job]?.filter { $0 > settledAt }
-                if owed[job]?.isEmpty == true { owed[job] = nil }
+            for (job, instants) in owed {
+                guard let settledAt = cp.fired[job] else { continue }
+                let left = instants.filter { $0 > settledAt }
+                owed[job] = left.isEmpty ? nil : left
             }
             paused = cp.paused  // the cluster's pauses: what the last leader recorded
             running = cp.running  // not ours from an earlier term: the leader since may have heard their ends
