@@ -46,6 +46,20 @@ struct TOMLReaderTests {
         #expect(jobs?[0].table?["retry"] == nil)
     }
 
+    @Test("a table with many keys (searched through its index past 16) keeps every key, its order, and refuses repeats")
+    func manyKeys() throws {
+        let names = (0..<40).map { "h\(($0 * 7) % 40)" }  // not in sorted order
+        let t = try parse("[headers]\n" + names.enumerated().map { "\($1) = \($0)" }.joined(separator: "\n"))
+        let h = try #require(t["headers"]?.table)
+        #expect(h.keys == names)
+        for (i, n) in names.enumerated() { #expect(h[n]?.int == i) }
+        #expect(h["h40"] == nil)
+        for size in [3, 15, 16, 17, 40] {
+            let text = "[t]\n" + (0..<size).map { "k\($0) = 1" }.joined(separator: "\n") + "\nk\(size / 2) = 2"
+            #expect(syntaxError(text) != nil, "a repeated key in a table of \(size) keys is an error")
+        }
+    }
+
     @Test("strings: escapes, literal, multi-line, unicode")
     func strings() throws {
         let t = try parse(

@@ -31,32 +31,61 @@ enum TOML {
     }
 
     /// A table; a class so the parser can fill nested tables in place. Keys keep file order.
+    ///
+    /// Entries are one array, searched in order: a config's tables hold a handful of keys, and 100,000
+    /// `[[jobs]]` tables each with a key array and a dictionary took about 500 bytes apiece, the peak of
+    /// a big config's load (and of a ticker's takeover). A table that grows past `indexedFrom` keys (a
+    /// long `headers` table, say) gets a name-to-position index, so it stays linear to build.
     final class Table {
-        private(set) var keys: [String] = []
-        private var values: [String: Value] = [:]
+        private var entries: [(key: String, value: Value)] = []
+        private var index: [String: Int]? = nil
+        static let indexedFrom = 16
         /// Defined by a `[header]` (may not be defined again), or implicitly by a dotted path.
         var explicitlyDefined = false
         /// Inline tables are closed once written.
         var isInline = false
 
+        var keys: [String] { entries.map(\.key) }
+
+        private func position(_ key: String) -> Int? {
+            if let index { return index[key] }
+            return entries.firstIndex { $0.key == key }
+        }
+
         subscript(key: String) -> Value? {
-            get { values[key] }
+            get { position(key).map { entries[$0].value } }
             set {
-                if values[key] == nil { keys.append(key) }
-                values[key] = newValue
+                if let i = position(key) {
+                    if let newValue { entries[i].value = newValue } else { remove(at: i) }
+                    return
+                }
+                guard let newValue else { return }
+                entries.append((key, newValue))
+                if index != nil {
+                    index![key] = entries.count - 1
+                } else if entries.count >= Self.indexedFrom {
+                    index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.key, $0) })
+                }
             }
         }
 
+        private func remove(at i: Int) {
+            entries.remove(at: i)
+            if index != nil { index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.key, $0) }) }
+        }
+
         /// Appends a table to the array of tables at `key` in place. Taking the array out of the
-        /// dictionary first keeps it uniquely referenced, so appending does not copy it: 100,000
+        /// entry first keeps it uniquely referenced, so appending does not copy it: 100,000
         /// `[[jobs]]` stay linear instead of quadratic.
         func appendToArray(_ key: String, _ table: Table) -> Bool {
-            guard case .array(var items)? = values[key], let lastTable = items.last?.table, !lastTable.isInline else {
+            guard let i = position(key), case .array(var items) = entries[i].value, let lastTable = items.last?.table,
+                !lastTable.isInline
+            else {
                 return false
             }
-            values[key] = .bool(false)
+            entries[i].value = .bool(false)
             items.append(.table(table))
-            values[key] = .array(items)
+            entries[i].value = .array(items)
             return true
         }
     }
