@@ -114,8 +114,11 @@ enum CDecode {
         return Array(UnsafeRawBufferPointer(start: p, count: b.len))
     }
 
+    /// Decoded in place from rabbitmq-c's buffer (not copied into an `Array` first: five of these a message).
     static func string(_ b: amqp_bytes_t) -> String {
-        String(decoding: bytes(b), as: UTF8.self)
+        guard b.len > 0, let p = b.bytes else { return "" }
+        return String(
+            decoding: UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: b.len), as: UTF8.self)
     }
 
     static func table(_ t: amqp_table_t, depth: Int = 1, tooDeep: inout Bool) -> AMQPTable {

@@ -144,7 +144,8 @@ struct AMQPBrokerTests {
             defer { _ = try? ch.deleteQueue(q) }
             try ch.enableConfirms()
             _ = try ch.publishAndConfirm([
-                OutgoingMessage(exchange: "", routingKey: q, message: Self.message("rt", headers: headers))
+                // A non-ASCII message id: property strings are decoded in place from rabbitmq-c's buffer.
+                OutgoingMessage(exchange: "", routingKey: q, message: Self.message("rt-é✓", headers: headers))
             ])
             return try ch.get(queue: q, noAck: true)
         }
@@ -155,6 +156,7 @@ struct AMQPBrokerTests {
         #expect(received == headers)
         #expect(got?.message.properties.contentType == "application/json")
         #expect(got?.message.properties.deliveryMode == 2)
+        #expect(got?.message.properties.messageID == "rt-é✓")
     }
 
     @Test("a precondition failure is a typed 406 naming the argument; a new channel works")
