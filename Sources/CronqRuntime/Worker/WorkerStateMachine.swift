@@ -229,7 +229,8 @@ struct WorkerStateMachine {
             failedProbe = probeFailed
         }
         guard item.generation == generation, connected else {
-            return done + [.record(.resultAfterLoss(job: m.job, messageID: messageID))]
+            done.append(.record(.resultAfterLoss(job: m.job, messageID: messageID)))
+            return done
         }
         // The probe of an open breaker failed: its message waits like the others, its attempt unchanged
         // (the probe tests the backend, it is not the job's try; long outages would otherwise use attempts up).
@@ -249,12 +250,12 @@ struct WorkerStateMachine {
                 OutcomeEvent(
                     event: "succeeded", job: m.job, messageID: messageID, scheduledAt: m.scheduledAt,
                     attempt: item.attempt, status: status, durationMs: durationMs, queue: item.queue, at: now.wall))
-            return done + [
+            done.append(
                 .record(
                     .succeeded(
                         job: m.job, messageID: messageID, attempt: item.attempt, status: status ?? 0,
-                        durationMs: durationMs))
-            ]
+                        durationMs: durationMs)))
+            return done
         case .retry(let tier, _, let next):
             unpublished.append(
                 PublishToken(
