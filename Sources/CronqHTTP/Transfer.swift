@@ -40,20 +40,25 @@ final class Transfer {
     /// What a handle keeps between requests once set: a request with the same profile skips
     /// `curl_easy_reset` and these options (options are sticky in libcurl; the rest is set every time).
     struct Profile: Equatable {
+        /// Upper case, as sent.
         var method: String
         var hasBody: Bool
         var proxy: String
         var caFile: String?
 
         init(_ request: HTTPRequest) {
-            method = request.method
+            method = request.method.uppercased()
             hasBody = request.body != nil
             proxy = request.proxy
             caFile = request.caFile
         }
+
+        /// Whether the request carries a body (possibly empty): all but HEAD and a GET without one.
+        var sendsBody: Bool { method != "HEAD" && !(method == "GET" && !hasBody) }
     }
 
-    /// Sets every option of `request` on a handle fresh from `curl_easy_init` or `curl_easy_reset`.
+    /// Sets every option of `request` (whose profile is ``profile``) on a handle fresh from
+    /// `curl_easy_init` or `curl_easy_reset`.
     func configure(_ request: HTTPRequest) throws {
         try check(cronq_curl_easy_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https"), "protocols")
         try check(cronq_curl_easy_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0), "redirects")
@@ -68,13 +73,12 @@ final class Transfer {
         try check(cronq_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1), "nosignal")
         try check(cronq_curl_easy_setopt_write_callback(handle, transferWriteCallback), "write callback")
         try check(cronq_curl_easy_setopt_header_callback(handle, transferHeaderCallback), "header callback")
-        let method = request.method.uppercased()
-        if method == "HEAD" {
+        if profile.method == "HEAD" {
             try check(cronq_curl_easy_setopt_long(handle, CURLOPT_NOBODY, 1), "head")
-        } else if method == "GET" && request.body == nil {
+        } else if !profile.sendsBody {
             try check(cronq_curl_easy_setopt_long(handle, CURLOPT_HTTPGET, 1), "get")
-        } else if method != "POST" {
-            try check(cronq_curl_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, method), "method")
+        } else if profile.method != "POST" {
+            try check(cronq_curl_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, profile.method), "method")
         }
         try configureRequest(request)
     }
@@ -93,8 +97,7 @@ final class Transfer {
         try check(cronq_curl_easy_setopt_pointer(handle, CURLOPT_PRIVATE, me), "private")
         try check(cronq_curl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, me), "writedata")
         try check(cronq_curl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, me), "headerdata")
-        let method = request.method.uppercased()
-        if method != "HEAD" && !(method == "GET" && request.body == nil) {
+        if profile.sendsBody {
             let body = request.body ?? []
             try check(cronq_curl_easy_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count), "body size")
             if body.isEmpty {

@@ -55,11 +55,11 @@ enum TOML {
         subscript(key: String) -> Value? {
             get { position(key).map { entries[$0].value } }
             set {
+                guard let newValue else { preconditionFailure("a TOML table never loses a key (\(key))") }
                 if let i = position(key) {
-                    if let newValue { entries[i].value = newValue } else { remove(at: i) }
+                    entries[i].value = newValue
                     return
                 }
-                guard let newValue else { return }
                 entries.append((key, newValue))
                 if index != nil {
                     index![key] = entries.count - 1
@@ -67,11 +67,6 @@ enum TOML {
                     index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.key, $0) })
                 }
             }
-        }
-
-        private func remove(at i: Int) {
-            entries.remove(at: i)
-            if index != nil { index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.key, $0) }) }
         }
 
         /// Appends a table to the array of tables at `key` in place. Taking the array out of the

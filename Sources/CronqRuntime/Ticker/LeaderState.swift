@@ -249,7 +249,8 @@ struct LeaderState {
     func checkpoint(nowMs: Int64) -> Checkpoint {
         // Never past a fire still owed: whoever leads next catches it up (and may repeat the confirmed
         // fires after it, with their same message ids).
-        let unconfirmed = (planner?.unconfirmed ?? [:]).merging(owed) { $0.union($1) }
+        // (`owed` is empty while a planner runs: the planner took those fires over when it was made.)
+        let unconfirmed = planner?.unconfirmed ?? owed
         return Checkpoint(
             at: nowMs / 1000, fired: FirePlanner.settle(lastFired, unconfirmed), paused: paused, running: running)
     }
