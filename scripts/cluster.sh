@@ -54,12 +54,10 @@ up)
     # Already up and joined (the cluster tests call this before each test; `make test` starts it once).
     if [ "$(running_nodes)" = 3 ]; then echo "cluster: ${name}1-3@localhost already up"; exit 0; fi
     export CRONQ_RMQ_EXTRA_CONF="cluster_partition_handling = pause_minority"
-    # The three nodes boot side by side (a node restarted on its old data waits for its peers anyway).
-    pids=()
-    for i in 1 2 3; do (node_env "$i"; "$here/scripts/rabbitmq.sh" up) & pids+=($!); done
-    failed=0
-    for p in "${pids[@]}"; do wait "$p" || failed=1; done
-    [ "$failed" = 0 ] || { echo "cluster: a node did not start (above)" >&2; exit 1; }
+    # One node after the other: nodes that were clustered before and boot at the same moment can fail
+    # the feature-flag sync with a peer still booting (RabbitMQ 3.10: "incompatible_feature_flags …
+    # badmap undefined"; seen once in a fresh-machine run when the three were started side by side).
+    for i in 1 2 3; do (node_env "$i"; "$here/scripts/rabbitmq.sh" up); done
     for i in 2 3; do
         if ! joined "$i"; then
             ctl "$i" stop_app >/dev/null
