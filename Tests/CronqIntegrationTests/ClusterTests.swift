@@ -101,10 +101,16 @@ struct ClusterTests {
         _ = try d.stopAndAccount("cluster[node loss]")
     }
 
-    /// The scheduled instants (epoch seconds) of the fires one ticker's log records.
-    static func firedInstants(in log: String) -> [Int64] {
+    /// The fires one ticker's log records: scheduled instant (epoch seconds) and lateness at the confirm.
+    static func fires(in log: String) -> [(instant: Int64, latenessMs: Int)] {
         log.split(separator: "\n").filter { $0.contains("msg=fired ") }.compactMap { line in
-            Accounting.field("message_id", in: line)?.split(separator: "@").last.flatMap { Timestamp.parse(String($0)) }
+            guard
+                let instant = Accounting.field("message_id", in: line)?.split(separator: "@").last.flatMap({
+                    Timestamp.parse(String($0))
+                }),
+                let lateness = Accounting.field("lateness_ms", in: line).flatMap(Int.init)
+            else { return nil }
+            return (instant, lateness)
         }
     }
 
@@ -118,6 +124,7 @@ struct ClusterTests {
         defer { d.stop() }
         func acquisitions() -> Int { d.logs("ticker").components(separatedBy: "leadership acquired").count }
         let acquiredBefore = acquisitions()
+        let queueLeader = Self.queueLeaderNode(d.names.workQueue("default"), cluster: cluster, asking: node)
         let cutAt = Int64(Date().timeIntervalSince1970)
         try cluster.partition(node)
         #expect(
@@ -130,19 +137,29 @@ struct ClusterTests {
             "the leader on the minority side gave leadership up")
         let takenAt = Int64(Date().timeIntervalSince1970)
         Thread.sleep(forTimeInterval: 15)
-        // Past the takeover, the instants of the partition are fired by one ticker only: the minority-side
-        // leader does not go on firing beside the new one.
         let from = takenAt + 3
         let to = Int64(Date().timeIntervalSince1970) - 2
-        let firing = (0..<2).filter { i in Self.firedInstants(in: d.tickerLog(i)).contains { $0 >= from && $0 <= to } }
-        #expect(firing.count == 1, "one ticker fired the instants \(from)...\(to), not \(firing.count)")
-        print(
-            "cluster: leadership again \(takenAt - cutAt) s after the cut; instants \(from)...\(to) fired by ticker \(firing)"
-        )
 
         try cluster.heal(node)
         #expect(waitFor(60) { cluster.allRunning(asking: node % 3 + 1) }, "the paused node rejoins once healed")
         Thread.sleep(forTimeInterval: 5)
+        // Judged once healed, not at the end of the window: on 3.10 the majority side has nacked every
+        // publish of the new leader for ~15 s after the cut, at once, with the workers idle too (retried
+        // each second, confirmed late; docs/decisions.md, "A partition can delay fires by ~15 s").
+        // The instants past the takeover are fired by one ticker only: the leader cut off does not go on
+        // firing beside the new one. (Either ticker may be that one: both
+        // may have been connected to the node cut off, and the old leader may take the token again
+        // through another node.)
+        let fires = (0..<2).map { Self.fires(in: d.tickerLog($0)).filter { $0.instant >= from && $0.instant <= to } }
+        let firing = (0..<2).filter { !fires[$0].isEmpty }
+        #expect(firing.count == 1, "the instants \(from)...\(to) were fired by ticker(s) \(firing), not by one")
+        let lateMs = fires.joined().map(\.latenessMs).max() ?? 0
+        #expect(lateMs < 45_000, "the partition's fires were confirmed at most \(lateMs) ms late")
+        let nacked = (0..<2).map { d.tickerLog($0).components(separatedBy: "fire not confirmed").count - 1 }.reduce(
+            0, +)
+        print(
+            "cluster: node \(node) cut off (the work queue's leader on node \(queueLeader.map(String.init) ?? "?")); leadership again \(takenAt - cutAt) s after the cut; instants \(from)...\(to) fired by ticker \(firing), at most \(lateMs) ms late; \(nacked) publishes not confirmed"
+        )
         _ = try d.stopAndAccount("cluster[partition]")
     }
 
