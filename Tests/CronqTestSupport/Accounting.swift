@@ -53,7 +53,8 @@ public struct Accounting: CustomStringConvertible {
     ///   - manual: ids published by the test itself (not by a ticker), accounted like fires.
     ///   - tickerKills: when the test SIGKILLed a ticker. A leader killed while it waited for its batch's
     ///     confirms may have had it enqueued without logging it; its successor fires those instants again
-    ///     (caught up). Such a duplicate is explained: caught up after a kill, scheduled before it.
+    ///     (caught up, or on time when they are at most 2 s old). Such a duplicate is explained: fired
+    ///     after a kill, scheduled before it.
     public init(
         tickerLogs: String, workerLogs: String, requests: [Request], retrying: [String], dead: [String],
         pending: [String],
@@ -63,14 +64,17 @@ public struct Accounting: CustomStringConvertible {
         for line in tickerLogs.split(separator: "\n") {
             if line.contains("msg=fired "), let id = Self.field("message_id", in: line) {
                 firedCount[id, default: 0] += 1
+                // Caught up or on time: a fire up to 2 s old is published as on time
+                // (`FirePlanner.onTimeGraceSeconds`), so a standby that takes over at once re-fires the
+                // killed leader's last unlogged batch as on time.
+                if let at = Self.field("ts", in: line).flatMap(Self.instant),
+                    let scheduled = Self.field("scheduled_at", in: line).flatMap(Self.instant),
+                    tickerKills.contains(where: { scheduled <= $0 && $0 <= at })
+                {
+                    afterKill.insert(id)
+                }
                 if Self.field("caught_up", in: line) == "true" {
                     caughtUp += 1
-                    if let at = Self.field("ts", in: line).flatMap(Self.instant),
-                        let scheduled = Self.field("scheduled_at", in: line).flatMap(Self.instant),
-                        tickerKills.contains(where: { scheduled <= $0 && $0 <= at })
-                    {
-                        afterKill.insert(id)
-                    }
                 } else if let l = Self.field("lateness_ms", in: line).flatMap(Int.init) {
                     maxLatenessMs = max(maxLatenessMs, l)
                 }
