@@ -108,4 +108,53 @@ struct FastPathEquivalenceTests {
             #expect(bytes == Array("k=".utf8) + Array(text.utf8), "\(text.debugDescription)")
         }
     }
+
+    /// `JobMessage.dotSegmentProblem` as it was before it read the string's bytes in place.
+    static func referenceDotSegment(_ path: String) -> String? {
+        let bytes = Array(path.utf8.prefix { $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") })
+        var i = 0
+        while i + 2 < bytes.count {
+            if bytes[i] == UInt8(ascii: "%") {
+                let hi = bytes[i + 1], lo = bytes[i + 2] | 0x20
+                if hi == UInt8(ascii: "2") && (lo == UInt8(ascii: "e") || lo == UInt8(ascii: "f"))
+                    || hi == UInt8(ascii: "5") && lo == UInt8(ascii: "c")
+                {
+                    return "contains an encoded '.', '/' or '\\' (%2e, %2f, %5c) in its path part"
+                }
+            }
+            i += 1
+        }
+        for segment in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        where segment.elementsEqual([UInt8(ascii: ".")])
+            || segment.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")])
+        {
+            return "contains a dot segment ('.' or '..')"
+        }
+        return nil
+    }
+
+    @Test("dot segments: edges and 20,000 seeded paths judged as before")
+    func dotSegments() {
+        var rng = SplitMix64(seed: 14)
+        let fixed = [
+            "", ".", "..", "...", "/", "//", "/.", "/..", "/...", "/./", "/../", "/a/.", "/a/..", "/a/../b", "/.a",
+            "/a.",
+            "/..a", "/a..", "/%2e", "/%2E%2e/", "/a%2fb", "/a%5Cb", "/a%5", "/a%", "/a%2", "/a?/../x", "/a#/..",
+            "/a/..?x",
+            "?", "#", "/a/%2e?", "/é/..", "/日本/./x",
+        ]
+        let alphabet = ["/", ".", "%", "2", "e", "E", "f", "5", "c", "C", "a", "?", "#", "é"]
+        let random = (0..<20_000).map { _ in
+            (0..<Int.random(in: 0...10, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }.joined()
+        }
+        var refused = 0
+        let paths = fixed + random
+        for path in paths {
+            let before = Self.referenceDotSegment(path)
+            #expect(JobMessage.dotSegmentProblem(path) == before, "\(path.debugDescription)")
+            if before != nil { refused += 1 }
+        }
+        #expect(
+            refused > 500 && paths.count - refused > 500, "the seeded paths reach both verdicts: \(refused) refused")
+    }
 }

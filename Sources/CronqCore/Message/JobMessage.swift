@@ -169,26 +169,32 @@ public struct JobMessage: Codable, Sendable, Equatable {
     /// server may decode into them: any of these in the path part could climb out of a `base_url`
     /// prefix (`https://host/app` + `/../admin`). The query is the backend's business and is not looked at.
     static func dotSegmentProblem(_ path: String) -> String? {
-        let bytes = Array(path.utf8.prefix { $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") })
-        var i = 0
-        while i + 2 < bytes.count {
-            if bytes[i] == UInt8(ascii: "%") {
-                let hi = bytes[i + 1], lo = bytes[i + 2] | 0x20  // lower-case the letter digit
-                if hi == UInt8(ascii: "2") && (lo == UInt8(ascii: "e") || lo == UInt8(ascii: "f"))
-                    || hi == UInt8(ascii: "5") && lo == UInt8(ascii: "c")
-                {
-                    return "contains an encoded '.', '/' or '\\' (%2e, %2f, %5c) in its path part"
+        // On the string's own bytes: splitting into segments allocated an array per job.
+        var path = path
+        return path.withUTF8 { bytes in
+            let end = bytes.firstIndex { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? bytes.count
+            var i = 0
+            while i + 2 < end {
+                if bytes[i] == UInt8(ascii: "%") {
+                    let hi = bytes[i + 1], lo = bytes[i + 2] | 0x20  // lower-case the letter digit
+                    if hi == UInt8(ascii: "2") && (lo == UInt8(ascii: "e") || lo == UInt8(ascii: "f"))
+                        || hi == UInt8(ascii: "5") && lo == UInt8(ascii: "c")
+                    {
+                        return "contains an encoded '.', '/' or '\\' (%2e, %2f, %5c) in its path part"
+                    }
                 }
+                i += 1
             }
-            i += 1
+            var start = 0
+            for k in 0...end where k == end || bytes[k] == UInt8(ascii: "/") {
+                let dots = k - start
+                if (dots == 1 || dots == 2) && bytes[start] == UInt8(ascii: ".") && bytes[k - 1] == UInt8(ascii: ".") {
+                    return "contains a dot segment ('.' or '..')"
+                }
+                start = k + 1
+            }
+            return nil
         }
-        for segment in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-        where segment.elementsEqual([UInt8(ascii: ".")])
-            || segment.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")])
-        {
-            return "contains a dot segment ('.' or '..')"
-        }
-        return nil
     }
 }
 
