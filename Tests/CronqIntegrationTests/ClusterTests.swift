@@ -143,9 +143,10 @@ struct ClusterTests {
         try cluster.heal(node)
         #expect(waitFor(60) { cluster.allRunning(asking: node % 3 + 1) }, "the paused node rejoins once healed")
         Thread.sleep(forTimeInterval: 5)
-        // Judged once healed, not at the end of the window: on 3.10 the majority side has nacked every
-        // publish of the new leader for ~15 s after the cut, at once, with the workers idle too (retried
-        // each second, confirmed late; docs/decisions.md, "A partition can delay fires by ~15 s").
+        // Judged once healed, not at the end of the window: on 3.10, when the node cut off led the work
+        // queue, the majority side has nacked every publish of the new leader for ~15 s, with the workers
+        // idle too (retried each second, confirmed late; docs/decisions.md, "A partition can delay fires
+        // by ~15 s").
         // The instants past the takeover are fired by one ticker only: the leader cut off does not go on
         // firing beside the new one. (Either ticker may be that one: both
         // may have been connected to the node cut off, and the old leader may take the token again

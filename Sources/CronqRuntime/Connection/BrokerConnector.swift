@@ -14,10 +14,16 @@ struct BrokerConnector {
     private var endpoints: BrokerEndpoints?
     private var inUse: String?
     private var topologyWarned = false
+    /// When the connection in use was made, and the backoff for connections that end at once.
+    private var connectedAt: ContinuousClock.Instant?
+    private var brief: ReconnectBackoff
+    /// A connection lost sooner than this after it was made did not work: it backs off like a failed connect.
+    static let stableAfter: Duration = .seconds(2)
 
     init(endpoints: [String], maximumDelay: Duration = .seconds(15)) {
         strings = endpoints
         self.maximumDelay = maximumDelay
+        brief = ReconnectBackoff(initial: min(.milliseconds(100), maximumDelay), maximum: maximumDelay)
     }
 
     /// Whether a connection has ever worked (so the next one is a reconnect).
@@ -34,8 +40,9 @@ struct BrokerConnector {
     }
 
     /// `url` works: a new round starts from it, and it is exported as the endpoint in use.
-    mutating func connected(_ url: AMQPURL) {
+    mutating func connected(_ url: AMQPURL, now: ContinuousClock.Instant) {
         endpoints?.connected()
+        connectedAt = now
         CronqMetrics.brokerEndpoint(url.description, previous: inUse)
         inUse = url.description
     }
@@ -61,8 +68,24 @@ struct BrokerConnector {
     }
 
     /// A working connection was lost: the next endpoint at once (the node may be dead); a backoff only
-    /// after a whole round failed.
-    mutating func lost() -> Duration { endpoints?.failed() ?? .seconds(1) }
+    /// after a whole round failed. A connection that ended within ``stableAfter`` of being made backs off
+    /// as well, growing while they keep ending so: during a failover the broker accepts a connection and
+    /// then closes it on the first read of a queue whose leader is not elected yet, and without a backoff
+    /// every client went round the nodes in a tight loop (tens of connections and error lines a second).
+    mutating func lost<R: RandomNumberGenerator>(now: ContinuousClock.Instant, using rng: inout R) -> Duration {
+        let next = endpoints?.failed(using: &rng) ?? .seconds(1)
+        defer { connectedAt = nil }
+        guard let at = connectedAt, now - at < Self.stableAfter else {
+            brief.reset()
+            return next
+        }
+        return max(next, brief.nextDelay(using: &rng))
+    }
+
+    mutating func lost(now: ContinuousClock.Instant) -> Duration {
+        var rng = SystemRandomNumberGenerator()
+        return lost(now: now, using: &rng)
+    }
 
     /// A reload: other endpoints are used from the next connect; the same ones keep their order.
     mutating func reload(endpoints new: [String]) {

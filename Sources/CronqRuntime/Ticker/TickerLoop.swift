@@ -155,7 +155,7 @@ public final class TickerLoop: @unchecked Sendable {
             let url = try broker.next()
             let c = try TickerConnection(url: url, config: config) { broker.declared($0, logger: logger) }
             link = c
-            broker.connected(url)
+            broker.connected(url, now: .now)
             nextLockTryMs = 0
             statsBox.withLock { $0.connected = true }
             logger.info("connected; standing by for the leader lock", metadata: ["endpoint": "\(url)"])
@@ -183,17 +183,19 @@ public final class TickerLoop: @unchecked Sendable {
         CronqMetrics.leader(false)
         link?.close()
         link = nil
-        reconnectAtMs = nowMs() + broker.lost().totalMilliseconds
+        reconnectAtMs = nowMs() + broker.lost(now: .now).totalMilliseconds
     }
 
     /// The leader token arrived: this ticker leads until its connection ends.
     private func becomeLeader(_ link: TickerConnection) throws {
+        // The checkpoint first: while the state queue has no leader (its node just died) the broker
+        // closes the connection on this read, and this ticker has not led.
+        let peek = try link.peekCheckpoint(names: names)
         statsBox.withLock {
             $0.isLeader = true
             $0.leadershipChanges += 1
         }
         CronqMetrics.leader(true)
-        let peek = try link.peekCheckpoint(names: names)
         if peek == .unreadable { logger.warning("ignoring an unreadable checkpoint in \(names.stateQueue)") }
         let records = state.lead(checkpoint: peek.checkpoint, nowMs: nowMs())
         cronq_release_free_memory()  // building the planner's jobs left garbage of the size of the config

@@ -166,7 +166,7 @@ public final class WorkerLoop: @unchecked Sendable {
             try connections?.publishEvents(batches, exchange: machine.configuration.names.eventsExchange)
         case .closeConnections:
             closeConnections()
-            reconnectAt = ContinuousClock.now + broker.lost()
+            reconnectAt = ContinuousClock.now + broker.lost(now: .now)
         case .record(let record):
             self.record(record)
         case .finish:
@@ -198,7 +198,7 @@ public final class WorkerLoop: @unchecked Sendable {
                 $0.connected = true
             }
             CronqMetrics.workerConnected(true)
-            broker.connected(url)
+            broker.connected(url, now: .now)
             reconnectAt = nil
             let names = machine.configuration.names
             logger.info(
