@@ -148,9 +148,8 @@ struct ClusterTests {
         // idle too (retried each second, confirmed late; docs/decisions.md, "A partition can delay fires
         // by ~15 s").
         // The instants past the takeover are fired by one ticker only: the leader cut off does not go on
-        // firing beside the new one. (Either ticker may be that one: both
-        // may have been connected to the node cut off, and the old leader may take the token again
-        // through another node.)
+        // firing beside the new one. (Either ticker may be that one: both may have been connected to the
+        // node cut off, and the old leader may take the token again through another node.)
         let fires = (0..<2).map { Self.fires(in: d.tickerLog($0)).filter { $0.instant >= from && $0.instant <= to } }
         let firing = (0..<2).filter { !fires[$0].isEmpty }
         #expect(firing.count == 1, "the instants \(from)...\(to) were fired by ticker(s) \(firing), not by one")
