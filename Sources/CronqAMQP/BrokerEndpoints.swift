@@ -4,8 +4,8 @@
 /// order, so that clients spread over a cluster's nodes, and moves to the next endpoint at each failure
 /// or loss: a dead node costs one failed attempt, not a backoff. Waiting happens per round: after every
 /// endpoint has failed once in a row, the next attempt waits the capped, jittered backoff of
-/// ``ReconnectBackoff``. A successful connection starts a new round (and resets the backoff) from the
-/// endpoint that worked.
+/// ``ReconnectBackoff``. A connection that lasted ``stableAfter`` starts a new round (and resets the
+/// backoff) when it is lost; one the broker closed sooner counts as a failed attempt of the round.
 ///
 /// Pure bookkeeping (no socket, no clock): the caller connects and sleeps. The one place the cluster's
 /// endpoint list plugs into the connection lifecycle of the ticker, the worker and the CLI.
@@ -51,8 +51,14 @@ public struct BrokerEndpoints: Sendable {
     /// The endpoint to connect to now.
     public var current: AMQPURL { urls[index] }
 
-    /// Connecting to ``current`` failed, or its connection was lost: move to the next endpoint, and
-    /// return how long to wait before trying it (zero while the round has endpoints left to try).
+    /// How long a connection must have lasted to count as working. During a failover a broker accepts a
+    /// connection and closes it on the first read of a queue whose new leader is not elected yet; counted
+    /// as working, every such connection started a new round, and clients went round the nodes in a tight
+    /// loop (tens of connections and error lines a second) until the election was over.
+    public static let stableAfter: Duration = .seconds(2)
+
+    /// Connecting to ``current`` failed: move to the next endpoint, and return how long to wait before
+    /// trying it (zero while the round has endpoints left to try).
     public mutating func failed<R: RandomNumberGenerator>(using rng: inout R) -> Duration {
         index = (index + 1) % urls.count
         failedInRound += 1
@@ -66,10 +72,19 @@ public struct BrokerEndpoints: Sendable {
         return failed(using: &rng)
     }
 
-    /// Connected to ``current``: a new round starts from it.
-    public mutating func connected() {
-        failedInRound = 0
-        backoff.reset()
+    /// The connection to ``current`` was lost after `lived`: a connection that worked (``stableAfter``)
+    /// starts a new round, so the next endpoint is tried at once; a shorter one is a failed attempt.
+    public mutating func lost<R: RandomNumberGenerator>(after lived: Duration, using rng: inout R) -> Duration {
+        if lived >= Self.stableAfter {
+            failedInRound = 0
+            backoff.reset()
+        }
+        return failed(using: &rng)
+    }
+
+    public mutating func lost(after lived: Duration) -> Duration {
+        var rng = SystemRandomNumberGenerator()
+        return lost(after: lived, using: &rng)
     }
 }
 

@@ -34,15 +34,18 @@ struct BrokerEndpointsTests {
         #expect(last >= .seconds(1), "the backoff grows to its cap")
     }
 
-    @Test("connecting starts a new round from the endpoint that worked, with the backoff reset")
-    func connectedResets() throws {
+    @Test("a connection that lasted starts a new round when lost, with the backoff reset; a brief one is a failure")
+    func lostResets() throws {
         var e = try Self.endpoints()
         var rng = SplitMix64(seed: 3)
         for _ in 0..<9 { _ = e.failed(using: &rng) }
-        let good = e.current
-        e.connected()
-        #expect(e.current == good)
+        // A connection the broker closed at once: one more failure of the round (the 10th: 1 of 3).
+        #expect(e.lost(after: .milliseconds(300), using: &rng) == .zero)
         #expect(e.failed(using: &rng) == .zero)
+        let grown = e.failed(using: &rng)
+        #expect(grown > .milliseconds(100), "still backing off: \(grown)")
+        // One that worked for a minute: the next endpoint at once, and the backoff from its first step.
+        #expect(e.lost(after: .seconds(60), using: &rng) == .zero)
         #expect(e.failed(using: &rng) == .zero)
         let d = e.failed(using: &rng)
         #expect(d > .zero && d <= .milliseconds(100), "back to the first step")

@@ -14,16 +14,12 @@ struct BrokerConnector {
     private var endpoints: BrokerEndpoints?
     private var inUse: String?
     private var topologyWarned = false
-    /// When the connection in use was made, and the backoff for connections that end at once.
+    /// When the connection in use was made (``BrokerEndpoints`` has no clock).
     private var connectedAt: ContinuousClock.Instant?
-    private var brief: ReconnectBackoff
-    /// A connection lost sooner than this after it was made did not work: it backs off like a failed connect.
-    static let stableAfter: Duration = .seconds(2)
 
     init(endpoints: [String], maximumDelay: Duration = .seconds(15)) {
         strings = endpoints
         self.maximumDelay = maximumDelay
-        brief = ReconnectBackoff(initial: min(.milliseconds(100), maximumDelay), maximum: maximumDelay)
     }
 
     /// Whether a connection has ever worked (so the next one is a reconnect).
@@ -39,9 +35,9 @@ struct BrokerConnector {
         return endpoints!.current
     }
 
-    /// `url` works: a new round starts from it, and it is exported as the endpoint in use.
+    /// `url` accepted a connection: it is exported as the endpoint in use (whether it worked is known
+    /// when it is lost: ``lost(now:using:)``).
     mutating func connected(_ url: AMQPURL, now: ContinuousClock.Instant) {
-        endpoints?.connected()
         connectedAt = now
         CronqMetrics.brokerEndpoint(url.description, previous: inUse)
         inUse = url.description
@@ -67,19 +63,11 @@ struct BrokerConnector {
         )
     }
 
-    /// A working connection was lost: the next endpoint at once (the node may be dead); a backoff only
-    /// after a whole round failed. A connection that ended within ``stableAfter`` of being made backs off
-    /// as well, growing while they keep ending so: during a failover the broker accepts a connection and
-    /// then closes it on the first read of a queue whose leader is not elected yet, and without a backoff
-    /// every client went round the nodes in a tight loop (tens of connections and error lines a second).
+    /// The connection was lost: the next endpoint at once (the node may be dead) if it had worked, a
+    /// failed attempt of the round if the broker closed it within ``BrokerEndpoints/stableAfter``.
     mutating func lost<R: RandomNumberGenerator>(now: ContinuousClock.Instant, using rng: inout R) -> Duration {
-        let next = endpoints?.failed(using: &rng) ?? .seconds(1)
         defer { connectedAt = nil }
-        guard let at = connectedAt, now - at < Self.stableAfter else {
-            brief.reset()
-            return next
-        }
-        return max(next, brief.nextDelay(using: &rng))
+        return endpoints?.lost(after: connectedAt.map { now - $0 } ?? .zero, using: &rng) ?? .seconds(1)
     }
 
     mutating func lost(now: ContinuousClock.Instant) -> Duration {
