@@ -163,6 +163,22 @@ struct WorkerPartsTests {
         #expect(lines[1].hasSuffix(#"b=2 e="a\nb\u{1B}[2J c\u{2028}d" empty="" q="say \"hi\"" u=héllo"#), "\(lines[1])")
     }
 
+    @Test("metadata fields come out in the order sorted(by:) gives, for 2,000 seeded sets of keys")
+    func sortedFields() {
+        var rng = SplitMix64(seed: 15)
+        let pool = ["job", "message_id", "attempt", "status", "duration_ms", "outcome", "a", "ab", "é", "Z", "_", ""]
+        for _ in 0..<2_000 {
+            var m: Logger.Metadata = [:]
+            for _ in 0..<Int.random(in: 0...8, using: &rng) {
+                m[pool.randomElement(using: &rng)!] = .string(String(Int.random(in: 0...99, using: &rng)))
+            }
+            let fields = LogfmtHandler.sortedFields(m)
+            let expected = m.sorted(by: { $0.key < $1.key })
+            #expect(fields.map(\.key) == expected.map(\.key))
+            #expect(fields.map(\.value) == expected.map(\.value.description))
+        }
+    }
+
     @Test("a held output writes nothing until flushed, then every line in order")
     func heldOutput() {
         let p = Pipe()

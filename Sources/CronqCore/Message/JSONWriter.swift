@@ -7,7 +7,16 @@ package struct JSONWriter {
 
     package init() { bytes.reserveCapacity(512) }
 
+    /// Writes after `bytes` (a buffer the caller moved in: see ``OutcomeEvent/encode(into:)``).
+    package init(continuing bytes: [UInt8]) { self.bytes = bytes }
+
     package mutating func raw(_ s: String) { bytes.appendUTF8(s) }
+
+    /// Fixed text (punctuation and keys known when compiled), copied from the binary without a
+    /// `String` or a scan for characters to escape: the caller writes it already escaped.
+    package mutating func literal(_ s: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
 
     package mutating func string(_ s: String) {
         bytes.append(UInt8(ascii: "\""))

@@ -19,7 +19,10 @@ struct EventBatcher {
         var routingKey: String
         /// The first event's message id, for the AMQP `message_id` property.
         var messageID: String
-        var count: Int
+        /// The events' job and kind (what `routingKey` is made of).
+        var job: String
+        var event: String
+        var count = 0
         var body: [UInt8]
     }
 
@@ -32,15 +35,29 @@ struct EventBatcher {
     var isEmpty: Bool { batches.isEmpty }
 
     mutating func add(_ event: OutcomeEvent) {
-        let key = event.routingKey
-        if let i = open[key], batches[i].count < Self.maxEvents {
-            batches[i].body.append(UInt8(ascii: "\n"))
-            batches[i].body.append(contentsOf: event.encoded())
-            batches[i].count += 1
+        // A turn's events mostly share their job and kind: the last batch is checked before the key is
+        // built and hashed.
+        let i: Int
+        if let l = batches.indices.last, batches[l].count < Self.maxEvents, batches[l].job == event.job,
+            batches[l].event == event.event
+        {
+            i = l
         } else {
-            open[key] = batches.count
-            batches.append(Batch(routingKey: key, messageID: event.messageID, count: 1, body: event.encoded()))
+            let key = event.routingKey
+            if let o = open[key], batches[o].count < Self.maxEvents {
+                i = o
+            } else {
+                i = batches.count
+                open[key] = i
+                var body: [UInt8] = []
+                body.reserveCapacity(384)
+                batches.append(
+                    Batch(routingKey: key, messageID: event.messageID, job: event.job, event: event.event, body: body))
+            }
         }
+        if batches[i].count > 0 { batches[i].body.append(UInt8(ascii: "\n")) }
+        event.encode(into: &batches[i].body)
+        batches[i].count += 1
     }
 
     /// The turn's messages, in the order their first events came; the batcher is empty afterwards.

@@ -87,26 +87,31 @@ public struct OutcomeEvent: Encodable, Sendable, Equatable {
     /// Keys in sorted order, absent values left out: the same bytes `JSONEncoder` with `.sortedKeys`
     /// writes, without its cost on the worker's per-job path.
     public func encoded() -> [UInt8] {
-        var w = JSONWriter()
-        var first = true
-        func key(_ k: String) {
-            w.raw(first ? "{" : ",")
-            first = false
-            w.key(k)
-        }
-        key("at"); w.string(at)
-        if let attempt { key("attempt"); w.int(attempt) }
-        if let durationMs { key("duration_ms"); w.int(durationMs) }
-        if let error { key("error"); w.string(error) }
-        key("event"); w.string(event)
-        key("job"); w.string(job)
-        key("message_id"); w.string(messageID)
-        if let queue { key("queue"); w.string(queue) }
-        if let reason { key("reason"); w.string(reason) }
-        if let scheduledAt { key("scheduled_at"); w.string(scheduledAt) }
-        if let status { key("status"); w.int(status) }
-        if let tier { key("tier"); w.string(tier) }
-        w.raw("}")
-        return w.bytes
+        var out: [UInt8] = []
+        out.reserveCapacity(384)
+        encode(into: &out)
+        return out
+    }
+
+    /// ``encoded()`` appended to `out`: a worker writes a turn's events straight into the message body
+    /// they leave in, not each into a buffer of its own that is then copied.
+    func encode(into out: inout [UInt8]) {
+        var w = JSONWriter(continuing: out)
+        out = []  // the writer holds the only reference: it appends in place
+        defer { out = w.bytes }
+        // The keys are fixed and "at" is always present, so every member after it starts with a comma.
+        w.literal("{\"at\":"); w.string(at)
+        if let attempt { w.literal(",\"attempt\":"); w.int(attempt) }
+        if let durationMs { w.literal(",\"duration_ms\":"); w.int(durationMs) }
+        if let error { w.literal(",\"error\":"); w.string(error) }
+        w.literal(",\"event\":"); w.string(event)
+        w.literal(",\"job\":"); w.string(job)
+        w.literal(",\"message_id\":"); w.string(messageID)
+        if let queue { w.literal(",\"queue\":"); w.string(queue) }
+        if let reason { w.literal(",\"reason\":"); w.string(reason) }
+        if let scheduledAt { w.literal(",\"scheduled_at\":"); w.string(scheduledAt) }
+        if let status { w.literal(",\"status\":"); w.int(status) }
+        if let tier { w.literal(",\"tier\":"); w.string(tier) }
+        w.literal("}")
     }
 }

@@ -57,11 +57,11 @@ public struct LogfmtHandler: LogHandler {
             line.appendUTF8(label)
             line.appendUTF8(" msg=")
             Self.appendQuoted(event.message.description, to: &line)
-            for (k, v) in all.sorted(by: { $0.key < $1.key }) {
+            for field in Self.sortedFields(all) {
                 line.append(UInt8(ascii: " "))
-                line.appendUTF8(k)
+                line.appendUTF8(field.key)
                 line.append(UInt8(ascii: "="))
-                Self.appendQuoted(v.description, to: &line)
+                Self.appendQuoted(field.value, to: &line)
             }
             output.write(line)
         case .json:
@@ -78,23 +78,43 @@ public struct LogfmtHandler: LogHandler {
         }
     }
 
+    struct Field {
+        var key: String
+        var value: String
+    }
+
+    /// The metadata as text, sorted by key: an insertion sort of a few fields into an array of a struct
+    /// (`sorted(by:)` on the dictionary made an array of tuples, which the runtime destroys element by
+    /// element through type metadata: a busy worker logs a line a job).
+    static func sortedFields(_ metadata: Logger.Metadata) -> [Field] {
+        var fields: [Field] = []
+        fields.reserveCapacity(metadata.count)
+        for (k, v) in metadata {
+            var i = fields.count
+            while i > 0 && fields[i - 1].key > k { i -= 1 }
+            fields.insert(Field(key: k, value: v.description), at: i)
+        }
+        return fields
+    }
+
     /// `s` as it is when it needs no quotes, else quoted and escaped. Values come partly from outside
     /// (message ids, error excerpts of a backend's answer): a CR, LF, ESC or other control character is
     /// escaped, so that no value can forge a line or rewrite a terminal. Checked byte by byte first: every
     /// byte that could need quotes is ASCII, or the lead byte of C1 controls, U+2028 and U+2029.
     static func appendQuoted(_ s: String, to out: inout [UInt8]) {
-        var plain = !s.isEmpty
-        for b in s.utf8
-        where b <= 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "=") || b == 0x7F || b == 0xC2
-            || b == 0xE2
-        {
-            plain = false
-            break
+        var s = s
+        let plain = s.withUTF8 { u -> Bool in
+            guard !u.isEmpty else { return false }
+            for b in u
+            where b <= 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "=") || b == 0x7F || b == 0xC2
+                || b == 0xE2
+            {
+                return false
+            }
+            out.append(contentsOf: u)
+            return true
         }
-        if plain {
-            out.appendUTF8(s)
-            return
-        }
+        if plain { return }
         // Slow path: the scalar-level rules (a 0xC2 or 0xE2 lead byte is mostly an ordinary character).
         if !s.isEmpty
             && !s.unicodeScalars.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || Printable.isControl($0) })

@@ -7,7 +7,10 @@ public import CronqCore
 ///
 /// The order matters: a message that is not signed is refused before its body is even parsed, so a
 /// publisher without the key learns nothing from the worker but `unauthenticated`.
-public struct JobAdmission: Sendable {
+///
+/// A class (immutable, so shared safely): it is consulted for every job, and a struct holding the whole
+/// config was copied field by field each time a caller took it out of the worker's configuration.
+public final class JobAdmission: Sendable {
     public let config: CronqConfig
     /// Where each job is in `config.jobs`: indices, not copies (a 100,000-job config would double in memory).
     private let jobIndex: [String: Int]
