@@ -52,8 +52,11 @@ enum WorkerBench {
         c.close()
     }
 
-    /// Plain consume-and-ack on the same AMQP layer, no HTTP: what the broker allows.
-    static func ceiling(_ url: String, count: Int) throws -> (rate: Double, brokerMsPerMessage: Double) {
+    /// Plain consume-and-ack on the same AMQP layer, no HTTP: what the broker allows. `clientMsPerMessage`
+    /// is this loop's own CPU (it runs on the calling thread), for the CPU account of ``nginx(_:count:)``.
+    static func ceiling(_ url: String, count: Int) throws -> (
+        rate: Double, brokerMsPerMessage: Double, clientMsPerMessage: Double
+    ) {
         let q = "cronq-bench-ceiling-\(UUID().uuidString.prefix(6))"
         let admin = try connect(url)
         try admin.openChannel().declareQueue(q, arguments: ["x-queue-type": .string("quorum")])
@@ -63,6 +66,7 @@ enum WorkerBench {
         let ch = try c.openChannel()
         try ch.setPrefetch(64)
         let broker0 = brokerCPU()
+        let client0 = threadCPUSeconds()
         let start = ContinuousClock.now
         try ch.consume(queue: q)
         var n = 0
@@ -72,10 +76,11 @@ enum WorkerBench {
             n += 1
         }
         let seconds = seconds(ContinuousClock.now - start)
+        let client = threadCPUSeconds() - client0
         let broker = brokerCPU() - broker0
         ch.close()
         c.close()
-        return (Double(count) / seconds, broker * 1000 / Double(count))
+        return (Double(count) / seconds, broker * 1000 / Double(count), client * 1000 / Double(count))
     }
 
     struct Run {
@@ -85,6 +90,8 @@ enum WorkerBench {
         var brokerMsPerJob: Double
         /// The backend's CPU per job while the worker ran (the stub's is this process's, the queue-count probe included).
         var stubMsPerJob: Double
+        /// The part of the worker's CPU spent in the kernel.
+        var kernelShare = 0.0
     }
 
     /// Against the stub backend in `mode`, at `--log-level error` (the figures of earlier sessions).
@@ -162,6 +169,7 @@ enum WorkerBench {
         }
         let broker0 = brokerCPU()
         let (cpu0, _) = procStats(p.processIdentifier)
+        let kernel0 = procTimes(p.processIdentifier).system
         let backend0 = stub.cpuSeconds
         let start = ContinuousClock.now
         while true {
@@ -176,26 +184,36 @@ enum WorkerBench {
         }
         let broker = brokerCPU() - broker0
         let (cpu1, rss) = procStats(p.processIdentifier)
+        let kernel = procTimes(p.processIdentifier).system - kernel0
         let backendCPU = stub.cpuSeconds - backend0
         let cpu = cpu1 - cpu0
         p.terminate()
         p.waitUntilExit()
         return Run(
             jobsPerSecond: Double(count) / elapsed, cpuMsPerJob: cpu * 1000 / Double(count), rssMiB: rss,
-            brokerMsPerJob: broker * 1000 / Double(count), stubMsPerJob: backendCPU * 1000 / Double(count))
+            brokerMsPerJob: broker * 1000 / Double(count), stubMsPerJob: backendCPU * 1000 / Double(count),
+            kernelShare: cpu > 0 ? kernel / cpu : 0)
     }
 
     /// CPU seconds (user + system) and peak RSS in MiB of a running process, from /proc.
     static func procStats(_ pid: Int32) -> (Double, Double) {
-        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-        let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
-        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        let cpu = fields.count > 13 ? ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / ticks : 0
+        let (user, system) = procTimes(pid)
+        let cpu = user + system
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
         let hwm =
             status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first
             .flatMap { Double($0) } ?? 0
         return (cpu, hwm / 1024)
+    }
+
+    /// A process's CPU seconds in user space and in the kernel (on its behalf: system calls, the loopback
+    /// TCP stack it drives).
+    static func procTimes(_ pid: Int32) -> (user: Double, system: Double) {
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        guard fields.count > 13 else { return (0, 0) }
+        return ((Double(fields[11]) ?? 0) / ticks, (Double(fields[12]) ?? 0) / ticks)
     }
 
     static func seconds(_ d: Duration) -> Double {
@@ -255,6 +273,7 @@ enum WorkerBench {
         var deepRatios: [Double] = []
         var info: [Run] = []
         var quiet: [Run] = []
+        var accounted: [Double] = []
         for round in 1...3 {
             let c = try ceiling(url, count: count)
             let i = try worker(
@@ -275,13 +294,25 @@ enum WorkerBench {
                     round, c.rate, i.jobsPerSecond, i.jobsPerSecond / c.rate, i.cpuMsPerJob, i.rssMiB, i.stubMsPerJob,
                     e.jobsPerSecond, e.cpuMsPerJob, c.brokerMsPerMessage, i.brokerMsPerJob, deep.jobsPerSecond,
                     deep.jobsPerSecond / c.rate, deep.cpuMsPerJob, deep.rssMiB))
+            // Every process of a run shares the two cores: what each side costs in all, per message.
+            let ceilingCPU = c.brokerMsPerMessage + c.clientMsPerMessage
+            let workerCPU = i.brokerMsPerJob + i.cpuMsPerJob + i.stubMsPerJob
+            accounted.append(ceilingCPU / workerCPU)
+            print(
+                String(
+                    format:
+                        "         CPU a message, every process: ceiling %.3f ms (broker %.3f + client %.3f), %.2f cores busy   worker at info %.3f ms (broker %.3f + worker %.3f, %.0f%% of it in the kernel, + nginx %.3f), %.2f cores busy   ratio of the two %.2f",
+                    ceilingCPU, c.brokerMsPerMessage, c.clientMsPerMessage, c.rate * ceilingCPU / 1000, workerCPU,
+                    i.brokerMsPerJob, i.cpuMsPerJob, i.kernelShare * 100, i.stubMsPerJob,
+                    i.jobsPerSecond * workerCPU / 1000,
+                    ceilingCPU / workerCPU))
         }
         print(
             String(
                 format:
-                    "median at info: ratio %.2f (target ≥ 0.6), %.3f CPU ms/job (target ≤ 0.04), peak RSS %.1f MiB (target ≤ 30); at error: %.3f CPU ms/job; at info with --prefetch 128: ratio %.2f",
+                    "median at info: ratio %.2f (target ≥ 0.6), %.3f CPU ms/job (target ≤ 0.04), peak RSS %.1f MiB (target ≤ 30); at error: %.3f CPU ms/job; at info with --prefetch 128: ratio %.2f; ceiling's CPU a message over the worker's (all processes) %.2f",
                 median(ratios), median(info.map(\.cpuMsPerJob)), median(info.map(\.rssMiB)),
-                median(quiet.map(\.cpuMsPerJob)), median(deepRatios)))
+                median(quiet.map(\.cpuMsPerJob)), median(deepRatios), median(accounted)))
     }
 
     static func run() {
