@@ -10,11 +10,7 @@
 # the debug info Swift 6.3 writes, so the worker runs with its debug info stripped (symbols kept).
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
-release="$here/.build/release"
-[ -x "$release/cronq-bench" ] && [ -x "$release/cronq-worker" ] || { echo "build first: make release" >&2; exit 1; }
-command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
-pid=$("$here/scripts/rabbitmq.sh" pid 2>/dev/null) || { echo "start the broker first: scripts/rabbitmq.sh up" >&2; exit 1; }
+. "$(dirname "$0")/worker-measure-setup.sh" valgrind valgrind
 
 work=$(mktemp -d /tmp/cronq-callgrind-XXXXXX)
 trap 'rm -rf "$work"' EXIT

@@ -12,11 +12,7 @@
 # `strace`) would fork, and the bench's stop would reach the tracer and not the worker, hanging the bench.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
-release="$here/.build/release"
-[ -x "$release/cronq-bench" ] && [ -x "$release/cronq-worker" ] || { echo "build first: make release" >&2; exit 1; }
-command -v perf >/dev/null || { echo "perf is not installed (apt-get install linux-perf)" >&2; exit 1; }
-pid=$("$here/scripts/rabbitmq.sh" pid 2>/dev/null) || { echo "start the broker first: scripts/rabbitmq.sh up" >&2; exit 1; }
+. "$(dirname "$0")/worker-measure-setup.sh" perf linux-perf
 
 n=4000
 calls=(sendto recvfrom poll ppoll epoll_wait setsockopt write read writev)
