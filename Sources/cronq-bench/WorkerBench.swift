@@ -168,8 +168,7 @@ enum WorkerBench {
             usleep(500)
         }
         let broker0 = brokerCPU()
-        let (cpu0, _) = procStats(p.processIdentifier)
-        let kernel0 = procTimes(p.processIdentifier).system
+        let times0 = procTimes(p.processIdentifier)
         let backend0 = stub.cpuSeconds
         let start = ContinuousClock.now
         while true {
@@ -183,10 +182,11 @@ enum WorkerBench {
             print("note: nginx saw \(calls) calls for \(expected) jobs")
         }
         let broker = brokerCPU() - broker0
-        let (cpu1, rss) = procStats(p.processIdentifier)
-        let kernel = procTimes(p.processIdentifier).system - kernel0
+        let times1 = procTimes(p.processIdentifier)
+        let rss = peakRSS(p.processIdentifier)
+        let kernel = times1.system - times0.system
         let backendCPU = stub.cpuSeconds - backend0
-        let cpu = cpu1 - cpu0
+        let cpu = times1.user + times1.system - times0.user - times0.system
         p.terminate()
         p.waitUntilExit()
         return Run(
@@ -198,12 +198,16 @@ enum WorkerBench {
     /// CPU seconds (user + system) and peak RSS in MiB of a running process, from /proc.
     static func procStats(_ pid: Int32) -> (Double, Double) {
         let (user, system) = procTimes(pid)
-        let cpu = user + system
+        return (user + system, peakRSS(pid))
+    }
+
+    /// Peak RSS in MiB of a running process (`VmHWM`).
+    static func peakRSS(_ pid: Int32) -> Double {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
         let hwm =
             status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first
             .flatMap { Double($0) } ?? 0
-        return (cpu, hwm / 1024)
+        return hwm / 1024
     }
 
     /// A process's CPU seconds in user space and in the kernel (on its behalf: system calls, the loopback

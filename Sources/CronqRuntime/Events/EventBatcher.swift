@@ -16,14 +16,15 @@
 struct EventBatcher {
     /// A message's worth of events.
     struct Batch: Equatable {
-        var routingKey: String
-        /// The first event's message id, for the AMQP `message_id` property.
-        var messageID: String
-        /// The events' job and kind (what `routingKey` is made of).
+        /// The events' job and kind.
         var job: String
         var event: String
+        /// The first event's message id, for the AMQP `message_id` property.
+        var messageID: String
         var count = 0
         var body: [UInt8]
+
+        var routingKey: String { OutcomeEvent.routingKey(job: job, event: event) }
     }
 
     /// Keeps one message's body small enough for any consumer (about 300 bytes an event).
@@ -52,7 +53,7 @@ struct EventBatcher {
                 var body: [UInt8] = []
                 body.reserveCapacity(384)
                 batches.append(
-                    Batch(routingKey: key, messageID: event.messageID, job: event.job, event: event.event, body: body))
+                    Batch(job: event.job, event: event.event, messageID: event.messageID, body: body))
             }
         }
         if batches[i].count > 0 { batches[i].body.append(UInt8(ascii: "\n")) }

@@ -82,7 +82,9 @@ public struct OutcomeEvent: Encodable, Sendable, Equatable {
     }
 
     /// `job.<name>.<event>`.
-    public var routingKey: String { "job.\(job).\(event)" }
+    public var routingKey: String { Self.routingKey(job: job, event: event) }
+
+    static func routingKey(job: String, event: String) -> String { "job.\(job).\(event)" }
 
     /// Keys in sorted order, absent values left out: the same bytes `JSONEncoder` with `.sortedKeys`
     /// writes, without its cost on the worker's per-job path.
