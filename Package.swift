@@ -61,6 +61,7 @@ let package = Package(
             name: "CronqRuntime",
             dependencies: [
                 "CronqCore", "CronqAMQP", "CronqHTTP", "CSystemMemory",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 "CronqCrypto",
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -1,5 +1,6 @@
 import CronqAMQP
 import CronqCore
+import DequeModule
 
 /// The backend guard's part of the worker's decisions (DESIGN.md "Backend guard and notifications"):
 /// which waiting delivery may start given the permits, tokens and breakers of its backend, what goes

@@ -1,5 +1,6 @@
 import CronqAMQP
 import CronqCore
+import DequeModule
 
 /// Everything a worker decides, as a pure state machine: events in, actions out.
 ///
@@ -119,7 +120,8 @@ struct WorkerStateMachine {
     private var consumerQueues: [String: String] = [:]
     private(set) var nextRequestID: UInt64 = 1
     private var inFlight: [UInt64: Item] = [:]
-    var waiting: [Item] = []
+    /// Deliveries admitted and not started yet, oldest first: a turn's burst is started from the front.
+    var waiting: Deque<Item> = []
     private var confirms = PublishConfirms<PublishToken>()
     var unpublished: [PublishToken] = []
     private var acks = AckCoalescer()
@@ -462,19 +464,17 @@ struct WorkerStateMachine {
             guard item.generation == generation, let m = item.message else { continue }
             out.append(start(&item, m, now: now))
         }
-        if canPublish && connected {
-            var i = 0
-            while i < unpublished.count {
-                let p = unpublished[i]
-                if p.item.generation != generation {
-                    unpublished.remove(at: i)
-                } else if let notBefore = p.notBefore, notBefore > now.monotonic {
-                    i += 1
+        if canPublish && connected && !unpublished.isEmpty {
+            // One pass (removing each published token in place moved the rest every time).
+            var kept: [PublishToken] = []
+            for p in unpublished where p.item.generation == generation {
+                if let notBefore = p.notBefore, notBefore > now.monotonic {
+                    kept.append(p)
                 } else {
-                    unpublished.remove(at: i)
                     out.append(.publish(outgoing(p), p))
                 }
             }
+            unpublished = kept
         }
         if connected {
             let due = acks.flush()
