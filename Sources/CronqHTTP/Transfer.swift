@@ -113,16 +113,23 @@ final class Transfer {
         var list: UnsafeMutablePointer<curl_slist>? = nil
         var line: [UInt8] = []
         line.reserveCapacity(256)
+        var typed = false
         for (name, value) in request.headers {
             line.removeAll(keepingCapacity: true)
             guard Self.headerLine(name, value, into: &line) else {
                 if let list { curl_slist_free_all(list) }
                 throw HTTPError(.invalidRequest, detail: "header '\(name)' contains a line break or colon")
             }
+            if !typed && name.utf8.count == 12 {
+                typed = line.withUnsafeBytes { Self.isName(.init(rebasing: $0[..<12]), "content-type") }
+            }
             list = line.withUnsafeBytes { curl_slist_append(list, $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
         }
         // No "Expect: 100-continue" round trip for small bodies.
         list = curl_slist_append(list, "Expect:")
+        // libcurl labels every POST `application/x-www-form-urlencoded` unless told otherwise: a false
+        // claim about a body cronq did not type (and about none at all, the usual cron call).
+        if profile.sendsBody && !typed { list = curl_slist_append(list, "Content-Type:") }
         headerList = list
         try check(cronq_curl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, list), "headers")
     }

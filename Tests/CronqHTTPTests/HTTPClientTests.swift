@@ -52,7 +52,24 @@ struct HTTPClientTests {
         let response = try await one(HTTPRequest(method: "POST", url: "\(base)/echo")).get()
         let echo = try JSONSerialization.jsonObject(with: Data(response.bodyExcerpt)) as! [String: Any]
         #expect(echo["method"] as? String == "POST")
-        #expect((echo["headers"] as! [String: String])["Content-Length"] == "0")
+        let headers = echo["headers"] as! [String: String]
+        #expect(headers["Content-Length"] == "0")
+        // Nothing to describe: libcurl's default for a POST (a form-encoded type) would be a false claim.
+        #expect(headers["Content-Type"] == nil, "\(headers)")
+    }
+
+    @Test("a caller's Content-Type is sent whatever its case; none is invented for a body without one")
+    func contentType() async throws {
+        let body = Array("a=1".utf8)
+        let typed = try await perform([
+            HTTPRequest(method: "POST", url: "\(base)/echo", headers: [("content-type", "text/plain")], body: body),
+            HTTPRequest(method: "PATCH", url: "\(base)/echo", body: body),
+        ])
+        let seen = try typed.map {
+            let echo = try JSONSerialization.jsonObject(with: Data(try $0.get().bodyExcerpt)) as! [String: Any]
+            return (echo["headers"] as! [String: String]).first { $0.key.lowercased() == "content-type" }?.value
+        }
+        #expect(seen == ["text/plain", nil])
     }
 
     @Test("Retry-After is surfaced, in seconds and as an HTTP-date")
