@@ -175,8 +175,92 @@ struct WorkerPartsTests {
             let fields = LogfmtHandler.sortedFields(m)
             let expected = m.sorted(by: { $0.key < $1.key })
             #expect(fields.map(\.key) == expected.map(\.key))
-            #expect(fields.map(\.value) == expected.map(\.value.description))
+            #expect(fields.map(\.text) == expected.map(\.value.description))
         }
+    }
+
+    /// One of every record, optional parts present and absent, values that need quotes among them.
+    static let everyRecord: [WorkerRecord] = [
+        .succeeded(job: "j", messageID: "j@2026-12-01T00:00:00Z", attempt: 1, status: 204, durationMs: 12),
+        .retried(
+            job: "j", messageID: "m", attempt: 2, status: 503, tier: "1m", error: "HTTP 503 \"busy\" x=1",
+            durationMs: 0),
+        .dead(job: "j", messageID: "m", attempt: 5, reason: "exhausted", status: 0, error: "timeout", via: nil),
+        .dead(job: "j", messageID: "m", attempt: 1, reason: "malformed", status: 0, error: "", via: "broker reject"),
+        .requestFinished(durationMs: 7),
+        .redelivered(messageID: "m", deliveryCount: 3, queue: "default"),
+        .resultAfterLoss(job: "j", messageID: "m"),
+        .publishFailed,
+        .publishRefused(job: "j", messageID: "m", outcome: "nack"),
+        .deadLetterUnroutable(job: "j", messageID: "m", retryInSeconds: 5, deadQueue: "q", deadExchange: "x"),
+        .connectionLost(error: "socket: connection reset\nby peer", inFlight: 64, awaitingConfirm: 3),
+        .consumerCancelled(queue: "default"),
+        .stopping(inFlight: 2, graceSeconds: 30),
+        .graceOver(unfinished: 1),
+        .breaker(backend: "django", state: "open", announcedBy: nil),
+        .breaker(backend: "django", state: "closed", announcedBy: "host/12/34"),
+        .permitRenewed(backend: "django"),
+        .delayed(job: "j", messageID: "m", backend: "django", tier: "5m", attempt: 2),
+    ]
+
+    /// The case's name: a new case fails to compile here until it has a sample above.
+    static func caseName(_ r: WorkerRecord) -> String {
+        switch r {
+        case .succeeded: "succeeded"
+        case .retried: "retried"
+        case .dead: "dead"
+        case .requestFinished: "requestFinished"
+        case .redelivered: "redelivered"
+        case .resultAfterLoss: "resultAfterLoss"
+        case .publishFailed: "publishFailed"
+        case .publishRefused: "publishRefused"
+        case .deadLetterUnroutable: "deadLetterUnroutable"
+        case .connectionLost: "connectionLost"
+        case .consumerCancelled: "consumerCancelled"
+        case .stopping: "stopping"
+        case .graceOver: "graceOver"
+        case .breaker: "breaker"
+        case .permitRenewed: "permitRenewed"
+        case .delayed: "delayed"
+        }
+    }
+
+    @Test("every worker record's fields are sorted by key, and its direct line is the one Logger.log writes")
+    func directRecordLines() throws {
+        #expect(Set(Self.everyRecord.map(Self.caseName)).count == 16, "a sample of every case")
+        let p = Pipe()
+        let logger = Logger(label: "cronq-worker") { LogfmtHandler(label: $0, level: .trace, output: p.output) }
+        let direct = try #require(LogfmtHandler.direct(logger))
+        /// A line without its `ts=` field (the two are written milliseconds apart).
+        func body(_ text: String) -> [Substring] {
+            text.split(separator: "\n").map { $0.drop(while: { $0 != " " }) }
+        }
+        for r in Self.everyRecord {
+            let keys = r.fields.map(\.key)
+            #expect(keys == keys.sorted() && Set(keys).count == keys.count, "\(r)")
+            logger.log(level: r.level, r.message, metadata: r.metadata)
+            let viaLogger = p.drain()
+            direct.write(level: r.level, message: r.message.description, fields: r.fields)
+            let viaDirect = p.drain()
+            #expect(body(viaLogger).count == 1 && body(viaDirect) == body(viaLogger), "\(viaDirect)\n\(viaLogger)")
+        }
+        // Below the handler's level nothing is written, as through Logger.
+        let quiet = try #require(
+            LogfmtHandler.direct(Logger(label: "q") { LogfmtHandler(label: $0, output: p.output) }))
+        quiet.write(level: .debug, message: "x", fields: [])
+        #expect(p.drain().isEmpty)
+    }
+
+    @Test("no direct path when a line would need more than the fields: JSON lines, handler metadata, another handler")
+    func noDirectPath() {
+        let json = Logger(label: "t") { LogfmtHandler(label: $0, format: .json) }
+        var tagged = Logger(label: "t") { LogfmtHandler(label: $0) }
+        tagged[metadataKey: "worker"] = "w1"
+        let other = Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }
+        #expect(LogfmtHandler.direct(json) == nil)
+        #expect(LogfmtHandler.direct(tagged) == nil)
+        #expect(LogfmtHandler.direct(other) == nil)
+        #expect(LogfmtHandler.direct(Logger(label: "t") { LogfmtHandler(label: $0) }) != nil)
     }
 
     @Test("a held output writes nothing until flushed, then every line in order")

@@ -47,23 +47,7 @@ public struct LogfmtHandler: LogHandler {
         if !metadata.isEmpty { all.merge(metadata) { new, _ in new } }
         switch format {
         case .logfmt:
-            var line: [UInt8] = []
-            line.reserveCapacity(256)
-            line.appendUTF8("ts=")
-            Self.appendTimestamp(to: &line)
-            line.appendUTF8(" level=")
-            line.appendUTF8(event.level.rawValue)
-            line.appendUTF8(" app=")
-            line.appendUTF8(label)
-            line.appendUTF8(" msg=")
-            Self.appendQuoted(event.message.description, to: &line)
-            for field in Self.sortedFields(all) {
-                line.append(UInt8(ascii: " "))
-                line.appendUTF8(field.key)
-                line.append(UInt8(ascii: "="))
-                Self.appendQuoted(field.value, to: &line)
-            }
-            output.write(line)
+            output.write(line(level: event.level, message: event.message.description, fields: Self.sortedFields(all)))
         case .json:
             var ts: [UInt8] = []
             Self.appendTimestamp(to: &ts)
@@ -78,21 +62,55 @@ public struct LogfmtHandler: LogHandler {
         }
     }
 
-    struct Field {
-        var key: String
-        var value: String
+    /// A logger's handler when fields sorted by key may skip swift-log: it is this handler, writes logfmt,
+    /// and has no metadata of its own to merge into a line (it takes no metadata provider). Else nil, and
+    /// lines go through `Logger.log` as usual.
+    public static func direct(_ logger: Logger) -> LogfmtHandler? {
+        guard let h = logger.handler as? LogfmtHandler, h.format == .logfmt, h.metadata.isEmpty else { return nil }
+        return h
+    }
+
+    /// Writes the line `Logger.log` would, from `fields` already sorted by key (see ``direct(_:)``): for the
+    /// worker's line a job, whose dictionary, hashing and sorting cost more than the line itself.
+    /// Like `Logger.log`, builds nothing below the handler's level.
+    public func write(level: Logger.Level, message: @autoclosure () -> String, fields: @autoclosure () -> [LogField]) {
+        guard level >= logLevel else { return }
+        output.write(line(level: level, message: message(), fields: fields()))
+    }
+
+    private func line(level: Logger.Level, message: String, fields: [LogField]) -> [UInt8] {
+        var line: [UInt8] = []
+        line.reserveCapacity(256)
+        line.appendUTF8("ts=")
+        Self.appendTimestamp(to: &line)
+        line.appendUTF8(" level=")
+        line.appendUTF8(level.rawValue)
+        line.appendUTF8(" app=")
+        line.appendUTF8(label)
+        line.appendUTF8(" msg=")
+        Self.appendQuoted(message, to: &line)
+        for field in fields {
+            line.append(UInt8(ascii: " "))
+            line.appendUTF8(field.key)
+            line.append(UInt8(ascii: "="))
+            switch field.value {
+            case .text(let s): Self.appendQuoted(s, to: &line)
+            case .number(let n): line.appendDecimal(n)
+            }
+        }
+        return line
     }
 
     /// The metadata as text, sorted by key: an insertion sort of a few fields into an array of a struct
     /// (`sorted(by:)` on the dictionary made an array of tuples, which the runtime destroys element by
-    /// element through type metadata: a busy worker logs a line a job).
-    static func sortedFields(_ metadata: Logger.Metadata) -> [Field] {
-        var fields: [Field] = []
+    /// element through type metadata).
+    static func sortedFields(_ metadata: Logger.Metadata) -> [LogField] {
+        var fields: [LogField] = []
         fields.reserveCapacity(metadata.count)
         for (k, v) in metadata {
             var i = fields.count
             while i > 0 && fields[i - 1].key > k { i -= 1 }
-            fields.insert(Field(key: k, value: v.description), at: i)
+            fields.insert(LogField(k, v.description), at: i)
         }
         return fields
     }

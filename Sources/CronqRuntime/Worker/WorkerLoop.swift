@@ -29,7 +29,9 @@ public final class WorkerLoop: @unchecked Sendable {
     // @unchecked: every stored property except `stopRequested`, `wakerBox` and `statsBox` is touched
     // only by the thread inside run(); those three are the thread-safe doors in.
     let options: WorkerOptions
-    var logger: Logger
+    let logger: Logger
+    /// The logger's own handler when records may skip swift-log's dictionary (``LogfmtHandler/direct(_:)``).
+    private let directLog: LogfmtHandler?
     private var machine: WorkerStateMachine
     private let stopRequested = Atomic<Bool>(false)
     private let wakerBox = Mutex<HTTPClient.Waker?>(nil)
@@ -51,6 +53,7 @@ public final class WorkerLoop: @unchecked Sendable {
         self.machine = WorkerStateMachine(.init(options: options, workerID: id))
         self.broker = BrokerConnector(endpoints: options.config.amqp.endpoints, maximumDelay: options.maxReconnectDelay)
         self.logger = logger
+        self.directLog = LogfmtHandler.direct(logger)
     }
 
     /// Asks the loop to stop gracefully. Safe from any thread, any number of times.
@@ -178,7 +181,10 @@ public final class WorkerLoop: @unchecked Sendable {
 
     private func record(_ r: WorkerRecord) {
         let admission = machine.configuration.admission
-        if statsBox.withLock({ r.count(in: &$0, admission: admission) }) {
+        guard statsBox.withLock({ r.count(in: &$0, admission: admission) }) else { return }
+        if let directLog {
+            directLog.write(level: r.level, message: r.message.description, fields: r.fields)
+        } else {
             logger.log(level: r.level, r.message, metadata: r.metadata)
         }
     }

@@ -71,56 +71,63 @@ public enum WorkerRecord: Sendable, Equatable {
         }
     }
 
-    public var metadata: Logger.Metadata {
+    /// The record's fields, sorted by key (a test holds every case to it): what the log line shows.
+    public var fields: [LogField] {
         switch self {
         case .succeeded(let job, let id, let attempt, let status, let ms):
             return [
-                "outcome": "success", "job": "\(job)", "message_id": "\(id)", "attempt": "\(attempt)",
-                "status": "\(status)", "duration_ms": "\(ms)",
+                .init("attempt", attempt), .init("duration_ms", ms), .init("job", job), .init("message_id", id),
+                .init("outcome", "success"), .init("status", status),
             ]
         case .retried(let job, let id, let attempt, let status, let tier, let error, let ms):
             return [
-                "outcome": "retry", "job": "\(job)", "message_id": "\(id)", "attempt": "\(attempt)",
-                "status": "\(status)", "delay": "\(tier)", "error": "\(error)", "duration_ms": "\(ms)",
+                .init("attempt", attempt), .init("delay", tier), .init("duration_ms", ms), .init("error", error),
+                .init("job", job), .init("message_id", id), .init("outcome", "retry"), .init("status", status),
             ]
         case .dead(let job, let id, let attempt, let reason, let status, let error, let via):
-            var m: Logger.Metadata = [
-                "outcome": "dead", "job": "\(job)", "message_id": "\(id)", "attempt": "\(attempt)",
-                "reason": "\(reason)", "status": "\(status)", "error": "\(error)",
+            var f: [LogField] = [
+                .init("attempt", attempt), .init("error", error), .init("job", job), .init("message_id", id),
+                .init("outcome", "dead"), .init("reason", reason), .init("status", status),
             ]
-            if let via { m["via"] = "\(via)" }
-            return m
+            if let via { f.append(.init("via", via)) }
+            return f
         case .redelivered(let id, let count, let queue):
-            return ["message_id": "\(id)", "delivery_count": "\(count)", "queue": "\(queue)"]
+            return [.init("delivery_count", count), .init("message_id", id), .init("queue", queue)]
         case .resultAfterLoss(let job, let id):
-            return ["job": "\(job)", "message_id": "\(id)"]
+            return [.init("job", job), .init("message_id", id)]
         case .publishFailed:
-            return [:]
+            return []
         case .requestFinished(let ms):
-            return ["duration_ms": "\(ms)"]
+            return [.init("duration_ms", ms)]
         case .publishRefused(let job, let id, let outcome):
-            return ["job": "\(job)", "message_id": "\(id)", "publish": "\(outcome)"]
+            return [.init("job", job), .init("message_id", id), .init("publish", outcome)]
         case .deadLetterUnroutable(let job, let id, let seconds, _, _):
-            return ["job": "\(job)", "message_id": "\(id)", "retry_in_s": "\(seconds)"]
+            return [.init("job", job), .init("message_id", id), .init("retry_in_s", seconds)]
         case .connectionLost(let error, let inFlight, let awaiting):
-            return ["error": "\(error)", "in_flight": "\(inFlight)", "awaiting_confirm": "\(awaiting)"]
+            return [.init("awaiting_confirm", awaiting), .init("error", error), .init("in_flight", inFlight)]
         case .consumerCancelled(let queue):
-            return ["queue": "\(queue)"]
+            return [.init("queue", queue)]
         case .stopping(let inFlight, let grace):
-            return ["in_flight": "\(inFlight)", "grace_s": "\(grace)"]
+            return [.init("grace_s", Int(grace)), .init("in_flight", inFlight)]
         case .graceOver(let n):
-            return ["count": "\(n)"]
+            return [.init("count", n)]
         case .breaker(let backend, let state, let by):
-            var m: Logger.Metadata = ["backend": "\(backend)", "state": "\(state)"]
-            if let by { m["announced_by"] = "\(by)" }
-            return m
+            let f: [LogField] = [.init("backend", backend), .init("state", state)]
+            return by.map { [.init("announced_by", $0)] + f } ?? f
         case .delayed(let job, let id, let backend, let tier, let attempt):
             return [
-                "job": "\(job)", "message_id": "\(id)", "backend": "\(backend)", "delay": "\(tier)",
-                "attempt": "\(attempt)",
+                .init("attempt", attempt), .init("backend", backend), .init("delay", tier), .init("job", job),
+                .init("message_id", id),
             ]
         case .permitRenewed(let backend):
-            return ["backend": "\(backend)"]
+            return [.init("backend", backend)]
         }
+    }
+
+    /// The fields as swift-log metadata, for a log handler other than ``LogfmtHandler`` (and tests).
+    public var metadata: Logger.Metadata {
+        var m: Logger.Metadata = [:]
+        for f in fields { m[f.key] = .string(f.text) }
+        return m
     }
 }
