@@ -84,7 +84,7 @@ final class NginxServer: BenchBackend, @unchecked Sendable {
                 contentsOfFile: "/proc/\(process.processIdentifier)/task/\(process.processIdentifier)/children",
                 encoding: .utf8)) ?? ""
         let pids = [process.processIdentifier] + children.split(separator: " ").compactMap { Int32($0) }
-        return pids.map { WorkerBench.procStats($0).0 }.reduce(0, +)
+        return pids.map { WorkerBench.cpuSeconds($0) }.reduce(0, +)
     }
 
     func stop() {

@@ -158,7 +158,7 @@ final class StubServer: @unchecked Sendable {
 
 extension StubServer: BenchBackend {
     /// The stub runs in the bench's process: that process's CPU (the queue-count probe included).
-    var cpuSeconds: Double { WorkerBench.procStats(getpid()).0 }
+    var cpuSeconds: Double { WorkerBench.cpuSeconds(getpid()) }
 
     /// The stub's thread lives until the bench exits (one per worker run; nothing else to release).
     func stop() {}

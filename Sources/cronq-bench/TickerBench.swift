@@ -105,10 +105,10 @@ enum TickerBench {
             let q = try startTicker(config: cfg2, log: log2)
             let started = waitFor(log2, "leadership acquired", timeout: 120)
             Thread.sleep(forTimeInterval: 2)
-            let (cpu0, _) = WorkerBench.procStats(q.processIdentifier)
+            let cpu0 = WorkerBench.cpuSeconds(q.processIdentifier)
             let t0 = Date()
             Thread.sleep(forTimeInterval: 10)
-            let (cpu1, _) = WorkerBench.procStats(q.processIdentifier)
+            let cpu1 = WorkerBench.cpuSeconds(q.processIdentifier)
             let rss = currentRSS(q.processIdentifier)
             let idle = (cpu1 - cpu0) / Date().timeIntervalSince(t0) * 100
             q.terminate()

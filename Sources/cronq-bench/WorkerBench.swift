@@ -16,8 +16,8 @@ enum WorkerBench {
 
     /// Broker CPU seconds so far: the single node, or every node of the cluster while it is measured.
     static func brokerCPU() -> Double {
-        if measuringCluster { return clusterPIDs.map { procStats($0).0 }.reduce(0, +) }
-        return brokerPID.map { procStats($0).0 } ?? 0
+        if measuringCluster { return clusterPIDs.map { cpuSeconds($0) }.reduce(0, +) }
+        return brokerPID.map { cpuSeconds($0) } ?? 0
     }
 
     static func connect(_ url: String) throws -> AMQPConnection {
@@ -195,10 +195,10 @@ enum WorkerBench {
             kernelShare: cpu > 0 ? kernel / cpu : 0)
     }
 
-    /// CPU seconds (user + system) and peak RSS in MiB of a running process, from /proc.
-    static func procStats(_ pid: Int32) -> (Double, Double) {
+    /// CPU seconds (user + system) of a running process, from /proc.
+    static func cpuSeconds(_ pid: Int32) -> Double {
         let (user, system) = procTimes(pid)
-        return (user + system, peakRSS(pid))
+        return user + system
     }
 
     /// Peak RSS in MiB of a running process (`VmHWM`).

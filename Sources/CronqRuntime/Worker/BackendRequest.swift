@@ -13,8 +13,8 @@ public enum BackendRequest {
         _ message: JobMessage, messageID: String, attempt: Int, backend: CronqConfig.Backend, now: Int64
     ) -> HTTPRequest {
         var headers: [(name: String, value: String)] = []
-        // Room for cronq's own (up to six, three more when signing): growing 1, 2, 4, 8 cost four copies a job.
-        headers.reserveCapacity(message.request.headers.count + 9)
+        // Room for cronq's own (up to seven, three more when signing): growing 1, 2, 4, 8 cost four copies a job.
+        headers.reserveCapacity(message.request.headers.count + 10)
         for (k, v) in message.request.headers.sorted(by: { $0.key < $1.key }) { headers.append((k, v)) }
         if !backend.token.isEmpty { headers.append(("Authorization", "Bearer \(backend.token.reveal())")) }
         headers.append(("Idempotency-Key", messageID))
